@@ -1,0 +1,113 @@
+import { awscdk, javascript } from 'projen';
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-byoc-artifacts',
+  description:
+    'Bring-your-own-cloud artifact replication for AWS CDK: a tenant ECR, a cross-account pull role, ' +
+    'install ECRs with lifecycle policies, and a custom resource that copies each release by digest.',
+  author: 'cdk-byoc-artifacts maintainers',
+  authorAddress: 'maintainers@cdk-byoc-artifacts.dev',
+  repositoryUrl: 'https://github.com/cdk-byoc-artifacts/cdk-byoc-artifacts.git',
+  keywords: ['aws-cdk', 'ecr', 'byoc', 'oci', 'replication', 'helm', 'container-registry'],
+  license: 'Apache-2.0',
+  defaultReleaseBranch: 'main',
+
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  // TypeScript 7 breaks ts-node, ts-jest and typescript-eslint: stay on 6.
+  typescriptVersion: '~6.0.3',
+  jsiiVersion: '~6.0.0',
+  cdkVersion: '2.276.0',
+  constructsVersion: '10.8.1',
+  minNodeVersion: '20.0.0',
+
+  github: false,
+  release: false,
+  depsUpgrade: false,
+  pullRequestTemplate: false,
+
+  // Used by the CLI (copy from/to ECR with local credentials). The Lambda bundles its own copy.
+  bundledDeps: ['@aws-sdk/client-ecr', '@aws-sdk/client-sts'],
+  peerDeps: ['cdk-ecr-deployment@^4.2.65'],
+  devDeps: [
+    '@types/node@^22',
+    '@aws-sdk/client-secrets-manager',
+    'aws-sdk-client-mock@^4.1.0',
+    'cdk-nag@^3.0.2',
+    'aws-cdk@^2.1148.1',
+    'tsx@^4.23.0',
+    'esbuild@^0.28.0',
+    'jsii-pacmak',
+  ],
+
+  lambdaOptions: {
+    runtime: awscdk.LambdaRuntime.NODEJS_24_X,
+    // Bundle the AWS SDK clients instead of relying on the runtime's copy: pinned versions.
+    bundlingOptions: { externals: [], sourcemap: false },
+  },
+  lambdaAutoDiscover: true,
+
+  publishToPypi: { distName: 'cdk-byoc-artifacts', module: 'cdk_byoc_artifacts' },
+  publishToMaven: {
+    javaPackage: 'dev.cdkbyocartifacts',
+    mavenGroupId: 'dev.cdk-byoc-artifacts',
+    mavenArtifactId: 'cdk-byoc-artifacts',
+  },
+  publishToNuget: { dotNetNamespace: 'CdkByocArtifacts', packageId: 'CdkByocArtifacts' },
+  publishToGo: { moduleName: 'github.com/cdk-byoc-artifacts/cdk-byoc-artifacts-go' },
+
+  gitignore: ['cdk.out/', '/.bench/', '/.demo/', '/dist-code/'],
+  npmIgnoreOptions: { ignorePatterns: ['/examples/', '/.ci/', '/scripts/', '/.bench/', '/.demo/', '/dist-code/'] },
+
+  jestOptions: {
+    jestConfig: {
+      testTimeout: 120_000,
+      // Registry-backed suites start processes; two workers match the machine.
+      maxWorkers: 2,
+    },
+  },
+  tsconfigDevFile: 'tsconfig.dev.json',
+  tsconfigDev: {
+    include: ['examples/**/*.ts', 'scripts/**/*.ts'],
+    compilerOptions: {},
+  },
+});
+
+// unrs-resolver 1.13.0's platform builds are missing from the registry mirror; 1.12.2 is complete.
+project.package.addPackageResolutions('unrs-resolver@1.12.2');
+
+project.addBins({ 'cdk-byoc-artifacts': 'lib/cli.js' });
+
+project.eslint?.allowDevDeps('examples/**');
+project.eslint?.allowDevDeps('scripts/**');
+project.eslint?.addLintPattern('examples');
+project.eslint?.addLintPattern('scripts');
+
+// `projen test` does not run pre-compile, where the Lambda bundles are built: bundle first,
+// and make sure the registry binaries the copy-engine tests need are present.
+const bundle = project.tasks.tryFind('bundle');
+if (bundle) {
+  project.testTask.prependSpawn(bundle);
+}
+project.testTask.prependExec('bash scripts/ensure-tools.sh');
+
+const cdkEnv = { CDK_DISABLE_VERSION_CHECK: '1', CI: 'true' };
+project.addTask('demo', {
+  description: 'Synthesize the example tenant and install apps, then run a local release sync between two registries',
+  env: cdkEnv,
+  steps: [
+    { exec: 'bash scripts/ensure-tools.sh' },
+    { spawn: 'bundle' },
+    { exec: 'tsx scripts/demo.ts' },
+  ],
+});
+project.addTask('bench', {
+  description: 'Benchmark the copy engine against skopeo on two local registries',
+  steps: [{ exec: 'bash scripts/ensure-tools.sh' }, { exec: 'tsx scripts/bench.ts' }],
+});
+project.addTask('pacmak-check', {
+  description: 'Generate Python, Java, .NET and Go code offline to prove the API is jsii-clean for every target',
+  exec: 'rm -rf dist-code && jsii-pacmak --code-only --outdir dist-code --targets python java dotnet go',
+});
+
+project.synth();
