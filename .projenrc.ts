@@ -14,6 +14,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
+  sampleCode: false,
   // TypeScript 7 breaks ts-node, ts-jest and typescript-eslint: stay on 6.
   typescriptVersion: '~6.0.3',
   jsiiVersion: '~6.0.0',
@@ -85,10 +86,7 @@ project.eslint?.addLintPattern('scripts');
 
 // `projen test` does not run pre-compile, where the Lambda bundles are built: bundle first,
 // and make sure the registry binaries the copy-engine tests need are present.
-const bundle = project.tasks.tryFind('bundle');
-if (bundle) {
-  project.testTask.prependSpawn(bundle);
-}
+project.testTask.prependSpawn(project.bundler.bundleTask);
 project.testTask.prependExec('bash scripts/ensure-tools.sh');
 
 const cdkEnv = { CDK_DISABLE_VERSION_CHECK: '1', CI: 'true' };
