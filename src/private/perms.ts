@@ -1,0 +1,25 @@
+/**
+ * Named IAM action lists for ECR, in the manner of aws-cdk-lib's aws-ecr `perms.ts`, so every
+ * grant, policy and test refers to the same sets.
+ */
+
+/**
+ * Fetching a registry login token. IAM only accepts `'*'` as the resource of this action: the
+ * token is for the registry, not for a repository.
+ */
+export const ECR_AUTH_ACTIONS = ['ecr:GetAuthorizationToken'];
+
+/** Pulling an image by tag or digest: what `docker pull` (or a copy engine) needs. */
+export const ECR_PULL_ACTIONS = ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'];
+
+/** Reading a repository's metadata and image list, so a puller can resolve tags and digests. */
+export const ECR_READ_ACTIONS = ['ecr:DescribeImages', 'ecr:ListImages', 'ecr:DescribeRepositories'];
+
+/** Pushing layers and manifests (tagging included). */
+export const ECR_PUSH_ACTIONS = ['ecr:InitiateLayerUpload', 'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:PutImage'];
+
+/** Every action that adds, moves or removes an image: what an install repository denies to all but its writers. */
+export const ECR_IMAGE_WRITE_ACTIONS = [...ECR_PUSH_ACTIONS, 'ecr:BatchDeleteImage'];
+
+/** The cross-account pull set: pull plus read, as granted by `EcrAccessRole` and `grantCrossAccountPull`. */
+export const ECR_CROSS_ACCOUNT_PULL_ACTIONS = [...ECR_PULL_ACTIONS, ...ECR_READ_ACTIONS];
