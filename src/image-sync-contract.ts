@@ -1,0 +1,86 @@
+/**
+ * The contract between the `ImageSync` construct and its Lambda handler: the custom resource
+ * type, the property keys the construct renders and the handler reads, and the attribute keys
+ * the handler returns. Both sides import these names from here so they cannot drift apart.
+ *
+ * CloudFormation delivers every scalar property as a string (booleans and numbers included),
+ * so the construct renders them as strings and the handler parses them.
+ */
+
+/** The CloudFormation resource type of an image sync. Public contract: renaming it replaces every resource. */
+export const IMAGE_SYNC_RESOURCE_TYPE = 'Custom::ImageSync';
+
+/** How the handler reaches the source image. */
+export const SourceKinds = {
+  /** An ECR repository in another (tenant) account, read through an assumed access role. */
+  TENANT_ECR: 'TenantEcr',
+  /** An ECR repository the function's own role may pull from. */
+  ECR: 'Ecr',
+  /** Any other OCI registry, anonymous or with a username/password kept in Secrets Manager. */
+  REGISTRY: 'Registry',
+} as const;
+
+export type SourceKind = typeof SourceKinds[keyof typeof SourceKinds];
+
+/** Resource property keys (`ResourceProperties` of the CloudFormation event). */
+export const Props = {
+  SOURCE_KIND: 'SourceKind',
+  /** `host/repository:tag` or `host/repository@sha256:...` (digest wins when both are given). */
+  SOURCE_IMAGE: 'SourceImage',
+  /** Tenant ECR only: the source repository ARN, the only resource the pull session may read. */
+  SOURCE_REPOSITORY_ARN: 'SourceRepositoryArn',
+  /** Tenant ECR only: the access role to assume. */
+  ACCESS_ROLE_ARN: 'AccessRoleArn',
+  /** Tenant ECR only: the external id the access role's trust policy requires. */
+  EXTERNAL_ID: 'ExternalId',
+  /** Registry only: a Secrets Manager secret holding `{ "username": ..., "password": ... }`. */
+  CREDENTIALS_SECRET_ARN: 'CredentialsSecretArn',
+  /** The destination repository URI (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`). */
+  DESTINATION_REPOSITORY_URI: 'DestinationRepositoryUri',
+  /** The destination repository name (for the ECR API calls of the opt-in removal). */
+  DESTINATION_REPOSITORY_NAME: 'DestinationRepositoryName',
+  /** The tag written at the destination. */
+  DESTINATION_TAG: 'DestinationTag',
+  /** Platforms to copy from a multi-platform index, e.g. `linux/arm64`; absent or empty = all. */
+  PLATFORMS: 'Platforms',
+  /** A free-form release id: changing it re-runs the sync and it names the pull session. */
+  RELEASE_ID: 'ReleaseId',
+  /** `'true'` to delete the tag on Delete when it still points at this resource's digest. */
+  REMOVE_ON_DELETE: 'RemoveOnDelete',
+  /** The time budget of one Create or Update, in seconds. */
+  TOTAL_TIMEOUT_SECONDS: 'TotalTimeoutSeconds',
+} as const;
+
+/** Attribute keys (`Data` of the response; `Fn::GetAtt` names). */
+export const Attributes = {
+  IMAGE_DIGEST: 'ImageDigest',
+  /** `<repositoryUri>@<digest>`: the digest-pinned image. */
+  IMAGE_URI: 'ImageUri',
+  IMAGE_TAG: 'ImageTag',
+  REPOSITORY_URI: 'RepositoryUri',
+  MEDIA_TYPE: 'MediaType',
+  /** Blob bytes written by the invocation that completed the copy. */
+  BYTES_COPIED: 'BytesCopied',
+  BLOBS_COPIED: 'BlobsCopied',
+  BLOBS_SKIPPED: 'BlobsSkipped',
+} as const;
+
+/** The typed view of the resource properties, after the handler has parsed them. */
+export interface ImageSyncResourceProperties {
+  readonly SourceKind: string;
+  readonly SourceImage: string;
+  readonly SourceRepositoryArn?: string;
+  readonly AccessRoleArn?: string;
+  readonly ExternalId?: string;
+  readonly CredentialsSecretArn?: string;
+  readonly DestinationRepositoryUri: string;
+  readonly DestinationRepositoryName: string;
+  readonly DestinationTag: string;
+  readonly Platforms?: string[];
+  readonly ReleaseId?: string;
+  readonly RemoveOnDelete?: string;
+  readonly TotalTimeoutSeconds?: string;
+}
+
+/** The default time budget of a Create or Update: one hour, CloudFormation's limit for custom resources. */
+export const DEFAULT_TOTAL_TIMEOUT_SECONDS = 3600;
