@@ -1,0 +1,132 @@
+import { LifecyclePreviewAction, LifecyclePreviewImage, LifecyclePreviewResult } from './preview-types';
+import { LifecycleActionType, LifecycleStorageClass } from './rules';
+import { patternRegExp, PolicyRule } from './validate';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function storageClassOf(image: LifecyclePreviewImage): LifecycleStorageClass {
+  return image.storageClass ?? LifecycleStorageClass.STANDARD;
+}
+
+/**
+ * The time ECR orders and ages an active image by: its push, or its last restore from the archive
+ * when that is later ("if an image was archived and then restored, last_activated_at is used
+ * instead of pushed_at_time").
+ */
+function activeSince(image: LifecyclePreviewImage): number {
+  const pushed = image.imagePushedAt.getTime();
+  const activated = image.lastActivatedAt?.getTime();
+  return activated !== undefined && activated > pushed ? activated : pushed;
+}
+
+/**
+ * The time `sinceImagePulled` measures from: the last recorded pull; the last restore when the
+ * image was not pulled since; the push when it was never pulled.
+ */
+function lastUsed(image: LifecyclePreviewImage): number {
+  const pulled = image.lastRecordedPullTime?.getTime();
+  const activated = image.lastActivatedAt?.getTime();
+  if (activated !== undefined && (pulled === undefined || pulled < activated)) {
+    return activated;
+  }
+  return pulled ?? image.imagePushedAt.getTime();
+}
+
+/** Newest first; equal times fall back to the digest so the result never depends on input order. */
+function newestFirst(a: LifecyclePreviewImage, b: LifecyclePreviewImage): number {
+  return activeSince(b) - activeSince(a) || (a.imageDigest < b.imageDigest ? -1 : a.imageDigest > b.imageDigest ? 1 : 0);
+}
+
+/** True when the image's tags satisfy the rule's tag selection (tag lists are AND: every entry must match some tag). */
+function tagsMatch(rule: PolicyRule, image: LifecyclePreviewImage): boolean {
+  const tags = image.imageTags ?? [];
+  switch (rule.selection.tagStatus) {
+    case 'any':
+      return true;
+    case 'untagged':
+      return tags.length === 0;
+    case 'tagged': {
+      if (tags.length === 0) {
+        return false;
+      }
+      const prefixes = rule.selection.tagPrefixList;
+      if (prefixes) {
+        return prefixes.every((prefix) => tags.some((tag) => tag.startsWith(prefix)));
+      }
+      const patterns = (rule.selection.tagPatternList ?? []).map(patternRegExp);
+      return patterns.every((re) => tags.some((tag) => re.test(tag)));
+    }
+  }
+}
+
+/** True when the rule's selection (storage class and tags) matches the image. */
+export function ruleSelects(rule: PolicyRule, image: LifecyclePreviewImage): boolean {
+  const ruleClass = rule.selection.storageClass === 'archive' ? LifecycleStorageClass.ARCHIVE : LifecycleStorageClass.STANDARD;
+  return storageClassOf(image) === ruleClass && tagsMatch(rule, image);
+}
+
+/** The images among `selected` that the rule marks, by its count type. */
+function marks(rule: PolicyRule, selected: LifecyclePreviewImage[], now: number): Set<string> {
+  const n = rule.selection.countNumber;
+  const olderThan = (time: number | undefined) => time !== undefined && now - time > n * DAY_MS;
+  let marked: LifecyclePreviewImage[];
+  switch (rule.selection.countType) {
+    case 'imageCountMoreThan':
+      marked = [...selected].sort(newestFirst).slice(n);
+      break;
+    case 'sinceImagePushed':
+      marked = selected.filter((image) => olderThan(activeSince(image)));
+      break;
+    case 'sinceImagePulled':
+      marked = selected.filter((image) => olderThan(lastUsed(image)));
+      break;
+    case 'sinceImageTransitioned':
+      marked = selected.filter((image) => olderThan(image.lastArchivedAt?.getTime()));
+      break;
+  }
+  return new Set(marked.map((image) => image.imageDigest));
+}
+
+/**
+ * What ECR would do with `images` under the validated `rules`, following its documented
+ * evaluation: every rule marks over every image its selection matches (images owned by a
+ * higher-priority rule included), then each image is acted on only by the first rule (lowest
+ * rulePriority) whose selection matches it, and only if that rule marked it.
+ */
+export function previewRules(rules: PolicyRule[], images: LifecyclePreviewImage[], now: Date): LifecyclePreviewResult[] {
+  const ordered = [...rules].sort((a, b) => a.rulePriority - b.rulePriority);
+  const unique = new Map<string, LifecyclePreviewImage>();
+  for (const image of images) {
+    if (!unique.has(image.imageDigest)) {
+      unique.set(image.imageDigest, image);
+    }
+  }
+  const all = [...unique.values()];
+  const marked = ordered.map((rule) => marks(rule, all.filter((image) => ruleSelects(rule, image)), now.getTime()));
+
+  const acted: Array<{ result: LifecyclePreviewResult; since: number }> = [];
+  for (const image of all) {
+    const owner = ordered.findIndex((rule) => ruleSelects(rule, image));
+    if (owner < 0 || !marked[owner].has(image.imageDigest)) {
+      continue;
+    }
+    const rule = ordered[owner];
+    const action: LifecyclePreviewAction = rule.action.type === 'transition'
+      ? { type: LifecycleActionType.TRANSITION, targetStorageClass: LifecycleStorageClass.ARCHIVE }
+      : { type: LifecycleActionType.EXPIRE };
+    acted.push({
+      since: activeSince(image),
+      result: {
+        imageDigest: image.imageDigest,
+        imageTags: [...(image.imageTags ?? [])],
+        imagePushedAt: image.imagePushedAt,
+        action,
+        appliedRulePriority: rule.rulePriority,
+        storageClass: storageClassOf(image),
+      },
+    });
+  }
+  acted.sort((a, b) => a.result.appliedRulePriority - b.result.appliedRulePriority || a.since - b.since
+    || (a.result.imageDigest < b.result.imageDigest ? -1 : 1));
+  return acted.map(({ result }) => result);
+}
