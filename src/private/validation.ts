@@ -167,3 +167,13 @@ export function checkNonEmpty(p: ValidationProblems, prop: string, list: unknown
     p.add(prop, list, 'at least one element is required');
   }
 }
+
+const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
+
+/** An AWS Organizations id (`aws:PrincipalOrgID`): `o-` and 10-32 lowercase letters or digits. */
+export function checkOrganizationId(p: ValidationProblems, prop: string, value: string): void {
+  if (skip(value)) return;
+  if (typeof value !== 'string' || !ORGANIZATION_ID.test(value)) {
+    p.add(prop, value, 'an organization id is "o-" and 10-32 lowercase letters or digits, e.g. "o-a1b2c3d4e5"');
+  }
+}

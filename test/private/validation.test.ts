@@ -1,7 +1,7 @@
 import { Lazy, Token } from 'aws-cdk-lib';
 import {
   ValidationProblems, isToken, checkAccountId, checkArn, checkRoleArn, checkExternalId,
-  checkRepositoryName, checkImageTag, checkDigest, checkNonEmpty,
+  checkRepositoryName, checkImageTag, checkDigest, checkNonEmpty, checkOrganizationId,
 } from '../../src/private/validation';
 
 type Check = (p: ValidationProblems, prop: string, value: any) => void;
@@ -101,6 +101,10 @@ describe.each<[string, Check, unknown[], unknown[], string]>([
     ['sha256:' + 'a'.repeat(64), 'sha256:' + '0123456789abcdef'.repeat(4)],
     ['sha256:' + 'A'.repeat(64), 'sha256:' + 'a'.repeat(63), 'sha512:' + 'a'.repeat(64), 'a'.repeat(64)],
     'sha256:'],
+  ['checkOrganizationId', checkOrganizationId,
+    ['o-a1b2c3d4e5', 'o-' + 'a'.repeat(32)],
+    ['o-short', 'O-A1B2C3D4E5', 'a1b2c3d4e5', 'o-' + 'a'.repeat(33), 'o-a1b2c3d4e_'],
+    'an organization id is "o-" and 10-32'],
 ])('%s', (_name, check, good, bad, allowed) => {
   test.each(good)('accepts %p', (value) => {
     expect(problemsOf(check, value)).toEqual([]);

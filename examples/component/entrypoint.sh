@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "component ${COMPONENT_VERSION} on $(uname -m)"
+exec "$@"
