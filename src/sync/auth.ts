@@ -1,0 +1,282 @@
+import { CopyError } from './errors';
+import { HttpPool, discard, isRetryableNetworkError, isRetryableStatus, readBody, retryDelayMs, sleep } from './http';
+
+/** Username and password (or token) for a registry. */
+export interface RegistryCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** Resolves credentials for a registry host; undefined = anonymous. Called lazily, results cached by the engine. */
+export type CredentialSource = (registry: string) => Promise<RegistryCredentials | undefined>;
+
+/** One `WWW-Authenticate` challenge: `Bearer realm="...",service="...",scope="..."`. */
+export interface Challenge {
+  readonly scheme: string;
+  readonly params: { readonly [key: string]: string };
+}
+
+/** A credential source that always answers the same username and password. */
+export function staticCredentials(username: string, password: string): CredentialSource {
+  return async () => ({ username, password });
+}
+
+/**
+ * Parses a `WWW-Authenticate` header (RFC 7235): one or more challenges, each a scheme followed by
+ * comma-separated `key=value` or `key="quoted \"value\""` parameters. Scheme names are lower-cased.
+ */
+export function parseChallenges(header: string): Challenge[] {
+  const challenges: { scheme: string; params: { [key: string]: string } }[] = [];
+  let i = 0;
+  const n = header.length;
+  const skip = (chars: RegExp) => {
+    while (i < n && chars.test(header[i])) {
+      i++;
+    }
+  };
+  const token = (): string => {
+    const start = i;
+    while (i < n && /[!#$%&'*+\-.^_`|~0-9A-Za-z/]/.test(header[i])) {
+      i++;
+    }
+    return header.slice(start, i);
+  };
+  while (i < n) {
+    skip(/[\s,]/);
+    const name = token();
+    if (!name) {
+      i++;
+      continue;
+    }
+    const afterName = i;
+    skip(/\s/);
+    if (header[i] === '=' && challenges.length > 0) {
+      // A parameter of the current challenge.
+      i++;
+      skip(/\s/);
+      let value: string;
+      if (header[i] === '"') {
+        i++;
+        value = '';
+        while (i < n && header[i] !== '"') {
+          if (header[i] === '\\' && i + 1 < n) {
+            i++;
+          }
+          value += header[i];
+          i++;
+        }
+        i++;
+      } else {
+        const start = i;
+        while (i < n && header[i] !== ',' && !/\s/.test(header[i])) {
+          i++;
+        }
+        value = header.slice(start, i);
+      }
+      challenges[challenges.length - 1].params[name.toLowerCase()] = value;
+    } else {
+      i = afterName;
+      challenges.push({ scheme: name.toLowerCase(), params: {} });
+    }
+  }
+  return challenges;
+}
+
+interface CachedToken {
+  readonly value: Promise<{ token: string; expiresAt: number }>;
+}
+
+/** The Basic `Authorization` value for a username and password. */
+export function basicAuthorization(credentials: RegistryCredentials): string {
+  return 'Basic ' + Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64');
+}
+
+/**
+ * Authentication for one registry: anonymous until the registry challenges, then Basic or the
+ * Bearer token flow (tokens cached per scope set until shortly before they expire). A 401 on a
+ * request that carried a token or password drops it and fetches a fresh one, once.
+ */
+export class Authenticator {
+  /** Every secret this authenticator has handled, for redacting messages. */
+  public readonly secrets = new Set<string>();
+  private scheme: 'unknown' | 'basic' | 'bearer' = 'unknown';
+  private realm?: URL;
+  private service?: string;
+  private credentials?: Promise<RegistryCredentials | undefined>;
+  private readonly tokens = new Map<string, CachedToken>();
+
+  constructor(
+    private readonly registry: string,
+    private readonly source: CredentialSource | undefined,
+    private readonly pool: HttpPool,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  /** The Authorization header value for a request needing `scopes`, or undefined for none. */
+  public async authorization(scopes: readonly string[]): Promise<string | undefined> {
+    if (this.scheme === 'basic') {
+      const credentials = await this.getCredentials();
+      return credentials ? basicAuthorization(credentials) : undefined;
+    }
+    if (this.scheme === 'bearer') {
+      return `Bearer ${await this.token(scopes)}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * Handles a 401. Returns true when sending the request again with a new {@link authorization}
+   * may succeed; false when it cannot (no credentials, no challenge).
+   */
+  public async challenge(header: string | string[] | undefined, scopes: readonly string[], sent: string | undefined): Promise<boolean> {
+    const challenges = parseChallenges(Array.isArray(header) ? header.join(', ') : header ?? '');
+    const bearer = challenges.find(c => c.scheme === 'bearer');
+    const basic = challenges.find(c => c.scheme === 'basic');
+    if (bearer && bearer.params.realm) {
+      let realm: URL;
+      try {
+        realm = new URL(bearer.params.realm);
+      } catch {
+        throw new CopyError('REGISTRY', `${this.registry} sent a token challenge with an invalid realm URL`, { registry: this.registry });
+      }
+      this.scheme = 'bearer';
+      this.realm = realm;
+      this.service = bearer.params.service;
+      if (sent?.startsWith('Bearer ')) {
+        // The token expired or was revoked: fetch a new one. Credentials may have expired too.
+        this.tokens.delete(scopeKey(scopes));
+        this.credentials = undefined;
+      }
+      return true;
+    }
+    if (basic) {
+      const first = this.scheme !== 'basic' || !sent;
+      this.scheme = 'basic';
+      if (!first) {
+        // Rejected credentials: ask the source again (ECR tokens expire), the caller retries once.
+        this.credentials = undefined;
+      }
+      return (await this.getCredentials()) !== undefined;
+    }
+    return false;
+  }
+
+  private getCredentials(): Promise<RegistryCredentials | undefined> {
+    if (!this.credentials) {
+      const source = this.source;
+      this.credentials = (async () => {
+        if (!source) {
+          return undefined;
+        }
+        let credentials: RegistryCredentials | undefined;
+        try {
+          credentials = await source(this.registry);
+        } catch (err) {
+          this.credentials = undefined;
+          throw new CopyError('UNAUTHORIZED', `could not get credentials for ${this.registry}: ${(err as Error)?.message ?? String(err)}`, {
+            registry: this.registry, cause: err,
+          });
+        }
+        if (credentials) {
+          this.secrets.add(credentials.password);
+          this.secrets.add(Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64'));
+        }
+        return credentials;
+      })();
+    }
+    return this.credentials;
+  }
+
+  private async token(scopes: readonly string[]): Promise<string> {
+    const key = scopeKey(scopes);
+    const cached = this.tokens.get(key);
+    if (cached) {
+      try {
+        const { token, expiresAt } = await cached.value;
+        if (Date.now() < expiresAt) {
+          return token;
+        }
+      } catch {
+        // fall through and fetch again
+      }
+      if (this.tokens.get(key) === cached) {
+        this.tokens.delete(key);
+      }
+    }
+    const entry: CachedToken = { value: this.fetchToken(scopes) };
+    entry.value.catch(() => {
+      if (this.tokens.get(key) === entry) {
+        this.tokens.delete(key);
+      }
+    });
+    this.tokens.set(key, entry);
+    return (await entry.value).token;
+  }
+
+  private async fetchToken(scopes: readonly string[]): Promise<{ token: string; expiresAt: number }> {
+    const url = new URL(this.realm!.toString());
+    if (this.service) {
+      url.searchParams.set('service', this.service);
+    }
+    for (const scope of [...scopes].sort()) {
+      url.searchParams.append('scope', scope);
+    }
+    const credentials = await this.getCredentials();
+    const headers: { [key: string]: string } = { accept: 'application/json' };
+    if (credentials) {
+      headers.authorization = basicAuthorization(credentials);
+    }
+    const tokenHost = url.host;
+    for (let attempt = 0; ; attempt++) {
+      const started = Date.now();
+      let res;
+      try {
+        res = await this.pool.send({ method: 'GET', url, headers, signal: this.signal });
+      } catch (err) {
+        if (this.signal?.aborted) {
+          throw err;
+        }
+        if (attempt < 4 && isRetryableNetworkError(err)) {
+          await sleep(retryDelayMs(attempt), this.signal);
+          continue;
+        }
+        throw new CopyError('NETWORK', `could not reach the token service ${tokenHost} for ${this.registry}: ${(err as Error).message}`, {
+          registry: this.registry, retryable: true, cause: err,
+        });
+      }
+      if (res.status === 200) {
+        let body: any;
+        try {
+          body = JSON.parse((await readBody(res, 1024 * 1024)).toString('utf8'));
+        } catch {
+          throw new CopyError('REGISTRY', `the token service ${tokenHost} for ${this.registry} answered with invalid JSON`, { registry: this.registry });
+        }
+        const token = typeof body?.token === 'string' && body.token ? body.token : body?.access_token;
+        if (typeof token !== 'string' || !token) {
+          throw new CopyError('REGISTRY', `the token service ${tokenHost} for ${this.registry} answered without a token`, { registry: this.registry });
+        }
+        this.secrets.add(token);
+        // Docker's token spec: 60 s when expires_in is missing. Renew 10% early to absorb latency.
+        const seconds = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
+        return { token, expiresAt: started + seconds * 900 };
+      }
+      discard(res);
+      if (attempt < 4 && isRetryableStatus(res.status)) {
+        await sleep(retryDelayMs(attempt, res.headers['retry-after']), this.signal);
+        continue;
+      }
+      if (res.status === 401 || res.status === 403) {
+        throw new CopyError('UNAUTHORIZED',
+          `the token service ${tokenHost} refused ${credentials ? 'the credentials' : 'anonymous access'} for ${scopes.join(' ')} on ${this.registry} (HTTP ${res.status}); check the credentials and their permissions`,
+          { registry: this.registry, status: res.status });
+      }
+      throw new CopyError('REGISTRY', `the token service ${tokenHost} for ${this.registry} answered HTTP ${res.status}`, {
+        registry: this.registry, status: res.status, retryable: isRetryableStatus(res.status),
+      });
+    }
+  }
+}
+
+function scopeKey(scopes: readonly string[]): string {
+  return [...scopes].sort().join(' ');
+}

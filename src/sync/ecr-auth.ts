@@ -1,0 +1,148 @@
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { hostWithoutPort } from '../image-reference';
+import { CredentialSource, RegistryCredentials } from './auth';
+import { CopyError } from './errors';
+
+/** AWS credentials, shaped like the SDK's `AwsCredentialIdentity` so they can be passed to any client. */
+export interface AwsCredentialIdentity {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  readonly expiration?: Date;
+}
+
+/** What pulling one repository needs (the same list as the construct library's perms). */
+export const ECR_PULL_ACTIONS = ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'];
+/** Needed to log in to any ECR registry; IAM only accepts it on resource '*'. */
+export const ECR_AUTH_ACTIONS = ['ecr:GetAuthorizationToken'];
+
+const ECR_HOST_RE = /^([0-9]{12})\.dkr[.-]ecr(?:-fips)?\.([a-z0-9-]+)\.(?:amazonaws\.com(?:\.cn)?|on\.aws)$/;
+const REPOSITORY_ARN_RE = /^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository\/[a-z0-9][a-z0-9._/-]*$/;
+/** Renew the cached ECR token this long before it expires (they last 12 hours). */
+const RENEW_BEFORE_MS = 5 * 60 * 1000;
+
+/** True for `<account>.dkr.ecr.<region>.amazonaws.com` (also `.com.cn`, FIPS and dual-stack hosts), with or without a port. */
+export function isEcrRegistry(registry: string): boolean {
+  return parseEcrRegistry(registry) !== undefined;
+}
+
+/** The account and region of an ECR registry host; undefined for other hosts. */
+export function parseEcrRegistry(registry: string): { accountId: string; region: string } | undefined {
+  const match = ECR_HOST_RE.exec(hostWithoutPort(registry).toLowerCase());
+  return match ? { accountId: match[1], region: match[2] } : undefined;
+}
+
+/**
+ * Credentials for ECR registries from `GetAuthorizationToken` (Basic `AWS:<token>`), cached until
+ * five minutes before the token expires. The token is valid for every registry the caller's IAM
+ * identity may read, so one call serves cross-account pulls too; the client's region must be the
+ * registry's region.
+ */
+export function ecrCredentialSource(client: ECRClient): CredentialSource {
+  let cached: { credentials: Promise<RegistryCredentials>; expiresAt: number } | undefined;
+  return async (registry: string) => {
+    if (cached && Date.now() < cached.expiresAt) {
+      return cached.credentials;
+    }
+    const entry = { credentials: fetchEcrCredentials(client, registry), expiresAt: Number.POSITIVE_INFINITY };
+    cached = entry;
+    try {
+      const credentials = await entry.credentials;
+      return credentials;
+    } catch (err) {
+      if (cached === entry) {
+        cached = undefined;
+      }
+      throw err;
+    }
+
+    async function fetchEcrCredentials(ecr: ECRClient, host: string): Promise<RegistryCredentials> {
+      let response;
+      try {
+        response = await ecr.send(new GetAuthorizationTokenCommand({}));
+      } catch (err) {
+        const e = err as { name?: string; message?: string };
+        throw new CopyError('UNAUTHORIZED', `ecr:GetAuthorizationToken failed for ${host}: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`, {
+          registry: host, cause: err,
+        });
+      }
+      const data = response.authorizationData?.[0];
+      if (!data?.authorizationToken) {
+        throw new CopyError('UNAUTHORIZED', `ecr:GetAuthorizationToken returned no token for ${host}`, { registry: host });
+      }
+      const decoded = Buffer.from(data.authorizationToken, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon <= 0) {
+        throw new CopyError('UNAUTHORIZED', `ecr:GetAuthorizationToken returned a token in an unexpected format for ${host}`, { registry: host });
+      }
+      const expiresAt = data.expiresAt ? data.expiresAt.getTime() - RENEW_BEFORE_MS : Date.now() + 60 * 60 * 1000;
+      entry.expiresAt = expiresAt;
+      return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+    }
+  };
+}
+
+/** Options for {@link assumePullSession}. */
+export interface PullSessionOptions {
+  readonly sts: STSClient;
+  /** The tenant's pull role. */
+  readonly roleArn: string;
+  /** The external id the role's trust policy requires. */
+  readonly externalId: string;
+  /** The one repository the session may pull from. */
+  readonly repositoryArn: string;
+  readonly sessionName: string;
+  /** Session tags (for attribute-based conditions and CloudTrail). */
+  readonly sessionTags?: { key: string; value: string }[];
+  /** Session length, default 900 (the minimum: a copy needs minutes, not hours). */
+  readonly durationSeconds?: number;
+}
+
+/**
+ * The session policy for a pull session: pull actions on one repository ARN, plus
+ * GetAuthorizationToken (IAM requires resource '*' for it). A session policy can only narrow what
+ * the role allows, so even a broad role yields a session that reads one repository.
+ */
+export function pullSessionPolicy(repositoryArn: string): string {
+  if (!REPOSITORY_ARN_RE.test(repositoryArn)) {
+    throw new CopyError('INVALID', `repositoryArn ${JSON.stringify(repositoryArn)} is not an ECR repository ARN (arn:aws:ecr:<region>:<account>:repository/<name>)`);
+  }
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'PullOneRepository', Effect: 'Allow', Action: ECR_PULL_ACTIONS, Resource: repositoryArn },
+      { Sid: 'EcrLogin', Effect: 'Allow', Action: ECR_AUTH_ACTIONS, Resource: '*' },
+    ],
+  });
+}
+
+/** AssumeRole with a session policy allowing only pull actions on repositoryArn (+ GetAuthorizationToken on '*'). */
+export async function assumePullSession(options: PullSessionOptions): Promise<AwsCredentialIdentity> {
+  const durationSeconds = options.durationSeconds ?? 900;
+  if (!Number.isInteger(durationSeconds) || durationSeconds < 900 || durationSeconds > 43200) {
+    throw new CopyError('INVALID', `durationSeconds ${JSON.stringify(durationSeconds)} is not allowed: an integer from 900 to 43200`);
+  }
+  const policy = pullSessionPolicy(options.repositoryArn);
+  let response;
+  try {
+    response = await options.sts.send(new AssumeRoleCommand({
+      RoleArn: options.roleArn,
+      RoleSessionName: options.sessionName,
+      ExternalId: options.externalId,
+      DurationSeconds: durationSeconds,
+      Policy: policy,
+      Tags: options.sessionTags?.map(t => ({ Key: t.key, Value: t.value })),
+    }));
+  } catch (err) {
+    const e = err as { name?: string; message?: string };
+    throw new CopyError(e?.name === 'AccessDenied' || e?.name === 'AccessDeniedException' ? 'DENIED' : 'UNAUTHORIZED',
+      `sts:AssumeRole of ${options.roleArn} failed: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}; check the role's trust policy (principal, external id, sts:TagSession)`,
+      { cause: err });
+  }
+  const c = response.Credentials;
+  if (!c?.AccessKeyId || !c.SecretAccessKey) {
+    throw new CopyError('UNAUTHORIZED', `sts:AssumeRole of ${options.roleArn} returned no credentials`);
+  }
+  return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
+}

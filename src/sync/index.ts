@@ -1,0 +1,10 @@
+export { staticCredentials, parseChallenges } from './auth';
+export type { CredentialSource, RegistryCredentials } from './auth';
+export { copyImage } from './copy';
+export type { CopyImageOptions, CopyProgressEvent, CopyResult } from './copy';
+export { assumePullSession, ecrCredentialSource, isEcrRegistry, parseEcrRegistry, pullSessionPolicy } from './ecr-auth';
+export type { PullSessionOptions } from './ecr-auth';
+export { CopyError } from './errors';
+export type { CopyErrorCode } from './errors';
+export { deleteManifest, resolveDigest } from './manifests';
+export type { ManifestRequestOptions } from './manifests';
