@@ -66,13 +66,17 @@ interface RunningRegistry {
   stopped: boolean;
 }
 
-/** Throws a clear error when a command-line tool the bed needs is missing. */
+/** Throws a clear error when a command-line tool the bed needs is not on PATH. */
 export function requireTool(tool: string): void {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-  } catch {
-    throw new Error(`fails to find \`${tool}\` on PATH: the registry tests need it; ${INSTALL_HINT}`);
-  }
+  const found = (process.env.PATH ?? '').split(path.delimiter).filter((d) => d.length > 0).some((dir) => {
+    try {
+      fs.accessSync(path.join(dir, tool), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!found) throw new Error(`fails to find \`${tool}\` on PATH: the registry tests need it; ${INSTALL_HINT}`);
 }
 
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<TestRegistry> {

@@ -1,0 +1,379 @@
+import * as crypto from 'crypto';
+import * as http from 'http';
+import * as net from 'net';
+import { RegistryTarget } from './images';
+import { RegistryAuth, RegistryCredentials } from './registry';
+
+/**
+ * A fault-injecting HTTP proxy in front of a test registry. Clients talk to `proxy.host` as if it
+ * were the registry; the proxy forwards over keep-alive connections, rewrites `Location` headers
+ * so uploads keep going through it, records every request, and injects the faults it is given:
+ *
+ * - `status`: answer the status (e.g. 500, 503, 429 with `Retry-After`) without forwarding.
+ * - `reset-mid-body`: forward, then reset the connection (TCP RST) after `afterBytes` bytes of
+ *   the response body, or of the request body for a request that carries one (an upload).
+ * - `truncate`: forward, send only `afterBytes` bytes of the response body, then close cleanly.
+ * - `corrupt`: forward, flipping the bits of the response body's byte at `atByte`.
+ * - `redirect-blobs`: answer blob GETs with a 307 to a second listener on another host
+ *   (`localhost:PORT2`), like ECR's pre-signed S3 URLs; that host serves the blob and answers
+ *   400 to any request that carries an `Authorization` header, as S3 does.
+ * - `expire-token`: answer 401 with the registry's own challenge (`error="invalid_token"` for
+ *   token auth), as if the client's token had expired mid-copy.
+ *
+ * A fault applies to requests that match `match` (method, and a regular expression over the path
+ * and query), `times` times (default: every matching request). Body faults (reset on a response,
+ * truncate, corrupt) only count on responses that have a body (status 200 or 206).
+ */
+
+export type Fault = { match: { method?: string; path?: RegExp }; times?: number } & (
+  | { kind: 'status'; status: number; retryAfterSeconds?: number }
+  | { kind: 'reset-mid-body'; afterBytes: number }
+  | { kind: 'truncate'; afterBytes: number }
+  | { kind: 'corrupt'; atByte: number }
+  | { kind: 'redirect-blobs' }
+  | { kind: 'expire-token' }
+);
+
+export interface ProxyRequestRecord {
+  readonly method: string;
+  /** Path and query as the client sent them. */
+  readonly path: string;
+  /** The status sent to the client; 0 when the connection was reset or cut before a status. */
+  status: number;
+  /** The Authorization header's scheme ('Basic', 'Bearer'), never its value; undefined when absent. */
+  readonly authorization?: string;
+  /** 'proxy' for requests to the proxy; 'redirect' for requests to the redirect host. */
+  readonly listener: 'proxy' | 'redirect';
+  /** The fault kind injected into this request, if any. */
+  fault?: Fault['kind'];
+  /** Bytes of request body received from the client. */
+  requestBytes: number;
+  /** Bytes of response body sent to the client. */
+  responseBytes: number;
+  /** The upload session this request belongs to (from its path, or from the Location it was answered with). */
+  uploadId?: string;
+}
+
+export interface FaultProxy extends RegistryTarget {
+  /** '127.0.0.1:PORT' of the proxy. */
+  readonly host: string;
+  readonly url: string;
+  readonly auth: RegistryAuth;
+  readonly username?: string;
+  readonly password?: string;
+  /** 'localhost:PORT2', where redirected blob GETs go. */
+  readonly redirectHost: string;
+  readonly requests: ProxyRequestRecord[];
+  /** Replaces the faults (an empty list makes the proxy a plain pass-through). */
+  setFaults(f: Fault[]): void;
+  clearRequests(): void;
+  /** Requests per blob digest, counting every request whose path names the digest (HEAD, GET, PUT ?digest=). */
+  requestsPerBlob(): Map<string, ProxyRequestRecord[]>;
+  /** The target registry's credentials, for clients of the proxy. */
+  credentials(): (registry: string) => Promise<RegistryCredentials | undefined>;
+  stop(): Promise<void>;
+}
+
+interface ProxyTarget extends RegistryTarget {
+  credentials?(): (registry: string) => Promise<RegistryCredentials | undefined>;
+}
+
+interface ActiveFault {
+  fault: Fault;
+  left: number;
+}
+
+const UPLOAD_ID = /\/blobs\/uploads\/([0-9a-f-]{36})/;
+const BLOB_GET = /^\/v2\/(.+)\/blobs\/(sha256:[a-f0-9]{64})(\?.*)?$/;
+
+export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> {
+  const [targetHostname, targetPortText] = splitHost(target.host);
+  const targetPort = Number(targetPortText);
+  const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const requests: ProxyRequestRecord[] = [];
+  let faults: ActiveFault[] = [];
+  const signedUrls = new Map<string, { path: string; authorization?: string }>();
+  const challenge = await fetchChallenge(targetHostname, targetPort);
+  const sockets = new Set<net.Socket>();
+
+  const take = (req: http.IncomingMessage, kinds?: Fault['kind'][]): ActiveFault | undefined => {
+    const found = faults.find((f) => f.left > 0
+      && (kinds === undefined || kinds.includes(f.fault.kind))
+      && (f.fault.match.method === undefined || f.fault.match.method.toUpperCase() === req.method)
+      && (f.fault.match.path === undefined || f.fault.match.path.test(req.url ?? ''))
+      && (f.fault.kind !== 'redirect-blobs' || (req.method === 'GET' && BLOB_GET.test(req.url ?? ''))));
+    if (found) found.left--;
+    return found;
+  };
+
+  let proxyHost = '';
+  let redirectHost = '';
+
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, record: ProxyRequestRecord,
+    upstreamPath: string, active: ActiveFault | undefined, authorization: string | undefined) => {
+    const fault = active?.fault;
+    const headers: http.OutgoingHttpHeaders = { ...req.headers, host: target.host };
+    delete headers.connection;
+    if (authorization === undefined) delete headers.authorization;
+    else headers.authorization = authorization;
+    const options: http.RequestOptions = {
+      host: targetHostname,
+      port: targetPort,
+      method: req.method,
+      path: upstreamPath,
+      headers,
+      agent: upstreamAgent,
+    };
+    const upstream = http.request(options, (up) => {
+      const status = up.statusCode ?? 502;
+      const outHeaders = { ...up.headers };
+      delete outHeaders.connection;
+      delete outHeaders['keep-alive'];
+      if (typeof outHeaders.location === 'string') {
+        outHeaders.location = outHeaders.location.replace(`http://${target.host}`, `http://${proxyHost}`);
+      }
+      const bodyFault = fault && ['reset-mid-body', 'truncate', 'corrupt'].includes(fault.kind) && !hasBody(req);
+      const applies = bodyFault && (status === 200 || status === 206) && req.method !== 'HEAD';
+      if (bodyFault && !applies && active) active.left++;
+      if (applies) record.fault = fault!.kind;
+      res.writeHead(status, outHeaders);
+      record.status = status;
+      const location = typeof outHeaders.location === 'string' ? UPLOAD_ID.exec(outHeaders.location)?.[1] : undefined;
+      if (location && !record.uploadId) record.uploadId = location;
+      let sent = 0;
+      let cut = false;
+      up.on('data', (chunk: Buffer) => {
+        if (cut) return;
+        if (applies && fault!.kind === 'corrupt' && fault!.atByte >= sent && fault!.atByte < sent + chunk.length) {
+          chunk = Buffer.from(chunk);
+          chunk[fault!.atByte - sent] = 255 - chunk[fault!.atByte - sent];
+        }
+        if (applies && (fault!.kind === 'reset-mid-body' || fault!.kind === 'truncate') && sent + chunk.length >= fault!.afterBytes) {
+          cut = true;
+          const part = chunk.subarray(0, fault!.afterBytes - sent);
+          sent += part.length;
+          record.responseBytes = sent;
+          up.destroy();
+          const socket = res.socket;
+          const finish = () => {
+            if (!socket) return;
+            if (fault!.kind === 'truncate') socket.end();
+            else socket.resetAndDestroy();
+          };
+          if (part.length > 0) {
+            res.write(part, finish);
+          } else {
+            res.flushHeaders();
+            setImmediate(finish);
+          }
+          return;
+        }
+        sent += chunk.length;
+        record.responseBytes = sent;
+        res.write(chunk);
+      });
+      up.on('end', () => res.end());
+      up.on('error', () => res.destroy());
+    });
+    upstream.on('error', () => {
+      if (!res.headersSent) {
+        record.status = 502;
+        res.writeHead(502, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'proxy: upstream failed' }] }));
+      } else {
+        res.destroy();
+      }
+    });
+    const requestReset = fault?.kind === 'reset-mid-body' && hasBody(req) ? fault : undefined;
+    if (requestReset) record.fault = 'reset-mid-body';
+    req.on('data', (chunk: Buffer) => {
+      if (requestReset && record.requestBytes + chunk.length >= requestReset.afterBytes) {
+        const part = chunk.subarray(0, requestReset.afterBytes - record.requestBytes);
+        record.requestBytes += part.length;
+        upstream.write(part);
+        upstream.destroy();
+        req.socket.resetAndDestroy();
+        return;
+      }
+      record.requestBytes += chunk.length;
+      upstream.write(chunk);
+    });
+    req.on('end', () => upstream.end());
+  };
+
+  const server = http.createServer((req, res) => {
+    const record: ProxyRequestRecord = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      status: 0,
+      authorization: scheme(req.headers.authorization),
+      listener: 'proxy',
+      requestBytes: 0,
+      responseBytes: 0,
+      uploadId: UPLOAD_ID.exec(req.url ?? '')?.[1],
+    };
+    requests.push(record);
+    const active = take(req);
+    const fault = active?.fault;
+    const answerAfterBody = (status: number, headers: http.OutgoingHttpHeaders, body: unknown) => {
+      record.fault = fault?.kind;
+      req.on('data', (c: Buffer) => { record.requestBytes += c.length; });
+      req.on('end', () => {
+        const text = body === undefined ? '' : JSON.stringify(body);
+        record.status = status;
+        res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+        res.end(text);
+      });
+    };
+    if (fault?.kind === 'status') {
+      const headers: http.OutgoingHttpHeaders = {};
+      if (fault.retryAfterSeconds !== undefined) headers['Retry-After'] = String(fault.retryAfterSeconds);
+      const code = fault.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE';
+      return answerAfterBody(fault.status, headers, { errors: [{ code, message: `injected ${fault.status}` }] });
+    }
+    if (fault?.kind === 'expire-token') {
+      const repo = repositoryOf(req.url ?? '');
+      let header = challenge;
+      if (/^bearer/i.test(challenge)) {
+        const actions = req.method === 'GET' || req.method === 'HEAD' ? 'pull' : 'pull,push';
+        header = `${challenge}${repo ? `,scope="repository:${repo}:${actions}"` : ''},error="invalid_token"`;
+      }
+      return answerAfterBody(401, { 'WWW-Authenticate': header }, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] });
+    }
+    if (fault?.kind === 'redirect-blobs') {
+      const id = crypto.randomBytes(16).toString('hex');
+      signedUrls.set(id, { path: req.url ?? '', authorization: req.headers.authorization });
+      const digest = BLOB_GET.exec(req.url ?? '')![2];
+      const location = `http://${redirectHost}/blobs/${digest}?X-Amz-Expires=900&X-Amz-Signature=${id}`;
+      return answerAfterBody(307, { Location: location }, undefined);
+    }
+    return forward(req, res, record, req.url ?? '', active, req.headers.authorization);
+  });
+
+  // The redirect host: serves a redirected blob by its signed URL, refuses any Authorization header.
+  const serveRedirect = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const record: ProxyRequestRecord = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      status: 0,
+      authorization: scheme(req.headers.authorization),
+      listener: 'redirect',
+      requestBytes: 0,
+      responseBytes: 0,
+    };
+    requests.push(record);
+    const url = new URL(req.url ?? '/', 'http://redirect.invalid');
+    const signed = signedUrls.get(url.searchParams.get('X-Amz-Signature') ?? '');
+    const refuse = (status: number, code: string, message: string) => {
+      req.resume();
+      record.status = status;
+      const text = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+      res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    if (req.headers.authorization !== undefined) {
+      return refuse(400, 'InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified');
+    }
+    if (!signed || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      return refuse(403, 'AccessDenied', 'Request has expired or the signature does not match');
+    }
+    return forward(req, res, record, signed.path, undefined, signed.authorization);
+  };
+  const redirect = http.createServer(serveRedirect);
+  // 'localhost' may resolve to ::1 first on some machines: listen there too when IPv6 is up.
+  const redirect6 = http.createServer(serveRedirect);
+
+  for (const s of [server, redirect, redirect6]) {
+    s.keepAliveTimeout = 10_000;
+    s.on('connection', (socket: net.Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+  }
+  const port = await listen(server, 0, '127.0.0.1');
+  const redirectPort = await listen(redirect, 0, '127.0.0.1');
+  await listen(redirect6, redirectPort, '::1').catch(() => undefined);
+  proxyHost = `127.0.0.1:${port}`;
+  redirectHost = `localhost:${redirectPort}`;
+
+  return {
+    host: proxyHost,
+    url: `http://${proxyHost}`,
+    auth: target.auth,
+    username: target.username,
+    password: target.password,
+    redirectHost,
+    requests,
+    setFaults: (f: Fault[]) => {
+      faults = f.map((fault) => ({ fault, left: fault.times ?? Number.POSITIVE_INFINITY }));
+    },
+    clearRequests: () => { requests.length = 0; },
+    requestsPerBlob: () => {
+      const digestOfUpload = new Map<string, string>();
+      const digestOf = (r: ProxyRequestRecord): string | undefined => {
+        const m = /\/blobs\/(sha256:[a-f0-9]{64})/.exec(r.path) ?? /[?&](?:digest|mount)=(sha256(?::|%3A|%3a)[a-f0-9]{64})/.exec(r.path);
+        return m ? decodeURIComponent(m[1]) : undefined;
+      };
+      for (const r of requests) {
+        const digest = digestOf(r);
+        if (digest && r.uploadId) digestOfUpload.set(r.uploadId, digest);
+      }
+      const out = new Map<string, ProxyRequestRecord[]>();
+      for (const r of requests) {
+        const digest = digestOf(r) ?? (r.uploadId ? digestOfUpload.get(r.uploadId) : undefined);
+        if (!digest) continue;
+        out.set(digest, [...(out.get(digest) ?? []), r]);
+      }
+      return out;
+    },
+    credentials: () => target.credentials?.() ?? (async () => (target.username !== undefined && target.password !== undefined
+      ? { username: target.username, password: target.password } : undefined)),
+    stop: async () => {
+      for (const socket of sockets) socket.destroy();
+      upstreamAgent.destroy();
+      await Promise.all([server, redirect, redirect6].map((s) => new Promise<void>((resolve) => {
+        if (!s.listening) return resolve();
+        s.close(() => resolve());
+      })));
+    },
+  };
+}
+
+function hasBody(req: http.IncomingMessage): boolean {
+  const length = Number(req.headers['content-length'] ?? 0);
+  return length > 0 || req.headers['transfer-encoding'] !== undefined;
+}
+
+function scheme(authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined;
+  return authorization.split(' ')[0];
+}
+
+function repositoryOf(pathAndQuery: string): string | undefined {
+  return /^\/v2\/(.+?)\/(manifests|blobs|tags)\//.exec(pathAndQuery)?.[1];
+}
+
+function splitHost(host: string): [string, string] {
+  const i = host.lastIndexOf(':');
+  return [host.slice(0, i), host.slice(i + 1)];
+}
+
+async function fetchChallenge(hostname: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: hostname, port, path: '/v2/', agent: false }, (res) => {
+      res.resume();
+      resolve(String(res.headers['www-authenticate'] ?? ''));
+    });
+    req.on('error', reject);
+  });
+}
+
+function listen(server: http.Server, port: number, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, address, () => {
+      server.unref();
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
