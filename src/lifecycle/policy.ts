@@ -302,7 +302,7 @@ function enumWord(value: unknown): unknown {
 }
 
 function describe(value: unknown): unknown {
-  return value instanceof Duration ? value.toString() : value;
+  return value instanceof Duration ? value.toHumanString() : value;
 }
 
 function days(

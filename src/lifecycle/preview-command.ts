@@ -1,0 +1,247 @@
+import { promises as fs } from 'fs';
+import { LifecyclePolicy } from './policy';
+import { LifecyclePreviewImage, LifecyclePreviewResult } from './preview-types';
+import { LifecycleActionType, LifecycleStorageClass } from './rules';
+
+const USAGE = `Usage: cdk-byoc-artifacts lifecycle preview POLICY.json IMAGES.json [--now ISO-8601] [--json]
+
+  POLICY.json  ECR lifecycle policy JSON, or the output of 'aws ecr get-lifecycle-policy'
+  IMAGES.json  the output of 'aws ecr describe-images' as is ({"imageDetails": [...]}),
+               or a list of images; dates as ISO-8601 text or epoch seconds
+  --now        evaluate at this time instead of the current time
+  --json       print {"previewResults": [...], "summary": {...}} like
+               'aws ecr get-lifecycle-policy-preview' instead of a table
+`;
+
+interface Io {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+class UsageError extends Error {}
+
+/**
+ * `cdk-byoc-artifacts lifecycle preview POLICY.json IMAGES.json [--now ISO] [--json]`: shows what
+ * the policy would expire or archive among the images, and by which rule. `argv` holds the words
+ * after `lifecycle preview`. Returns 0 on success, 1 when an input is invalid, 2 on a usage error.
+ */
+export async function lifecyclePreviewCommand(argv: string[], io: Io): Promise<number> {
+  let args: { policyFile: string; imagesFile: string; now: Date; json: boolean };
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  if (args.policyFile === '--help') {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+
+  let policy: LifecyclePolicy;
+  let images: LifecyclePreviewImage[];
+  try {
+    policy = LifecyclePolicy.fromPolicyText(policyTextOf(await readText(args.policyFile), args.policyFile));
+    images = parseImages(await readText(args.imagesFile), args.imagesFile);
+  } catch (e) {
+    io.stderr.write(`${(e as Error).message}\n`);
+    return 1;
+  }
+  for (const warning of policy.warnings()) {
+    io.stderr.write(`warning: ${warning}\n`);
+  }
+  const results = policy.preview(images, args.now);
+  if (args.json) {
+    io.stdout.write(`${JSON.stringify({ previewResults: results, summary: summaryOf(results) }, null, 2)}\n`);
+  } else {
+    io.stdout.write(renderTable(results, images.length, args.now));
+  }
+  return 0;
+}
+
+function parseArgs(argv: string[]): { policyFile: string; imagesFile: string; now: Date; json: boolean } {
+  const positional: string[] = [];
+  let now = new Date();
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i];
+    if (word === '--help' || word === '-h') {
+      return { policyFile: '--help', imagesFile: '', now, json };
+    } else if (word === '--json') {
+      json = true;
+    } else if (word === '--now' || word.startsWith('--now=')) {
+      const value = word === '--now' ? argv[++i] : word.slice('--now='.length);
+      if (value === undefined || !/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(Date.parse(value))) {
+        throw new UsageError(`--now needs an ISO-8601 date or time such as 2026-06-01T12:00:00Z, got ${JSON.stringify(value ?? '')}`);
+      }
+      now = new Date(value);
+    } else if (word.startsWith('-') && word !== '-') {
+      throw new UsageError(`unknown option ${JSON.stringify(word)}`);
+    } else {
+      positional.push(word);
+    }
+  }
+  if (positional.length !== 2) {
+    throw new UsageError(`expected POLICY.json and IMAGES.json, got ${positional.length} file name(s)`);
+  }
+  return { policyFile: positional[0], imagesFile: positional[1], now, json };
+}
+
+async function readText(file: string): Promise<string> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** The policy text in a file: the policy JSON itself, or `get-lifecycle-policy` output holding it. */
+function policyTextOf(text: string, file: string): string {
+  try {
+    const doc = JSON.parse(text);
+    if (doc && typeof doc === 'object' && typeof doc.lifecyclePolicyText === 'string') {
+      return doc.lifecyclePolicyText;
+    }
+  } catch {
+    // Not JSON: fromPolicyText reports it with the rest.
+  }
+  void file;
+  return text;
+}
+
+/** Images from `describe-images` output (one page or the CLI's merged pages) or a bare list. */
+export function parseImages(text: string, file: string): LifecyclePreviewImage[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not JSON (${(e as Error).message})`);
+  }
+  const list = Array.isArray(doc) ? doc : (doc as { imageDetails?: unknown } | null)?.imageDetails;
+  if (!Array.isArray(list)) {
+    throw new Error(`${file}: expected the output of 'aws ecr describe-images' ({"imageDetails": [...]}) or a list of images`);
+  }
+  const problems: string[] = [];
+  const images: LifecyclePreviewImage[] = [];
+  list.forEach((entry: unknown, index: number) => {
+    const where = `${file}: image ${index}`;
+    if (typeof entry !== 'object' || entry === null) {
+      problems.push(`${where}: ${JSON.stringify(entry)} is not an image object`);
+      return;
+    }
+    const raw = entry as Record<string, unknown>;
+    const digest = raw.imageDigest;
+    if (typeof digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(digest)) {
+      problems.push(`${where}: imageDigest ${JSON.stringify(digest)} is not a sha256 digest`);
+    }
+    const tags = raw.imageTags ?? [];
+    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) {
+      problems.push(`${where}: imageTags ${JSON.stringify(tags)} is not a list of strings`);
+    }
+    const dates: Record<string, Date | undefined> = {};
+    for (const field of ['imagePushedAt', 'lastRecordedPullTime', 'lastArchivedAt', 'lastActivatedAt']) {
+      const value = raw[field];
+      if (value === undefined || value === null) {
+        continue;
+      }
+      const date = toDate(value);
+      if (!date) {
+        problems.push(`${where}: ${field} ${JSON.stringify(value)} is not an ISO-8601 time or epoch seconds`);
+      }
+      dates[field] = date;
+    }
+    if (raw.imagePushedAt === undefined || raw.imagePushedAt === null) {
+      problems.push(`${where}: imagePushedAt is missing`);
+    }
+    const storageClass = storageClassOf(raw);
+    if (storageClass === null) {
+      problems.push(`${where}: storageClass ${JSON.stringify(raw.storageClass)} / imageStatus ${JSON.stringify(raw.imageStatus)} is not STANDARD/ACTIVE or ARCHIVE/ARCHIVED`);
+    }
+    if (problems.length > 0) {
+      return;
+    }
+    images.push({
+      imageDigest: digest as string,
+      imageTags: tags as string[],
+      imagePushedAt: dates.imagePushedAt!,
+      ...(dates.lastRecordedPullTime ? { lastRecordedPullTime: dates.lastRecordedPullTime } : {}),
+      ...(dates.lastArchivedAt ? { lastArchivedAt: dates.lastArchivedAt } : {}),
+      ...(dates.lastActivatedAt ? { lastActivatedAt: dates.lastActivatedAt } : {}),
+      storageClass: storageClass!,
+    });
+  });
+  if (problems.length > 0) {
+    throw new Error(`Invalid images:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+  return images;
+}
+
+/** ISO-8601 text, or epoch seconds (number or numeric text), as the AWS CLI prints them. */
+function toDate(value: unknown): Date | undefined {
+  let ms: number;
+  if (typeof value === 'number') {
+    ms = value * 1000;
+  } else if (typeof value === 'string' && /^\d+(\.\d+)?$/.test(value)) {
+    ms = Number(value) * 1000;
+  } else if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value)) {
+    ms = Date.parse(value);
+  } else {
+    return undefined;
+  }
+  return Number.isFinite(ms) ? new Date(ms) : undefined;
+}
+
+/**
+ * The storage class from `storageClass` when given, else from DescribeImages' `imageStatus`
+ * (ARCHIVED, and ACTIVATING while a restore is under way, are still in the archive). Null when unknown.
+ */
+function storageClassOf(raw: Record<string, unknown>): LifecycleStorageClass | null {
+  const value = raw.storageClass ?? raw.imageStatus;
+  if (value === undefined) {
+    return LifecycleStorageClass.STANDARD;
+  }
+  switch (typeof value === 'string' ? value.toUpperCase() : value) {
+    case 'STANDARD':
+    case 'ACTIVE':
+      return LifecycleStorageClass.STANDARD;
+    case 'ARCHIVE':
+    case 'ARCHIVED':
+    case 'ACTIVATING':
+      return LifecycleStorageClass.ARCHIVE;
+    default:
+      return null;
+  }
+}
+
+function summaryOf(results: LifecyclePreviewResult[]) {
+  const transitioning = results.filter((r) => r.action.type === LifecycleActionType.TRANSITION).length;
+  return {
+    expiringImageTotalCount: results.filter((r) => r.action.type === LifecycleActionType.EXPIRE).length,
+    transitioningImageTotalCounts: transitioning > 0 ? [{ targetStorageClass: LifecycleStorageClass.ARCHIVE, imageTotalCount: transitioning }] : [],
+  };
+}
+
+function renderTable(results: LifecyclePreviewResult[], imageCount: number, now: Date): string {
+  const expiring = results.filter((r) => r.action.type === LifecycleActionType.EXPIRE).length;
+  const archiving = results.length - expiring;
+  const summary = `${imageCount} image(s) evaluated at ${now.toISOString()}: `
+    + `${expiring} would be expired, ${archiving} archived, ${imageCount - results.length} kept.\n`;
+  if (results.length === 0) {
+    return summary;
+  }
+  const header = ['RULE', 'ACTION', 'DIGEST', 'PUSHED', 'CLASS', 'TAGS'];
+  const rows = results.map((r) => [
+    String(r.appliedRulePriority),
+    r.action.type === LifecycleActionType.EXPIRE ? 'expire' : 'archive',
+    r.imageDigest.slice(0, 'sha256:'.length + 12),
+    r.imagePushedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    r.storageClass.toLowerCase(),
+    r.imageTags.length > 0 ? r.imageTags.join(',') : '<untagged>',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n') + `\n\n${summary}`;
+}
