@@ -1,0 +1,70 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { COMPONENT_TAG, EXTERNAL_ID, INSTALL_ACCOUNT_IDS, buildTenantApp } from '../../examples/tenant-app';
+
+describe('examples/tenant-app', () => {
+  let outdir: string;
+  beforeEach(() => {
+    outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenant-app-'));
+  });
+  afterEach(() => {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  });
+
+  test('has no unacknowledged cdk-nag AwsSolutions finding', () => {
+    const { stack } = buildTenantApp(outdir);
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(report.violations).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  test('synthesizes with the AwsSolutions plugin registered on the app and an empty report', () => {
+    const { app } = buildTenantApp(outdir);
+    const assembly = app.synth();
+    expect(assembly.getStackByName('ByocTenant').template.Resources).toBeDefined();
+    const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8'));
+    expect(report.pluginReports).toEqual([]);
+  });
+
+  test('holds a repository, the component image under its release tag and the pull role for two installs', () => {
+    const { stack } = buildTenantApp(outdir);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ECR::Repository', {
+      RepositoryName: 'acme/component',
+      ImageTagMutability: 'IMMUTABLE_WITH_EXCLUSION',
+      ImageScanningConfiguration: { ScanOnPush: true },
+      EncryptionConfiguration: { EncryptionType: 'AES256' },
+    });
+    template.hasResourceProperties('Custom::CDKECRDeployment', {
+      DestImage: { 'Fn::Join': ['', Match.arrayWith([`:${COMPONENT_TAG}`])] },
+      ImageArch: 'arm64',
+    });
+    const roles = template.findResources('AWS::IAM::Role', {
+      Properties: { AssumeRolePolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['sts:AssumeRole', 'sts:TagSession'] })]) } },
+    });
+    const trust = (Object.values(roles)[0] as any).Properties.AssumeRolePolicyDocument.Statement;
+    expect(trust.map((s: any) => JSON.stringify(s.Principal.AWS))).toEqual(INSTALL_ACCOUNT_IDS.map((a) => expect.stringContaining(`:iam::${a}:root`)));
+    for (const s of trust) {
+      expect(s.Condition).toEqual({ StringEquals: { 'sts:ExternalId': EXTERNAL_ID } });
+    }
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(['AccessRoleArn', 'ExternalId', 'ImageUri', 'RepositoryUri']);
+  });
+
+  test('grants no action wildcard, and "*" only for ecr:GetAuthorizationToken', () => {
+    const { stack } = buildTenantApp(outdir);
+    const template = Template.fromStack(stack);
+    const statements: any[] = [];
+    for (const p of Object.values(template.findResources('AWS::IAM::Policy')) as any[]) statements.push(...p.Properties.PolicyDocument.Statement);
+    for (const r of Object.values(template.findResources('AWS::IAM::Role')) as any[]) {
+      for (const p of r.Properties.Policies ?? []) statements.push(...p.PolicyDocument.Statement);
+    }
+    expect(statements.length).toBeGreaterThanOrEqual(5);
+    for (const s of statements) {
+      for (const action of [s.Action].flat()) expect(action).not.toContain('*');
+      if ([s.Resource].flat().includes('*')) expect(s.Action).toBe('ecr:GetAuthorizationToken');
+    }
+  });
+});
