@@ -3,6 +3,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { hostWithoutPort } from '../image-reference';
 import { CredentialSource, RegistryCredentials } from './auth';
 import { CopyError } from './errors';
+import { ECR_AUTH_ACTIONS, ECR_PULL_ACTIONS } from '../private/perms';
 
 /** AWS credentials, shaped like the SDK's `AwsCredentialIdentity` so they can be passed to any client. */
 export interface AwsCredentialIdentity {
@@ -11,11 +12,6 @@ export interface AwsCredentialIdentity {
   readonly sessionToken?: string;
   readonly expiration?: Date;
 }
-
-/** What pulling one repository needs (the same list as the construct library's perms). */
-export const ECR_PULL_ACTIONS = ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'];
-/** Needed to log in to any ECR registry; IAM only accepts it on resource '*'. */
-export const ECR_AUTH_ACTIONS = ['ecr:GetAuthorizationToken'];
 
 const ECR_HOST_RE = /^([0-9]{12})\.dkr[.-]ecr(?:-fips)?\.([a-z0-9-]+)\.(?:amazonaws\.com(?:\.cn)?|on\.aws)$/;
 const REPOSITORY_ARN_RE = /^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository\/[a-z0-9][a-z0-9._/-]*$/;
