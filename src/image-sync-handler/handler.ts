@@ -157,6 +157,14 @@ export async function isComplete(
   const deadline = Math.min(started + remainingTimeMs() - INVOCATION_MARGIN_MS, budgetEndsAt);
 
   const result = await copy(event, request, deps, deadline);
+  if (!result) {
+    // Stopped before the copy was even planned (the deadline came during the first requests).
+    log('copy stopped at the deadline before it was planned, will resume', { source: request.sourceImage });
+    if (clock() >= budgetEndsAt) {
+      throw budgetExhausted(request, undefined);
+    }
+    return { IsComplete: false };
+  }
   log(result.complete ? 'copy complete' : 'copy stopped at the deadline, will resume', {
     source: request.sourceImage,
     destination: `${request.destinationRepositoryUri}:${request.destinationTag}`,
@@ -189,7 +197,8 @@ export async function isComplete(
   };
 }
 
-async function copy(event: ImageSyncEvent, request: SyncRequest, deps: HandlerDependencies, deadline: number): Promise<CopyResult> {
+/** Runs the copy; undefined when the deadline stopped it before it knew what to copy. */
+async function copy(event: ImageSyncEvent, request: SyncRequest, deps: HandlerDependencies, deadline: number): Promise<CopyResult | undefined> {
   const dial = deps.endpoint ?? ((registry: string) => registry);
   const sourceCredentials = await sourceCredentialSource(event, request, deps);
   const destinationCredentials = pinned(ecrCredentialSource(deps.ecr(regionOf(request.destinationRegistry, deps))), request.destinationRegistry);
@@ -209,6 +218,9 @@ async function copy(event: ImageSyncEvent, request: SyncRequest, deps: HandlerDe
       onProgress: deps.onProgress,
     });
   } catch (e) {
+    if ((e as Error)?.name === 'StoppedError') {
+      return undefined;
+    }
     throw copyFailure(e, request);
   }
 }

@@ -1,0 +1,523 @@
+import * as crypto from 'crypto';
+import { BatchDeleteImageCommand, DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { Props } from '../src/image-sync-contract';
+import { startFaultProxy } from './support/fault-proxy';
+import {
+  BUDGET_KEY,
+  handleEvent,
+  HandlerDependencies,
+  ImageSyncEvent,
+  IsCompleteResponse,
+  OnEventResponse,
+  PHASE_KEY,
+  sessionName,
+} from '../src/image-sync-handler/handler';
+import { parsePhysicalId } from '../src/image-sync-handler/properties';
+import { createDependencies, handler } from '../src/image-sync.lambda';
+import { BuiltImage, buildImage, buildIndex, expectImage, pushImage, readManifest } from './support/images';
+import { startRegistry, stopAll, TestRegistry } from './support/registry';
+
+const TENANT_HOST = '111122223333.dkr.ecr.eu-west-1.amazonaws.com';
+const INSTALL_HOST = '444455556666.dkr.ecr.eu-west-1.amazonaws.com';
+const HUB_HOST = 'registry.example.com';
+const ROLE_ARN = 'arn:aws:iam::111122223333:role/acme-ecr-access';
+const EXTERNAL_ID = 'install-acme-0042';
+const RESPONSE_URL = 'https://cloudformation-custom-resource-response-euwest1.s3.amazonaws.com/signed?X-Amz-Signature=abc123secret';
+const TENANT_SESSION_KEY = 'ASIATENANTSESSION000';
+
+const ecrMock = mockClient(ECRClient);
+const stsMock = mockClient(STSClient);
+const secretsMock = mockClient(SecretsManagerClient);
+
+let tenant: TestRegistry;
+let install: TestRegistry;
+let hub: TestRegistry;
+let logs: string[];
+let seq = 0;
+
+beforeAll(async () => {
+  // The function's own credentials, as the Lambda runtime provides them.
+  process.env.AWS_ACCESS_KEY_ID = 'AKIAFUNCTIONROLE0000';
+  process.env.AWS_SECRET_ACCESS_KEY = 'function-secret';
+  [tenant, install, hub] = await Promise.all([
+    startRegistry({ auth: 'basic' }),
+    startRegistry({ auth: 'basic' }),
+    startRegistry({ auth: 'token' }),
+  ]);
+});
+
+afterAll(async () => {
+  await stopAll();
+});
+
+beforeEach(() => {
+  ecrMock.reset();
+  stsMock.reset();
+  secretsMock.reset();
+  logs = [];
+  // ECR's token is base64("AWS:<password>"); here each loopback registry's user:password, chosen by
+  // whose credentials the client holds: the pull session's (tenant) or the function's (install).
+  ecrMock.on(GetAuthorizationTokenCommand).callsFake(async (_input, getClient) => {
+    const credentials = await (getClient().config.credentials as () => Promise<{ accessKeyId: string }>)();
+    const reg = credentials.accessKeyId === TENANT_SESSION_KEY ? tenant : install;
+    const token = Buffer.from(`${reg.username}:${reg.password}`).toString('base64');
+    return { authorizationData: [{ authorizationToken: token, expiresAt: new Date(Date.now() + 12 * 3600_000) }] };
+  });
+  stsMock.on(AssumeRoleCommand).resolves({
+    Credentials: { AccessKeyId: TENANT_SESSION_KEY, SecretAccessKey: 'tenant-session-secret', SessionToken: 'tenant-session-token', Expiration: new Date(Date.now() + 900_000) },
+  });
+});
+
+function deps(overrides: Partial<HandlerDependencies> = {}): HandlerDependencies {
+  const hosts: { [host: string]: string } = { [TENANT_HOST]: tenant.host, [INSTALL_HOST]: install.host, [HUB_HOST]: hub.host };
+  return createDependencies({
+    region: 'eu-west-1',
+    endpoint: (registry) => hosts[registry] ?? registry,
+    log: (message, fields) => logs.push(JSON.stringify({ message, ...fields })),
+    ...overrides,
+  });
+}
+
+function repoName(prefix: string): string {
+  seq += 1;
+  return `${prefix}/app${seq}`;
+}
+
+function tenantProps(sourceRepo: string, destRepo: string, extra: { [key: string]: unknown } = {}): { [key: string]: unknown } {
+  return {
+    ServiceToken: 'arn:aws:lambda:eu-west-1:444455556666:function:framework-onEvent',
+    [Props.SOURCE_KIND]: 'TenantEcr',
+    [Props.SOURCE_IMAGE]: `${TENANT_HOST}/${sourceRepo}:v1`,
+    [Props.SOURCE_REPOSITORY_ARN]: `arn:aws:ecr:eu-west-1:111122223333:repository/${sourceRepo}`,
+    [Props.ACCESS_ROLE_ARN]: ROLE_ARN,
+    [Props.EXTERNAL_ID]: EXTERNAL_ID,
+    [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${destRepo}`,
+    [Props.DESTINATION_REPOSITORY_NAME]: destRepo,
+    [Props.DESTINATION_TAG]: 'v1',
+    [Props.RELEASE_ID]: 'r-42',
+    [Props.REMOVE_ON_DELETE]: 'false',
+    [Props.TOTAL_TIMEOUT_SECONDS]: '3600',
+    ...extra,
+  };
+}
+
+function cfnEvent(requestType: 'Create' | 'Update' | 'Delete', properties: { [key: string]: unknown }, extra: Partial<ImageSyncEvent> = {}): ImageSyncEvent {
+  return {
+    RequestType: requestType,
+    RequestId: `req-${++seq}`,
+    StackId: 'arn:aws:cloudformation:eu-west-1:444455556666:stack/Install/1',
+    LogicalResourceId: 'ApiImage',
+    ResourceType: 'Custom::ImageSync',
+    ResponseURL: RESPONSE_URL,
+    ResourceProperties: properties,
+    ...extra,
+  };
+}
+
+const longInvocation = () => 14 * 60_000;
+
+/** What the provider framework does: onEvent, then isComplete with onEvent's answer merged in, until complete. */
+async function runProvider(
+  event: ImageSyncEvent,
+  d = deps(),
+  remaining = longInvocation,
+  maxPolls = 5,
+): Promise<{ onEvent: OnEventResponse; result: IsCompleteResponse; polls: number }> {
+  const first = await handleEvent(event, d, remaining) as OnEventResponse;
+  const merged: ImageSyncEvent = { ...event, ...first };
+  for (let polls = 1; polls <= maxPolls; polls++) {
+    const result = await handleEvent(merged, d, remaining) as IsCompleteResponse;
+    if (result.IsComplete) return { onEvent: first, result, polls };
+  }
+  throw new Error(`still incomplete after ${maxPolls} polls`);
+}
+
+async function pushTenant(repo: string, img: BuiltImage, tag = 'v1'): Promise<string> {
+  return pushImage(tenant, repo, tag, img);
+}
+
+describe('image-sync handler', () => {
+  test('copies a tenant release on Create through a 900-second pull session scoped to the one repository', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const img = buildImage({ layers: [64 * 1024, 32 * 1024] });
+    await pushTenant(src, img);
+
+    const { onEvent, result } = await runProvider(cfnEvent('Create', tenantProps(src, dst)));
+
+    expect(onEvent.PhysicalResourceId).toBe(`${INSTALL_HOST}/${dst}:v1`);
+    expect(result.PhysicalResourceId).toBe(`${INSTALL_HOST}/${dst}:v1@${img.digest}`);
+    expect(result.Data).toEqual({
+      ImageDigest: img.digest,
+      ImageUri: `${INSTALL_HOST}/${dst}@${img.digest}`,
+      ImageTag: 'v1',
+      RepositoryUri: `${INSTALL_HOST}/${dst}`,
+      MediaType: img.mediaType,
+      BytesCopied: String([...img.blobs.values()].reduce((n, b) => n + b.length, 0)),
+      BlobsCopied: '3',
+      BlobsSkipped: '0',
+    });
+    await expectImage(install, dst, 'v1', img);
+
+    const assume = stsMock.commandCalls(AssumeRoleCommand);
+    expect(assume).toHaveLength(1);
+    const input = assume[0].args[0].input;
+    expect(input).toMatchObject({ RoleArn: ROLE_ARN, ExternalId: EXTERNAL_ID, DurationSeconds: 900, RoleSessionName: 'sync-r-42-ApiImage' });
+    expect(JSON.parse(input.Policy!).Statement).toEqual(expect.arrayContaining([
+      expect.objectContaining({ Action: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'], Resource: `arn:aws:ecr:eu-west-1:111122223333:repository/${src}` }),
+    ]));
+  });
+
+  test('is a no-op when the destination already holds the digest under the tag', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const img = buildImage({ layers: [16 * 1024] });
+    await pushTenant(src, img);
+    await pushImage(install, dst, 'v1', img);
+
+    const { result } = await runProvider(cfnEvent('Create', tenantProps(src, dst)));
+
+    expect(result.Data).toMatchObject({ ImageDigest: img.digest, BytesCopied: '0', BlobsCopied: '0' });
+    expect(logs.some((l) => l.includes('"alreadyPresent":true'))).toBe(true);
+  });
+
+  test('moves the tag on Update and copies only the changed layer', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const v1 = buildImage({ layers: [40 * 1024, 20 * 1024] });
+    await pushTenant(src, v1);
+    const created = await runProvider(cfnEvent('Create', tenantProps(src, dst)));
+    // Release 2 shares the first layer and changes the second (and so the config).
+    const base = [...v1.blobs.entries()];
+    const v2 = rebuildWithSharedLayer(v1);
+    await pushTenant(src, v2);
+
+    const { onEvent, result } = await runProvider(cfnEvent('Update', tenantProps(src, dst, { [Props.RELEASE_ID]: 'r-43' }), {
+      PhysicalResourceId: created.result.PhysicalResourceId,
+      OldResourceProperties: tenantProps(src, dst),
+    }));
+
+    expect(base.length).toBe(3);
+    expect(onEvent.PhysicalResourceId).toBe(created.result.PhysicalResourceId);
+    expect(result.PhysicalResourceId).toBe(`${INSTALL_HOST}/${dst}:v1@${v2.digest}`);
+    expect(result.Data).toMatchObject({ ImageDigest: v2.digest, BlobsCopied: '2', BlobsSkipped: '1' });
+    expect((await readManifest(install, dst, 'v1'))?.digest).toBe(v2.digest);
+  });
+
+  test('keeps the physical id when only the release id changes', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const img = buildImage();
+    await pushTenant(src, img);
+    const created = await runProvider(cfnEvent('Create', tenantProps(src, dst)));
+
+    const updated = await runProvider(cfnEvent('Update', tenantProps(src, dst, { [Props.RELEASE_ID]: 'r-99' }), { PhysicalResourceId: created.result.PhysicalResourceId }));
+
+    expect(updated.result.PhysicalResourceId).toBe(created.result.PhysicalResourceId);
+    expect(updated.result.Data).toMatchObject({ BytesCopied: '0' });
+    expect(stsMock.commandCalls(AssumeRoleCommand)[1].args[0].input.RoleSessionName).toBe('sync-r-99-ApiImage');
+  });
+
+  test('copies only the requested platform of a multi-platform index', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const index = buildIndex({ platforms: ['linux/amd64', 'linux/arm64'] });
+    await pushTenant(src, index);
+
+    const { result } = await runProvider(cfnEvent('Create', tenantProps(src, dst, { [Props.PLATFORMS]: ['linux/arm64'] })));
+
+    const digest = result.Data!.ImageDigest;
+    expect(digest).not.toBe(index.digest);
+    const copied = JSON.parse((await readManifest(install, dst, 'v1'))!.body.toString('utf8'));
+    expect(copied.manifests.map((m: any) => m.platform.architecture)).toEqual(['arm64']);
+  });
+
+  test('copies from the same account\'s ECR with the function\'s own token, without assuming a role', async () => {
+    const dst = repoName('install');
+    const build = repoName('build');
+    const img = buildImage();
+    await pushImage(install, build, 'main', img);
+
+    const { result } = await runProvider(cfnEvent('Create', {
+      [Props.SOURCE_KIND]: 'Ecr',
+      [Props.SOURCE_IMAGE]: `${INSTALL_HOST}/${build}:main`,
+      [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
+      [Props.DESTINATION_REPOSITORY_NAME]: dst,
+      [Props.DESTINATION_TAG]: 'main',
+    }));
+
+    expect(result.Data!.ImageDigest).toBe(img.digest);
+    expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(0);
+  });
+
+  test('copies from another registry with credentials read from Secrets Manager', async () => {
+    const dst = repoName('install');
+    const pub = repoName('public');
+    const img = buildImage();
+    await pushImage(hub, pub, '1.27', img);
+    const secretArn = 'arn:aws:secretsmanager:eu-west-1:444455556666:secret:hub-login-AbCdEf';
+    const login = JSON.stringify({ username: hub.username, password: hub.password });
+    secretsMock.on(GetSecretValueCommand, { SecretId: secretArn }).resolves({ SecretString: login });
+
+    const { result } = await runProvider(cfnEvent('Create', {
+      [Props.SOURCE_KIND]: 'Registry',
+      [Props.SOURCE_IMAGE]: `${HUB_HOST}/${pub}:1.27`,
+      [Props.CREDENTIALS_SECRET_ARN]: secretArn,
+      [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
+      [Props.DESTINATION_REPOSITORY_NAME]: dst,
+      [Props.DESTINATION_TAG]: '1.27',
+    }));
+
+    expect(result.Data!.ImageDigest).toBe(img.digest);
+    await expectImage(install, dst, '1.27', img);
+  });
+
+  test('answers IsComplete false when the invocation runs out of time, without moving the tag, and completes on the next poll', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const img = buildImage({ layers: [256 * 1024, 256 * 1024] });
+    await pushTenant(src, img);
+    const d = deps();
+    const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), d, longInvocation) as OnEventResponse;
+    const merged = { ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent };
+
+    // 45 s is the margin kept for the answer: no time is left to copy.
+    const cut = await handleEvent(merged, d, () => 45_000) as IsCompleteResponse;
+    expect(cut).toEqual({ IsComplete: false });
+    expect(await readManifest(install, dst, 'v1')).toBeUndefined();
+
+    const next = await handleEvent(merged, d, longInvocation) as IsCompleteResponse;
+    expect(next.IsComplete).toBe(true);
+    await expectImage(install, dst, 'v1', img);
+  });
+
+  test('resumes across polls where the previous one stopped, copying no blob twice', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const img = buildImage({ layers: Array.from({ length: 40 }, () => 48 * 1024) });
+    await pushTenant(src, img);
+    const d = deps({ concurrency: 1 });
+    const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), d, longInvocation) as OnEventResponse;
+    const merged = { ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent };
+
+    // Each poll gets a little more time than the last, like invocations cut short by their timeout.
+    let polls = 0;
+    let answer: IsCompleteResponse = { IsComplete: false };
+    while (!answer.IsComplete && polls < 200) {
+      polls += 1;
+      answer = await handleEvent(merged, d, () => 45_000 + 25 * polls) as IsCompleteResponse;
+      if (!answer.IsComplete) {
+        expect(await readManifest(install, dst, 'v1')).toBeUndefined();
+      }
+    }
+
+    expect(answer.IsComplete).toBe(true);
+    expect(polls).toBeGreaterThan(1);
+    // The last poll skips what earlier polls copied; no blob is copied twice (a blob whose upload
+    // finished just as a poll was stopped counts in neither poll's copies: it is skipped later).
+    const total = img.blobs.size;
+    expect(Number(answer.Data!.BlobsSkipped)).toBeGreaterThan(0);
+    expect(Number(answer.Data!.BlobsCopied) + Number(answer.Data!.BlobsSkipped)).toBe(total);
+    const copiedPerPoll: number[] = logs.map((l) => JSON.parse(l)).filter((l) => l.blobsCopied !== undefined).map((l) => l.blobsCopied);
+    expect(copiedPerPoll.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(total);
+    await expectImage(install, dst, 'v1', img);
+  });
+
+  test('fails with "time budget exhausted" once the resource\'s budget is spent', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    await pushTenant(src, buildImage());
+    const event = { ...cfnEvent('Create', tenantProps(src, dst)), [PHASE_KEY]: 'isComplete', [BUDGET_KEY]: Date.now() - 1, PhysicalResourceId: `${INSTALL_HOST}/${dst}:v1` };
+
+    await expect(handleEvent(event, deps(), longInvocation)).rejects.toThrow(
+      /^Time budget exhausted: copying .* did not finish within 3600 seconds\. The tag was not moved\. Deploy again to resume/,
+    );
+  });
+
+  test('fails with "time budget exhausted" when a poll is cut short after the budget ends', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    await pushTenant(src, buildImage({ layers: Array.from({ length: 20 }, () => 48 * 1024) }));
+    const start = Date.now();
+    const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst, { [Props.TOTAL_TIMEOUT_SECONDS]: '300' })), deps({ now: () => start }), longInvocation) as OnEventResponse;
+    // 90 s of the budget are kept to report the failure before CloudFormation's own timeout.
+    expect(onEvent[BUDGET_KEY]).toBe(start + 300_000 - 90_000);
+
+    // The budget ends 5 ms into this poll, long before the copy could finish.
+    const event = { ...cfnEvent('Create', tenantProps(src, dst, { [Props.TOTAL_TIMEOUT_SECONDS]: '300' })), ...onEvent, [BUDGET_KEY]: Date.now() + 5 };
+    await expect(handleEvent(event, deps({ concurrency: 1 }), longInvocation))
+      .rejects.toThrow(/^Time budget exhausted: copying .* did not finish within 300 seconds.*The tag was not moved\. Deploy again to resume/);
+    expect(await readManifest(install, dst, 'v1')).toBeUndefined();
+  });
+
+  test('fails saying the image was not found and what to check', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+
+    await expect(runProvider(cfnEvent('Create', tenantProps(src, dst)))).rejects.toThrow(
+      new RegExp(`^Copying ${TENANT_HOST}/${src}:v1 to ${INSTALL_HOST}/${dst}:v1 failed: .*Check the source repository, tag or digest`),
+    );
+  });
+
+  test('fails saying access was denied assuming the role, without the external id', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    stsMock.on(AssumeRoleCommand).rejects(Object.assign(new Error(`User: arn:aws:sts::444455556666:assumed-role/sync/fn is not authorized to perform: sts:AssumeRole on resource: ${ROLE_ARN}`), { name: 'AccessDenied' }));
+
+    const failure = runProvider(cfnEvent('Create', tenantProps(src, dst)));
+
+    await expect(failure).rejects.toThrow(new RegExp(`^Access denied assuming role ${ROLE_ARN} to pull .*Check that the access role trusts this stack's sync function role`));
+    await expect(failure).rejects.not.toThrow(EXTERNAL_ID);
+  });
+
+  test('fails on a digest mismatch when the bytes received do not match their digest', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    await pushTenant(src, buildImage({ layers: [8 * 1024] }));
+    const proxy = await startFaultProxy(tenant);
+    try {
+      proxy.setFaults([{ kind: 'corrupt', atByte: 100, match: { method: 'GET', path: /\/blobs\/sha256:/ } }]);
+      const viaProxy = deps({ endpoint: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
+
+      await expect(runProvider(cfnEvent('Create', tenantProps(src, dst)), viaProxy)).rejects.toThrow(
+        /failed: .*The bytes received do not match their digest: the image in the source is corrupt or was changed during the copy; push it again\./,
+      );
+      expect(await readManifest(install, dst, 'v1')).toBeUndefined();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('fails on unreadable registry credentials without echoing the secret', async () => {
+    const dst = repoName('install');
+    secretsMock.on(GetSecretValueCommand).resolves({ SecretString: 'hunter2-not-json' });
+
+    const failure = runProvider(cfnEvent('Create', {
+      [Props.SOURCE_KIND]: 'Registry',
+      [Props.SOURCE_IMAGE]: `${HUB_HOST}/public/app:1`,
+      [Props.CREDENTIALS_SECRET_ARN]: 'arn:aws:secretsmanager:eu-west-1:444455556666:secret:hub-AbCdEf',
+      [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
+      [Props.DESTINATION_REPOSITORY_NAME]: dst,
+      [Props.DESTINATION_TAG]: '1',
+    }));
+
+    await expect(failure).rejects.toThrow(/^The registry credentials secret arn:aws:secretsmanager:.*hub-AbCdEf must hold JSON \{"username": "...", "password": "..."\}/);
+    await expect(failure).rejects.not.toThrow('hunter2');
+  });
+
+  test('fails on invalid properties naming each problem', async () => {
+    await expect(handleEvent(cfnEvent('Create', { [Props.SOURCE_KIND]: 'Ftp', [Props.DESTINATION_TAG]: '-x' }), deps(), longInvocation))
+      .rejects.toThrow(/^Invalid Custom::ImageSync properties: SourceKind "Ftp" is not one of TenantEcr, Ecr, Registry; SourceImage is missing; .*DestinationTag "-x" is not a valid tag/);
+  });
+
+  test('keeps the image on Delete by default', async () => {
+    const dst = repoName('install');
+    const img = buildImage();
+    await pushImage(install, dst, 'v1', img);
+
+    const { result } = await runProvider(cfnEvent('Delete', tenantProps('tenant/x', dst), { PhysicalResourceId: `${INSTALL_HOST}/${dst}:v1@${img.digest}` }));
+
+    expect(result).toEqual({ IsComplete: true });
+    expect(ecrMock.commandCalls(BatchDeleteImageCommand)).toHaveLength(0);
+    await expectImage(install, dst, 'v1', img);
+  });
+
+  test('removes the tag on Delete when opted in and it still points at this resource\'s digest', async () => {
+    const digest = `sha256:${'c'.repeat(64)}`;
+    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: digest, imageTags: ['v1'] }] });
+    ecrMock.on(BatchDeleteImageCommand).resolves({ imageIds: [{ imageTag: 'v1', imageDigest: digest }], failures: [] });
+
+    await runProvider(cfnEvent('Delete', tenantProps('tenant/x', 'install/api', { [Props.REMOVE_ON_DELETE]: 'true' }), { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@${digest}` }));
+
+    expect(ecrMock.commandCalls(DescribeImagesCommand)[0].args[0].input).toEqual({ registryId: '444455556666', repositoryName: 'install/api', imageIds: [{ imageTag: 'v1' }] });
+    expect(ecrMock.commandCalls(BatchDeleteImageCommand)[0].args[0].input).toEqual({ registryId: '444455556666', repositoryName: 'install/api', imageIds: [{ imageTag: 'v1' }] });
+  });
+
+  test('keeps a tag on Delete that a newer release has moved', async () => {
+    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: `sha256:${'d'.repeat(64)}`, imageTags: ['v1'] }] });
+
+    await runProvider(cfnEvent('Delete', tenantProps('tenant/x', 'install/api', { [Props.REMOVE_ON_DELETE]: 'true' }), { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@sha256:${'c'.repeat(64)}` }));
+
+    expect(ecrMock.commandCalls(BatchDeleteImageCommand)).toHaveLength(0);
+  });
+
+  test('succeeds on Delete when the tag or repository is already gone, or nothing was ever copied', async () => {
+    ecrMock.on(DescribeImagesCommand).rejects(Object.assign(new Error('gone'), { name: 'RepositoryNotFoundException' }));
+    const props = tenantProps('tenant/x', 'install/api', { [Props.REMOVE_ON_DELETE]: 'true' });
+
+    await runProvider(cfnEvent('Delete', props, { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@sha256:${'c'.repeat(64)}` }));
+    await runProvider(cfnEvent('Delete', props, { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1` }));
+
+    expect(ecrMock.commandCalls(DescribeImagesCommand)).toHaveLength(1);
+    expect(ecrMock.commandCalls(BatchDeleteImageCommand)).toHaveLength(0);
+  });
+
+  test('fails on Delete saying which permission to grant when ECR denies the removal', async () => {
+    const digest = `sha256:${'c'.repeat(64)}`;
+    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: digest }] });
+    ecrMock.on(BatchDeleteImageCommand).rejects(Object.assign(new Error('not authorized to perform: ecr:BatchDeleteImage'), { name: 'AccessDeniedException' }));
+
+    await expect(runProvider(cfnEvent('Delete', tenantProps('tenant/x', 'install/api', { [Props.REMOVE_ON_DELETE]: 'true' }), { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@${digest}` })))
+      .rejects.toThrow(/^Could not remove tag v1 from .*AccessDeniedException.*Grant the sync function ecr:BatchDeleteImage/);
+  });
+
+  test('never logs the response URL, the external id or credentials', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    await pushTenant(src, buildImage());
+
+    await runProvider(cfnEvent('Create', tenantProps(src, dst)));
+
+    const text = logs.join('\n');
+    expect(logs.length).toBeGreaterThan(1);
+    for (const secret of [RESPONSE_URL, 'abc123secret', EXTERNAL_ID, 'tenant-session-secret', tenant.password!, install.password!]) {
+      expect(text).not.toContain(secret);
+    }
+  });
+
+  test('the Lambda entry point answers onEvent with the isComplete marker and a budget', async () => {
+    const answer = await handler(cfnEvent('Create', tenantProps('tenant/api', 'install/api')), { getRemainingTimeInMillis: () => 600_000 }) as OnEventResponse;
+
+    expect(answer.PhysicalResourceId).toBe(`${INSTALL_HOST}/install/api:v1`);
+    expect(answer[PHASE_KEY]).toBe('isComplete');
+    expect(answer[BUDGET_KEY]).toBeGreaterThan(Date.now());
+  });
+});
+
+describe('image-sync physical ids and session names', () => {
+  test('reads back the repository, tag and digest of a physical id', () => {
+    const digest = `sha256:${'e'.repeat(64)}`;
+    expect(parsePhysicalId(`127.0.0.1:5000/a/b:v1@${digest}`)).toEqual({ repositoryUri: '127.0.0.1:5000/a/b', tag: 'v1', digest });
+    expect(parsePhysicalId(`${INSTALL_HOST}/a:v1`)).toBeUndefined();
+    expect(parsePhysicalId('AWSCDK::CustomResourceProviderFramework::CREATE_FAILED')).toBeUndefined();
+  });
+
+  test('builds session names of at most 64 allowed characters', () => {
+    expect(sessionName('release 2026/11', 'Api')).toBe('sync-release_2026_11-Api');
+    expect(sessionName(undefined, 'x'.repeat(80))).toHaveLength(64);
+  });
+});
+
+/** Release 2 of an image: the first layer unchanged, the second new (so a new config and manifest). */
+function rebuildWithSharedLayer(v1: BuiltImage): BuiltImage {
+  const fresh = buildImage({ layers: [1, 20 * 1024] });
+  const manifest = JSON.parse(v1.manifest.toString('utf8'));
+  const freshManifest = JSON.parse(fresh.manifest.toString('utf8'));
+  const config = JSON.parse(v1.blobs.get(manifest.config.digest)!.toString('utf8'));
+  const freshConfig = JSON.parse(fresh.blobs.get(freshManifest.config.digest)!.toString('utf8'));
+  config.rootfs.diff_ids = [config.rootfs.diff_ids[0], freshConfig.rootfs.diff_ids[1]];
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const digestOf = (b: Buffer) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
+  const layers = [manifest.layers[0], freshManifest.layers[1]];
+  const newManifest = { ...manifest, config: { ...manifest.config, digest: digestOf(configBytes), size: configBytes.length }, layers };
+  const manifestBytes = Buffer.from(JSON.stringify(newManifest, null, 3));
+  const blobs = new Map<string, Buffer>([
+    [manifest.layers[0].digest, v1.blobs.get(manifest.layers[0].digest)!],
+    [freshManifest.layers[1].digest, fresh.blobs.get(freshManifest.layers[1].digest)!],
+    [digestOf(configBytes), configBytes],
+  ]);
+  return { ...v1, manifest: manifestBytes, digest: digestOf(manifestBytes), blobs };
+}
