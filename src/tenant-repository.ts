@@ -444,12 +444,14 @@ export class TenantRepository extends Construct {
   }
 
   /**
-   * Grants pushing images: `ecr:BatchCheckLayerAvailability`, `ecr:InitiateLayerUpload`,
-   * `ecr:UploadLayerPart`, `ecr:CompleteLayerUpload`, `ecr:PutImage` on this repository, and
-   * `ecr:GetAuthorizationToken` on `*`.
+   * Grants pushing images: `ecr:BatchCheckLayerAvailability`, `ecr:BatchGetImage`,
+   * `ecr:InitiateLayerUpload`, `ecr:UploadLayerPart`, `ecr:CompleteLayerUpload`, `ecr:PutImage` on
+   * this repository, and `ecr:GetAuthorizationToken` on `*`.
+   *
+   * The set ECR documents for pushing: clients check which layers and manifests exist first.
    */
   public grantPush(grantee: iam.IGrantable): iam.Grant {
-    return this.grantWithToken(grantee, ['ecr:BatchCheckLayerAvailability', ...ECR_PUSH_ACTIONS]);
+    return this.grantWithToken(grantee, ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', ...ECR_PUSH_ACTIONS]);
   }
 
   /**

@@ -141,7 +141,7 @@ describe('TenantRepository', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: [
-          { Action: ['ecr:BatchCheckLayerAvailability', ...PUSH], Effect: 'Allow', Resource: { 'Fn::GetAtt': [repoLogicalId(template), 'Arn'] } },
+          { Action: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', ...PUSH], Effect: 'Allow', Resource: { 'Fn::GetAtt': [repoLogicalId(template), 'Arn'] } },
           { Action: 'ecr:GetAuthorizationToken', Effect: 'Allow', Resource: '*' },
         ],
       },
