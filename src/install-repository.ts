@@ -1,0 +1,333 @@
+import { Annotations, Lazy, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { LifecyclePolicy } from './lifecycle/policy';
+import { LifecycleRule, TagStatus } from './lifecycle/rules';
+import { ECR_AUTH_ACTIONS, ECR_IMAGE_WRITE_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from './private/perms';
+import { checkRepositoryName, isToken, ValidationProblems } from './private/validation';
+
+/**
+ * Properties of an {@link InstallRepository}.
+ */
+export interface InstallRepositoryProps {
+  /**
+   * The repository name, following ECR's rules (2-256 characters, lowercase, `/` separated namespaces).
+   *
+   * @default - CloudFormation generates a unique name
+   */
+  readonly repositoryName?: string;
+
+  /**
+   * A customer managed KMS key that encrypts the images at rest.
+   *
+   * @default - AES256 (Amazon S3 managed keys)
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * Tag patterns that stay mutable: every other tag is immutable.
+   *
+   * ECR wildcard filters: letters, digits, `.`, `_`, `-` and `*`, 1-128 characters each. A tag
+   * that moves leaves the image it pointed at untagged unless it has another tag.
+   *
+   * @default - no exclusions: every tag is immutable
+   */
+  readonly mutableTagPatterns?: string[];
+
+  /**
+   * Scan every image for vulnerabilities when it is pushed (ECR basic scanning; an
+   * enhanced-scanning registry configuration takes precedence).
+   *
+   * @default true
+   */
+  readonly imageScanOnPush?: boolean;
+
+  /**
+   * What happens to the repository when it is removed from the stack.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Delete the images with the repository. Requires `removalPolicy: RemovalPolicy.DESTROY`.
+   *
+   * @default false
+   */
+  readonly emptyOnDelete?: boolean;
+
+  /**
+   * The lifecycle policy, replacing the default one. Combine with `lifecycleRules` or
+   * `addLifecycleRule()` to add rules after its own.
+   *
+   * @default - the default policy: see `maxReleaseCount` and `maxUntaggedImageCount`
+   */
+  readonly lifecyclePolicy?: LifecyclePolicy;
+
+  /**
+   * Lifecycle rules, in evaluation order, replacing the default policy (evaluated after the
+   * rules of `lifecyclePolicy` when both are given).
+   *
+   * @default - the default policy: see `maxReleaseCount` and `maxUntaggedImageCount`
+   */
+  readonly lifecycleRules?: LifecycleRule[];
+
+  /**
+   * How many tagged images (releases) the default lifecycle policy keeps; older ones expire as
+   * newer releases are synced. Ignored when `lifecyclePolicy` or `lifecycleRules` is given.
+   *
+   * @default 30
+   */
+  readonly maxReleaseCount?: number;
+
+  /**
+   * How many untagged images (platform manifests of multi-arch releases, signatures and other
+   * referrers, images whose mutable tag moved) the default lifecycle policy keeps. Ignored when
+   * `lifecyclePolicy` or `lifecycleRules` is given.
+   *
+   * @default - ten times `maxReleaseCount`
+   */
+  readonly maxUntaggedImageCount?: number;
+}
+
+/**
+ * Grants and restricts pushes to the repository: a Deny for every principal whose
+ * `aws:PrincipalArn` is not one of the writers, rendered when the template is (so writers added
+ * later are included). Without writers the Deny has no condition: nobody can write.
+ */
+class WriteDenyStatement extends iam.PolicyStatement {
+  constructor(private readonly writers: () => string[]) {
+    super({
+      sid: 'DenyImageWritesExceptSyncWriters',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ECR_IMAGE_WRITE_ACTIONS,
+    });
+  }
+
+  public toStatementJson(): any {
+    const json = super.toStatementJson();
+    const writers = this.writers();
+    if (writers.length === 0) {
+      return json;
+    }
+    return { ...json, Condition: { ArnNotEquals: { 'aws:PrincipalArn': writers.length === 1 ? writers[0] : writers } } };
+  }
+}
+
+/**
+ * The install account's ECR repository: where an `ImageSync` copies each release (same digest)
+ * and from where the install's nodes and tasks pull it.
+ *
+ * Secure by default: immutable tags, scan on push, AES256 (or a KMS key), retained on stack
+ * deletion, and a repository policy that denies pushing and deleting images to every principal
+ * but the writers granted with `grantWrite()` (the sync function). The default lifecycle policy
+ * keeps storage bounded by counting releases, never by age: an image leaves only when newer
+ * releases push it out, so a release that runs for years is never expired.
+ */
+export class InstallRepository extends Construct {
+  /** Releases the default lifecycle policy keeps. */
+  public static readonly DEFAULT_MAX_RELEASE_COUNT = 30;
+  /** Untagged images the default lifecycle policy keeps per kept release. */
+  public static readonly DEFAULT_UNTAGGED_IMAGES_PER_RELEASE = 10;
+
+  /**
+   * The default lifecycle policy: keep the newest `maxReleaseCount` tagged images and the newest
+   * `maxUntaggedImageCount` untagged ones, expire the rest. Count-based only, so nothing expires
+   * until newer images arrive.
+   *
+   * @param maxReleaseCount tagged images to keep (default 30)
+   * @param maxUntaggedImageCount untagged images to keep (default ten times `maxReleaseCount`)
+   */
+  public static defaultLifecycleRules(maxReleaseCount?: number, maxUntaggedImageCount?: number): LifecycleRule[] {
+    const releases = maxReleaseCount ?? InstallRepository.DEFAULT_MAX_RELEASE_COUNT;
+    const untagged = maxUntaggedImageCount ?? releases * InstallRepository.DEFAULT_UNTAGGED_IMAGES_PER_RELEASE;
+    return [
+      {
+        description: `Keep the ${releases} newest releases (tagged images)`,
+        tagStatus: TagStatus.TAGGED,
+        tagPatternList: ['*'],
+        maxImageCount: releases,
+      },
+      {
+        description: `Keep the ${untagged} newest untagged images (platform manifests, referrers)`,
+        tagStatus: TagStatus.UNTAGGED,
+        maxImageCount: untagged,
+      },
+    ];
+  }
+
+  /** The underlying ECR repository. */
+  public readonly repository: ecr.IRepository;
+  /** The repository's name. */
+  public readonly repositoryName: string;
+  /** The repository's ARN. */
+  public readonly repositoryArn: string;
+  /** The repository's URI: `<account>.dkr.ecr.<region>.amazonaws.com/<name>`. */
+  public readonly repositoryUri: string;
+
+  private readonly writerArns: string[] = [];
+  private readonly basePolicy?: LifecyclePolicy;
+  private readonly configuredRules: LifecycleRule[];
+  private readonly defaultRules?: LifecycleRule[];
+  private readonly addedRules: LifecycleRule[] = [];
+
+  constructor(scope: Construct, id: string, props: InstallRepositoryProps = {}) {
+    super(scope, id);
+    const problems = new ValidationProblems('InstallRepository');
+    if (props.repositoryName !== undefined) {
+      checkRepositoryName(problems, 'repositoryName', props.repositoryName);
+    }
+    const patterns = props.mutableTagPatterns ?? [];
+    if (!isToken(patterns)) {
+      patterns.forEach((pattern, i) => {
+        if (!isToken(pattern) && !/^[0-9a-zA-Z._*-]{1,128}$/.test(pattern)) {
+          problems.add(`mutableTagPatterns[${i}]`, pattern, 'an ECR wildcard filter is 1-128 characters of letters, digits, ".", "_", "-" and "*"');
+        }
+      });
+    }
+    if (props.emptyOnDelete && props.removalPolicy !== RemovalPolicy.DESTROY) {
+      problems.add('emptyOnDelete', props.emptyOnDelete, `true only with removalPolicy RemovalPolicy.DESTROY (removalPolicy is ${props.removalPolicy ?? 'RETAIN'})`);
+    }
+    const explicit = props.lifecyclePolicy !== undefined || props.lifecycleRules !== undefined;
+    for (const [name, value] of [['maxReleaseCount', props.maxReleaseCount], ['maxUntaggedImageCount', props.maxUntaggedImageCount]] as const) {
+      if (value === undefined) {
+        continue;
+      }
+      if (explicit) {
+        problems.add(name, value, 'only without lifecyclePolicy and lifecycleRules (it sizes the default policy)');
+      } else if (Token.isUnresolved(value) || !Number.isInteger(value) || value < 1) {
+        problems.add(name, value, 'a concrete whole number of at least 1');
+      }
+    }
+    if (props.lifecycleRules !== undefined && !Array.isArray(props.lifecycleRules)) {
+      problems.add('lifecycleRules', props.lifecycleRules, 'a list of LifecycleRule');
+    }
+    problems.throwIfAny();
+
+    const repository = new ecr.Repository(this, 'Resource', {
+      repositoryName: props.repositoryName,
+      encryption: props.encryptionKey ? ecr.RepositoryEncryption.KMS : ecr.RepositoryEncryption.AES_256,
+      encryptionKey: props.encryptionKey,
+      imageScanOnPush: props.imageScanOnPush ?? true,
+      imageTagMutability: patterns.length > 0 ? ecr.TagMutability.IMMUTABLE_WITH_EXCLUSION : ecr.TagMutability.IMMUTABLE,
+      imageTagMutabilityExclusionFilters: patterns.length > 0
+        ? patterns.map((p) => ecr.ImageTagMutabilityExclusionFilter.wildcard(p))
+        : undefined,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      emptyOnDelete: props.emptyOnDelete,
+    });
+    const cfn = repository.node.defaultChild as ecr.CfnRepository;
+    if (!props.encryptionKey) {
+      // Render the default explicitly, so the template states how the images are encrypted.
+      cfn.encryptionConfiguration = { encryptionType: 'AES256' };
+    }
+
+    this.basePolicy = props.lifecyclePolicy;
+    this.configuredRules = [...(props.lifecycleRules ?? [])];
+    this.defaultRules = explicit ? undefined : InstallRepository.defaultLifecycleRules(props.maxReleaseCount, props.maxUntaggedImageCount);
+    cfn.lifecyclePolicy = {
+      // An invalid policy renders nothing: the validation below reports every problem at synth.
+      lifecyclePolicyText: Lazy.string({
+        produce: () => {
+          const policy = this.lifecyclePolicy();
+          return policy.validate().length === 0 ? policy.renderPolicyText() : undefined;
+        },
+      }),
+    };
+    this.node.addValidation({
+      validate: () => {
+        const policy = this.lifecyclePolicy();
+        const errors = policy.validate();
+        for (const warning of policy.warnings()) {
+          Annotations.of(this).addWarningV2('cdk-byoc-artifacts:lifecycleRuleNeverActs', `Lifecycle rule ${warning}`);
+        }
+        return errors.map((e) => `Invalid InstallRepository lifecycle policy: ${e}`);
+      },
+    });
+
+    repository.addToResourcePolicy(new WriteDenyStatement(() => [...this.writerArns]));
+
+    this.repository = repository;
+    this.repositoryName = repository.repositoryName;
+    this.repositoryArn = repository.repositoryArn;
+    this.repositoryUri = repository.repositoryUri;
+  }
+
+  /**
+   * The lifecycle policy as configured so far (props, added rules, or the default).
+   */
+  public lifecyclePolicy(): LifecyclePolicy {
+    if (this.basePolicy) {
+      return this.basePolicy.withRules([...this.configuredRules, ...this.addedRules]);
+    }
+    if (this.defaultRules) {
+      // Added rules take precedence; the default rules stay as the catch-all after them.
+      return LifecyclePolicy.fromRules([...this.addedRules, ...this.defaultRules]);
+    }
+    return LifecyclePolicy.fromRules([...this.configuredRules, ...this.addedRules]);
+  }
+
+  /**
+   * Adds a lifecycle rule. With the default policy, added rules are evaluated before the default
+   * rules (which stay as the catch-all); otherwise after the configured rules.
+   */
+  public addLifecycleRule(rule: LifecycleRule): void {
+    this.addedRules.push(rule);
+  }
+
+  /**
+   * Grants pulling images: `ecr:BatchCheckLayerAvailability`, `ecr:GetDownloadUrlForLayer`,
+   * `ecr:BatchGetImage` on this repository, and `ecr:GetAuthorizationToken` on `*`.
+   */
+  public grantPull(grantee: iam.IGrantable): iam.Grant {
+    return this.grantWithToken(grantee, ECR_PULL_ACTIONS);
+  }
+
+  /**
+   * Grants pushing images (`ecr:InitiateLayerUpload`, `ecr:UploadLayerPart`,
+   * `ecr:CompleteLayerUpload`, `ecr:PutImage` on this repository, `ecr:GetAuthorizationToken` on
+   * `*`) and exempts the grantee from the repository policy's Deny of image writes (pushes and
+   * `ecr:BatchDeleteImage`). The grantee must be an IAM role or user.
+   */
+  public grantWrite(grantee: iam.IGrantable): iam.Grant {
+    const arn = principalArnOf(grantee.grantPrincipal);
+    if (arn === undefined) {
+      throw new Error(`Invalid InstallRepository.grantWrite grantee: ${grantee.grantPrincipal} is not allowed: `
+        + 'an IAM role or user (the repository policy exempts writers by aws:PrincipalArn)');
+    }
+    if (!this.writerArns.includes(arn)) {
+      this.writerArns.push(arn);
+    }
+    return this.grantWithToken(grantee, ECR_PUSH_ACTIONS);
+  }
+
+  private grantWithToken(grantee: iam.IGrantable, actions: string[]): iam.Grant {
+    const grant = this.repository.grant(grantee, ...actions);
+    // IAM only accepts '*' as the resource of GetAuthorizationToken: the token is for the registry.
+    iam.Grant.addToPrincipal({ grantee, actions: ECR_AUTH_ACTIONS, resourceArns: ['*'] });
+    const principal = grantee.grantPrincipal;
+    if (Construct.isConstruct(principal)) {
+      Validations.of(principal).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'ecr:GetAuthorizationToken has no resource-level permissions: IAM requires "*". '
+          + 'The image actions are granted on the install repository\'s ARN only.',
+      });
+    }
+    return grant;
+  }
+}
+
+/** The ARN `aws:PrincipalArn` has for requests of this principal (a role's, even for its sessions), if known. */
+function principalArnOf(principal: iam.IPrincipal): string | undefined {
+  const candidate = principal as Partial<iam.IRole & iam.IUser>;
+  if (typeof candidate.roleArn === 'string') {
+    return candidate.roleArn;
+  }
+  if (typeof candidate.userArn === 'string') {
+    return candidate.userArn;
+  }
+  return undefined;
+}

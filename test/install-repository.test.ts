@@ -1,0 +1,267 @@
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { InstallRepository } from '../src/install-repository';
+import { LifecyclePolicy } from '../src/lifecycle/policy';
+import { LifecycleActionType, TagStatus } from '../src/lifecycle/rules';
+import { ECR_IMAGE_WRITE_ACTIONS } from '../src/private/perms';
+
+function stack(): Stack {
+  return new Stack(new App(), 'Install', { env: { account: '111122223333', region: 'eu-west-1' } });
+}
+
+function repositoryProps(s: Stack): Record<string, any> {
+  const repos = Template.fromStack(s).findResources('AWS::ECR::Repository');
+  const ids = Object.keys(repos);
+  expect(ids).toHaveLength(1);
+  return repos[ids[0]].Properties;
+}
+
+function lifecycleOf(s: Stack): { rules: any[] } {
+  return JSON.parse(repositoryProps(s).LifecyclePolicy.LifecyclePolicyText);
+}
+
+function role(s: Stack, id: string): iam.Role {
+  return new iam.Role(s, id, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+}
+
+describe('InstallRepository', () => {
+  test('defaults: immutable tags, scan on push, AES256, retained, default lifecycle policy', () => {
+    const s = stack();
+    new InstallRepository(s, 'Repo');
+    const template = Template.fromStack(s);
+    template.hasResource('AWS::ECR::Repository', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        ImageTagMutability: 'IMMUTABLE',
+        ImageScanningConfiguration: { ScanOnPush: true },
+        EncryptionConfiguration: { EncryptionType: 'AES256' },
+      }),
+    });
+    expect(lifecycleOf(s)).toEqual({
+      rules: [
+        {
+          rulePriority: 1,
+          description: 'Keep the 30 newest releases (tagged images)',
+          selection: { tagStatus: 'tagged', tagPatternList: ['*'], countType: 'imageCountMoreThan', countNumber: 30 },
+          action: { type: 'expire' },
+        },
+        {
+          rulePriority: 2,
+          description: 'Keep the 300 newest untagged images (platform manifests, referrers)',
+          selection: { tagStatus: 'untagged', countType: 'imageCountMoreThan', countNumber: 300 },
+          action: { type: 'expire' },
+        },
+      ],
+    });
+  });
+
+  test('the default lifecycle policy never expires by age: a release running for years stays', () => {
+    const policy = LifecyclePolicy.fromRules(InstallRepository.defaultLifecycleRules(2));
+    const now = new Date('2030-01-01T00:00:00Z');
+    const old = new Date('2026-01-01T00:00:00Z');
+    const images = [
+      { imageDigest: `sha256:${'1'.repeat(64)}`, imageTags: ['v1'], imagePushedAt: old },
+      { imageDigest: `sha256:${'2'.repeat(64)}`, imagePushedAt: old },
+    ];
+    expect(policy.preview(images, now)).toEqual([]);
+  });
+
+  test('the default lifecycle policy expires releases only when newer releases push them out', () => {
+    const policy = LifecyclePolicy.fromRules(InstallRepository.defaultLifecycleRules(2, 3));
+    const at = (day: number) => new Date(Date.UTC(2026, 0, day));
+    const images = [
+      { imageDigest: `sha256:${'1'.repeat(64)}`, imageTags: ['v1'], imagePushedAt: at(1) },
+      { imageDigest: `sha256:${'2'.repeat(64)}`, imageTags: ['v2'], imagePushedAt: at(2) },
+      { imageDigest: `sha256:${'3'.repeat(64)}`, imageTags: ['v3'], imagePushedAt: at(3) },
+      ...[4, 5, 6, 7].map((d) => ({ imageDigest: `sha256:${String(d).repeat(64)}`, imagePushedAt: at(d) })),
+    ];
+    expect(policy.preview(images, at(30)).map((r) => [r.imageDigest.slice(7, 8), r.appliedRulePriority])).toEqual([['1', 1], ['4', 2]]);
+  });
+
+  test('sizes the default policy with maxReleaseCount and maxUntaggedImageCount', () => {
+    const s = stack();
+    new InstallRepository(s, 'Repo', { maxReleaseCount: 5, maxUntaggedImageCount: 40 });
+    expect(lifecycleOf(s).rules.map((r) => r.selection.countNumber)).toEqual([5, 40]);
+  });
+
+  test('a KMS key, mutable tag patterns and an emptied, destroyed repository', () => {
+    const s = stack();
+    const key = new kms.Key(s, 'Key');
+    new InstallRepository(s, 'Repo', {
+      encryptionKey: key, mutableTagPatterns: ['latest', 'dev-*'], removalPolicy: RemovalPolicy.DESTROY, emptyOnDelete: true, imageScanOnPush: false,
+    });
+    Template.fromStack(s).hasResource('AWS::ECR::Repository', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({
+        EncryptionConfiguration: { EncryptionType: 'KMS', KmsKey: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } },
+        ImageTagMutability: 'IMMUTABLE_WITH_EXCLUSION',
+        ImageTagMutabilityExclusionFilters: [
+          { ImageTagMutabilityExclusionFilterType: 'WILDCARD', ImageTagMutabilityExclusionFilterValue: 'latest' },
+          { ImageTagMutabilityExclusionFilterType: 'WILDCARD', ImageTagMutabilityExclusionFilterValue: 'dev-*' },
+        ],
+        EmptyOnDelete: true,
+        ImageScanningConfiguration: { ScanOnPush: false },
+      }),
+    });
+  });
+
+  test('lifecycleRules and addLifecycleRule replace the default policy, in listed order', () => {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Repo', {
+      lifecycleRules: [{ tagPatternList: ['v*'], maxImageCount: 10 }],
+    });
+    repo.addLifecycleRule({ maxTimeSinceLastPull: Duration.days(60) });
+    repo.addLifecycleRule({ maxTimeInArchive: Duration.days(180) });
+    expect(lifecycleOf(s).rules.map((r) => [r.rulePriority, r.selection.countType, r.action.type])).toEqual([
+      [1, 'imageCountMoreThan', 'expire'],
+      [2, 'sinceImagePulled', 'transition'],
+      [3, 'sinceImageTransitioned', 'expire'],
+    ]);
+  });
+
+  test('addLifecycleRule on the default policy is evaluated before the default rules', () => {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Repo');
+    repo.addLifecycleRule({ tagPatternList: ['pr-*'], maxImageAge: Duration.days(7) });
+    expect(lifecycleOf(s).rules.map((r) => [r.rulePriority, r.selection.tagPatternList ?? r.selection.tagStatus])).toEqual([
+      [1, ['pr-*']],
+      [2, ['*']],
+      [3, 'untagged'],
+    ]);
+  });
+
+  test('a lifecyclePolicy from text is rendered with the added rules after it', () => {
+    const s = stack();
+    const policy = LifecyclePolicy.fromPolicyText(JSON.stringify({
+      rules: [{ rulePriority: 5, selection: { tagStatus: 'tagged', tagPrefixList: ['v'], countType: 'imageCountMoreThan', countNumber: 3 }, action: { type: 'expire' } }],
+    }));
+    const repo = new InstallRepository(s, 'Repo', { lifecyclePolicy: policy });
+    repo.addLifecycleRule({ tagStatus: TagStatus.ANY, maxImageAge: Duration.days(400), action: LifecycleActionType.TRANSITION });
+    expect(lifecycleOf(s).rules.map((r) => r.rulePriority)).toEqual([5, 6]);
+  });
+
+  test('fails at synth with every lifecycle problem in one message', () => {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Repo', { lifecycleRules: [{ maxImageCount: 0 }] });
+    repo.addLifecycleRule({ tagStatus: TagStatus.UNTAGGED, maxTimeSinceLastPull: Duration.days(3), action: LifecycleActionType.EXPIRE });
+    expect(() => Template.fromStack(s)).toThrow(/Invalid InstallRepository lifecycle policy: rules\[0\] \(rulePriority 1\): selection.countNumber: 0[\s\S]*Invalid InstallRepository lifecycle policy: rules\[1\] \(rulePriority 2\): action.type: "expire"/);
+  });
+
+  test('warns about lifecycle rules that can never act', () => {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Repo');
+    repo.addLifecycleRule({ tagPatternList: ['*'], maxImageCount: 100 });
+    Annotations.fromStack(s).hasWarning('/Install/Repo', Match.stringLikeRegexp('Lifecycle rule rules\\[1\\] \\(rulePriority 2\\) can never act'));
+  });
+
+  test('fails with every prop problem in one message', () => {
+    const s = stack();
+    expect(() => new InstallRepository(s, 'Repo', {
+      repositoryName: 'Bad_Name',
+      mutableTagPatterns: ['ok', 'no spaces'],
+      emptyOnDelete: true,
+      lifecycleRules: [],
+      maxReleaseCount: 3,
+    })).toThrow(new RegExp([
+      'Invalid InstallRepository props:',
+      '  - repositoryName: "Bad_Name" is not allowed: .*',
+      '  - mutableTagPatterns\\[1\\]: "no spaces" is not allowed: .*',
+      '  - emptyOnDelete: true is not allowed: true only with removalPolicy RemovalPolicy.DESTROY \\(removalPolicy is RETAIN\\)',
+      '  - maxReleaseCount: 3 is not allowed: only without lifecyclePolicy and lifecycleRules',
+    ].join('\n')));
+  });
+
+  test('fails on a maxReleaseCount that is not a whole number of at least 1', () => {
+    expect(() => new InstallRepository(stack(), 'Repo', { maxReleaseCount: 0.5 })).toThrow('maxReleaseCount: 0.5 is not allowed: a concrete whole number of at least 1');
+  });
+
+  test('without writers the repository policy denies image writes to everyone', () => {
+    const s = stack();
+    new InstallRepository(s, 'Repo');
+    expect(repositoryProps(s).RepositoryPolicyText).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'DenyImageWritesExceptSyncWriters', Effect: 'Deny', Principal: { AWS: '*' }, Action: ECR_IMAGE_WRITE_ACTIONS }],
+    });
+  });
+
+  test('grantWrite grants push and exempts only the granted writers from the write Deny, even when granted after use', () => {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Repo');
+    const writer = role(s, 'Writer');
+    const other = new iam.User(s, 'Uploader');
+    repo.grantWrite(writer);
+    repo.grantWrite(writer);
+    repo.grantWrite(other);
+    const statement = repositoryProps(s).RepositoryPolicyText.Statement[0];
+    expect(statement.Condition).toEqual({
+      ArnNotEquals: { 'aws:PrincipalArn': [{ 'Fn::GetAtt': [expect.stringMatching(/^Writer/), 'Arn'] }, { 'Fn::GetAtt': [expect.stringMatching(/^Uploader/), 'Arn'] }] },
+    });
+    Template.fromStack(s).hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Writer') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['ecr:InitiateLayerUpload', 'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:PutImage'],
+            Effect: 'Allow',
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Repo'), 'Arn'] },
+          }),
+          Match.objectLike({ Action: 'ecr:GetAuthorizationToken', Effect: 'Allow', Resource: '*' }),
+        ]),
+      },
+    });
+  });
+
+  test('grantWrite of a Lambda function exempts its execution role', () => {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Repo');
+    const fn = new lambda.Function(s, 'Sync', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}') });
+    repo.grantWrite(fn);
+    expect(repositoryProps(s).RepositoryPolicyText.Statement[0].Condition).toEqual({
+      ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [expect.stringMatching(/^SyncServiceRole/), 'Arn'] } },
+    });
+  });
+
+  test('fails on grantWrite of a principal that is not a role or user', () => {
+    const repo = new InstallRepository(stack(), 'Repo');
+    expect(() => repo.grantWrite(new iam.AccountPrincipal('444455556666'))).toThrow(/grantWrite grantee: .* is not allowed: an IAM role or user/);
+  });
+
+  test('grantPull grants pull on the repository and the registry token', () => {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Repo');
+    repo.grantPull(role(s, 'Task'));
+    Template.fromStack(s).hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Task') }],
+      PolicyDocument: {
+        Statement: [
+          { Action: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Repo'), 'Arn'] } },
+          { Action: 'ecr:GetAuthorizationToken', Effect: 'Allow', Resource: '*' },
+        ],
+      },
+    });
+  });
+
+  test('exposes the repository and its name, ARN and URI', () => {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Repo', { repositoryName: 'acme/app' });
+    expect(s.resolve(repo.repositoryName)).toEqual({ Ref: expect.stringMatching(/^Repo/) });
+    expect(s.resolve(repo.repositoryArn)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Repo/), 'Arn'] });
+    expect(JSON.stringify(s.resolve(repo.repositoryUri))).toMatch(/\.dkr\.ecr\..*"\/",\{"Ref":"Repo[0-9A-F]+"\}/);
+    expect(repo.repository.repositoryArn).toBe(repo.repositoryArn);
+  });
+
+  test('a stack using it passes cdk-nag AwsSolutions', () => {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Repo', { encryptionKey: new kms.Key(s, 'Key', { enableKeyRotation: true }) });
+    repo.grantWrite(role(s, 'Writer'));
+    repo.grantPull(role(s, 'Task'));
+    const result = new AwsSolutionsChecks().validateScope(s);
+    expect(result.violations).toEqual([]);
+    expect(result.success).toBe(true);
+  });
+});
