@@ -219,8 +219,8 @@ export class ImageSource {
     switch (c.kind) {
       case SourceKinds.TENANT_ECR:
         // The session policy (passed on AssumeRole) narrows the role to pull on this repository;
-        // the function itself may only assume the named role and pass it a session name.
-        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [c.accessRoleArn!] }));
+        // the function itself may only assume the named role, tagging the session with the release id.
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole', 'sts:TagSession'], resources: [c.accessRoleArn!] }));
         properties[Props.SOURCE_REPOSITORY_ARN] = c.repositoryArn!;
         properties[Props.ACCESS_ROLE_ARN] = c.accessRoleArn!;
         properties[Props.EXTERNAL_ID] = c.externalId!;

@@ -165,7 +165,13 @@ describe('image-sync handler', () => {
     const assume = stsMock.commandCalls(AssumeRoleCommand);
     expect(assume).toHaveLength(1);
     const input = assume[0].args[0].input;
-    expect(input).toMatchObject({ RoleArn: ROLE_ARN, ExternalId: EXTERNAL_ID, DurationSeconds: 900, RoleSessionName: 'sync-r-42-ApiImage' });
+    expect(input).toMatchObject({
+      RoleArn: ROLE_ARN,
+      ExternalId: EXTERNAL_ID,
+      DurationSeconds: 900,
+      RoleSessionName: 'sync-r-42-ApiImage',
+      Tags: [{ Key: 'ReleaseId', Value: 'r-42' }],
+    });
     expect(JSON.parse(input.Policy!).Statement).toEqual(expect.arrayContaining([
       expect.objectContaining({ Action: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'], Resource: `arn:aws:ecr:eu-west-1:111122223333:repository/${src}` }),
     ]));

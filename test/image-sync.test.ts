@@ -7,6 +7,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ImageSource, ImageSync, ImageSyncDestination } from '../src/image-sync';
 import { IMAGE_SYNC_RESOURCE_TYPE } from '../src/image-sync-contract';
+import { InstallRepository } from '../src/install-repository';
 
 const TENANT_URI = '111122223333.dkr.ecr.eu-west-1.amazonaws.com/acme/api';
 const TENANT_ARN = 'arn:aws:ecr:eu-west-1:111122223333:repository/acme/api';
@@ -152,7 +153,7 @@ describe('ImageSync', () => {
     const statements = policyStatements(template, 'cdkbyocartifactsImageSyncProviderRole');
 
     expect(statements).toEqual(expect.arrayContaining([
-      expect.objectContaining({ Action: 'sts:AssumeRole', Effect: 'Allow', Resource: ROLE_ARN }),
+      expect.objectContaining({ Action: ['sts:AssumeRole', 'sts:TagSession'], Effect: 'Allow', Resource: ROLE_ARN }),
       expect.objectContaining({ Action: 'ecr:GetAuthorizationToken', Resource: '*' }),
       expect.objectContaining({
         Action: expect.arrayContaining(['ecr:PutImage', 'ecr:InitiateLayerUpload', 'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:BatchGetImage']),
@@ -161,7 +162,7 @@ describe('ImageSync', () => {
     ]));
     const actions = statements.flatMap((s) => [s.Action].flat());
     expect(actions).not.toContain('ecr:BatchDeleteImage');
-    expect(actions.filter((a) => a.startsWith('sts:'))).toEqual(['sts:AssumeRole']);
+    expect(actions.filter((a) => a.startsWith('sts:'))).toEqual(['sts:AssumeRole', 'sts:TagSession']);
     // No logs:* on every log group: only its own group.
     expect(statements).toEqual(expect.arrayContaining([
       expect.objectContaining({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/Logs/), 'Arn'] } }),
@@ -170,6 +171,29 @@ describe('ImageSync', () => {
       AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] }),
       ManagedPolicyArns: Match.absent(),
     });
+  });
+
+  test('makes the function the install repository\'s exempt writer, with pull for its existence checks', () => {
+    const stack = newStack();
+    const repo = new InstallRepository(stack, 'Install');
+    new ImageSync(stack, 'Api', { source: tenantSource(), destination: ImageSyncDestination.installRepository(repo) });
+    const template = Template.fromStack(stack);
+    const roleId = Object.keys(template.findResources('AWS::IAM::Role', {
+      Properties: { AssumeRolePolicyDocument: { Statement: [{ Principal: { Service: 'lambda.amazonaws.com' } }] }, Description: Match.stringLikeRegexp('ImageSync') },
+    }))[0];
+
+    template.hasResourceProperties('AWS::ECR::Repository', {
+      RepositoryPolicyText: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Effect: 'Deny',
+          Action: Match.arrayWith(['ecr:PutImage', 'ecr:BatchDeleteImage']),
+          Condition: { ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [roleId, 'Arn'] } } },
+        })]),
+      },
+    });
+    const actions = policyStatements(template, 'cdkbyocartifactsImageSyncProviderRole').flatMap((st) => [st.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['ecr:PutImage', 'ecr:CompleteLayerUpload', 'ecr:BatchGetImage', 'ecr:BatchCheckLayerAvailability']));
+    template.hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { DestinationRepositoryName: { Ref: Match.stringLikeRegexp('^Install') } });
   });
 
   test('grants tag removal and secret reads only when asked for', () => {
@@ -252,13 +276,14 @@ describe('ImageSync', () => {
 
   test('passes cdk-nag AwsSolutions with every source kind, in and out of a VPC', () => {
     const stack = newStack();
-    const repo = new ecr.Repository(stack, 'Repo', { imageScanOnPush: true });
+    const repo = new InstallRepository(stack, 'Repo');
     const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
-    new ImageSync(stack, 'Tenant', { source: tenantSource(), destination: ImageSyncDestination.repository(repo), vpc, removeOnDelete: true });
-    new ImageSync(stack, 'Local', { source: ImageSource.fromEcr(new ecr.Repository(stack, 'Build', { imageScanOnPush: true }), { tag: 'main' }), destination: ImageSyncDestination.repository(repo) });
+    const build = new ecr.Repository(stack, 'Build', { imageScanOnPush: true });
+    new ImageSync(stack, 'Tenant', { source: tenantSource(), destination: ImageSyncDestination.installRepository(repo), vpc, removeOnDelete: true });
+    new ImageSync(stack, 'Local', { source: ImageSource.fromEcr(build, { tag: 'main' }), destination: ImageSyncDestination.repository(build), tag: 'copy' });
     new ImageSync(stack, 'Hub', {
       source: ImageSource.fromRegistry('docker.io/library/nginx:1.27', { credentials: secretsmanager.Secret.fromSecretNameV2(stack, 'Login', 'hub-login') }),
-      destination: ImageSyncDestination.repository(repo),
+      destination: ImageSyncDestination.installRepository(repo),
     });
     const report = new AwsSolutionsChecks().validateScope(stack);
 

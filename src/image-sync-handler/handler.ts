@@ -237,6 +237,7 @@ async function sourceCredentialSource(event: ImageSyncEvent, request: SyncReques
           externalId: request.externalId!,
           repositoryArn: request.sourceRepositoryArn!,
           sessionName: sessionName(request.releaseId, event.LogicalResourceId),
+          sessionTags: sessionTags(request.releaseId),
           durationSeconds: PULL_SESSION_SECONDS,
         });
       } catch (e) {
@@ -353,6 +354,17 @@ function regionOf(registry: string, deps: HandlerDependencies): string {
 export function sessionName(releaseId: string | undefined, logicalId: string | undefined): string {
   const raw = ['sync', releaseId ?? 'unreleased', logicalId].filter(Boolean).join('-');
   return raw.replace(/[^\w+=,.@-]/g, '_').slice(0, 64);
+}
+
+/**
+ * The release id as a session tag (CloudTrail shows it on every call of the session). Only when a
+ * release id is given: tagging needs `sts:TagSession` in the access role's trust policy.
+ */
+export function sessionTags(releaseId: string | undefined): { key: string; value: string }[] | undefined {
+  if (!releaseId) {
+    return undefined;
+  }
+  return [{ key: 'ReleaseId', value: releaseId.replace(/[^\p{L}\p{Z}\p{N}_.:/=+@-]/gu, '_').slice(0, 256) }];
 }
 
 function copyFailure(e: unknown, request: SyncRequest): Error {
