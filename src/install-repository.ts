@@ -287,10 +287,13 @@ export class InstallRepository extends Construct {
   }
 
   /**
-   * Grants pushing images (`ecr:InitiateLayerUpload`, `ecr:UploadLayerPart`,
-   * `ecr:CompleteLayerUpload`, `ecr:PutImage` on this repository, `ecr:GetAuthorizationToken` on
-   * `*`) and exempts the grantee from the repository policy's Deny of image writes (pushes and
-   * `ecr:BatchDeleteImage`). The grantee must be an IAM role or user.
+   * Grants pushing images and exempts the grantee from the repository policy's Deny of image
+   * writes (pushes and `ecr:BatchDeleteImage`). The grantee must be an IAM role or user.
+   *
+   * Grants the set ECR documents for pushing, since clients check which layers and manifests
+   * exist first: `ecr:BatchCheckLayerAvailability`, `ecr:BatchGetImage`,
+   * `ecr:InitiateLayerUpload`, `ecr:UploadLayerPart`, `ecr:CompleteLayerUpload`, `ecr:PutImage`
+   * on this repository, and `ecr:GetAuthorizationToken` on `*`. Deleting images is not granted.
    */
   public grantWrite(grantee: iam.IGrantable): iam.Grant {
     const arn = principalArnOf(grantee.grantPrincipal);
@@ -301,7 +304,7 @@ export class InstallRepository extends Construct {
     if (!this.writerArns.includes(arn)) {
       this.writerArns.push(arn);
     }
-    return this.grantWithToken(grantee, ECR_PUSH_ACTIONS);
+    return this.grantWithToken(grantee, ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', ...ECR_PUSH_ACTIONS]);
   }
 
   private grantWithToken(grantee: iam.IGrantable, actions: string[]): iam.Grant {
