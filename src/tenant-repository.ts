@@ -207,6 +207,8 @@ export interface TenantTarballImageOptions {
 // cdk-ecr-deployment keys its singleton handler on the memory size: a size other stacks rarely
 // use keeps this handler (and its scoped role) apart from other ECRDeployment users'.
 const COPY_MEMORY_MIB = 1024;
+// The id of its handler: the lambda purpose and the slug of its singleton uuid (4.2.x).
+const COPY_HANDLER_UUID_SLUG = `bd07c930edb94112a20f03f096f53666${COPY_MEMORY_MIB}MiB`;
 const COPY_ROLE_ID = 'ByocArtifactsImageCopyRole';
 
 /**
@@ -299,11 +301,16 @@ class ImageCopyRole extends Construct {
 
   /** Lets the handler write its logs (to its own log group only) before any copy runs. */
   public attachTo(deployment: ECRDeployment): void {
-    const handler = this.findHandler();
+    const handlers = Stack.of(this).node.children.filter((c): c is lambda.Function =>
+      c instanceof lambda.Function && c.node.id === `Custom::CDKECRDeployment${COPY_HANDLER_UUID_SLUG}`);
+    const handler = handlers.find((h) => h.role === this.immutableRole);
     if (!handler) {
-      Annotations.of(deployment).addWarningV2('@cdk-byoc-artifacts/tenant-image:sharedHandler',
-        'This stack already has a cdk-ecr-deployment handler with the same memory size and its own role: ' +
-        'images are copied with that role\'s permissions, not with the scoped role of TenantImage.');
+      Annotations.of(deployment).addWarningV2('@cdk-byoc-artifacts/tenant-image:sharedHandler', handlers.length > 0
+        ? `This stack already has a cdk-ecr-deployment handler with ${COPY_MEMORY_MIB} MiB and its own role: ` +
+          'images are copied with that role\'s permissions, not with the scoped role of TenantImage. ' +
+          'Give the other ECRDeployment another memoryLimit.'
+        : 'The cdk-ecr-deployment handler was not found in the stack (a cdk-ecr-deployment version with other ' +
+          'construct ids?): its permission to write logs was not added.');
       return;
     }
     if (!this.handler) {
@@ -339,11 +346,6 @@ class ImageCopyRole extends Construct {
     if (this.granted.has(key)) return;
     this.granted.add(key);
     repository.grant(this.role, ...actions);
-  }
-
-  private findHandler(): lambda.Function | undefined {
-    return Stack.of(this).node.children.find((c): c is lambda.Function =>
-      c instanceof lambda.Function && c.node.id.startsWith('Custom::CDKECRDeployment') && c.role === this.immutableRole);
   }
 }
 
