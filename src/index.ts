@@ -1,1 +1,5 @@
-export {};
+export * from './tenant-repository';
+export * from './ecr-access-role';
+export * from './install-repository';
+export * from './image-sync';
+export * from './lifecycle';

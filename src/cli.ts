@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+import { lifecyclePreviewCommand } from './lifecycle/preview-command';
+import { copyCommand } from './sync/copy-command';
+
+/** Where a command writes; injected so tests can run the CLI in-process. */
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+const USAGE = `Usage:
+  cdk-byoc-artifacts copy SRC DST [--src-creds USER:PASS] [--dest-creds USER:PASS]
+                                  [--platform OS/ARCH]... [--concurrency N] [--json]
+      Copy an image, index or OCI artifact (same digest) from SRC to DST.
+      References are host[:port]/repo[:tag][@digest]; loopback hosts use plain HTTP.
+
+  cdk-byoc-artifacts lifecycle preview POLICY.json IMAGES.json [--now ISO-8601] [--json]
+      Show what an ECR lifecycle policy would expire or archive. IMAGES.json may be the output
+      of 'aws ecr describe-images' as is.
+
+  cdk-byoc-artifacts --help
+`;
+
+/** Runs the CLI with the given words (without `node` and the script) and returns the exit status. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'copy':
+      return copyCommand(rest, io);
+    case 'lifecycle':
+      if (rest[0] === 'preview') {
+        return lifecyclePreviewCommand(rest.slice(1), io);
+      }
+      io.stderr.write(`unknown lifecycle command ${JSON.stringify(rest[0] ?? '')}\n\n${USAGE}`);
+      return 2;
+    case '--help':
+    case '-h':
+    case 'help':
+      io.stdout.write(USAGE);
+      return 0;
+    default:
+      io.stderr.write(`${command === undefined ? 'missing command' : `unknown command ${JSON.stringify(command)}`}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env })
+    .then((code) => { process.exitCode = code; })
+    .catch((err: unknown) => {
+      process.stderr.write(`cdk-byoc-artifacts: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    });
+}
