@@ -1,8 +1,9 @@
-import { Annotations, Lazy, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { attachLifecyclePolicy } from './lifecycle/attach';
 import { LifecyclePolicy } from './lifecycle/policy';
 import { LifecycleRule, TagStatus } from './lifecycle/rules';
 import { ECR_AUTH_ACTIONS, ECR_IMAGE_WRITE_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from './private/perms';
@@ -228,25 +229,7 @@ export class InstallRepository extends Construct {
     this.basePolicy = props.lifecyclePolicy;
     this.configuredRules = [...(props.lifecycleRules ?? [])];
     this.defaultRules = explicit ? undefined : InstallRepository.defaultLifecycleRules(props.maxReleaseCount, props.maxUntaggedImageCount);
-    cfn.lifecyclePolicy = {
-      // An invalid policy renders nothing: the validation below reports every problem at synth.
-      lifecyclePolicyText: Lazy.string({
-        produce: () => {
-          const policy = this.lifecyclePolicy();
-          return policy.validate().length === 0 ? policy.renderPolicyText() : undefined;
-        },
-      }),
-    };
-    this.node.addValidation({
-      validate: () => {
-        const policy = this.lifecyclePolicy();
-        const errors = policy.validate();
-        for (const warning of policy.warnings()) {
-          Annotations.of(this).addWarningV2('cdk-byoc-artifacts:lifecycleRuleNeverActs', `Lifecycle rule ${warning}`);
-        }
-        return errors.map((e) => `Invalid InstallRepository lifecycle policy: ${e}`);
-      },
-    });
+    attachLifecyclePolicy(this, 'InstallRepository', cfn, () => this.lifecyclePolicy());
 
     repository.addToResourcePolicy(new WriteDenyStatement(() => [...this.writerArns]));
 
