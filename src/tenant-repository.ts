@@ -404,8 +404,11 @@ export class TenantRepository extends Construct {
     const patterns = props.mutableTagPatterns ?? [];
     if (!isToken(patterns)) {
       patterns.forEach((pattern, i) => {
-        if (!isToken(pattern) && !/^[0-9a-zA-Z._*-]{1,128}$/.test(pattern)) {
+        if (isToken(pattern)) return;
+        if (!/^[0-9a-zA-Z._*-]{1,128}$/.test(pattern)) {
           problems.add(`mutableTagPatterns[${i}]`, pattern, 'an ECR wildcard filter is 1-128 characters of letters, digits, ".", "_", "-" and "*"');
+        } else if (patterns.indexOf(pattern) !== i) {
+          problems.add(`mutableTagPatterns[${i}]`, pattern, `a pattern not listed before (it is mutableTagPatterns[${patterns.indexOf(pattern)}])`);
         }
       });
     }

@@ -219,6 +219,8 @@ describe('TenantRepository validation', () => {
       'mutableTagPatterns[1]: "not/ok" is not allowed: an ECR wildcard filter is 1-128 characters'],
     ['mutableTagPatterns empty pattern', () => new TenantRepository(newStack(), 'R', { mutableTagPatterns: [''] }),
       'mutableTagPatterns[0]: "" is not allowed'],
+    ['mutableTagPatterns duplicate', () => new TenantRepository(newStack(), 'R', { mutableTagPatterns: ['dev-*', 'x', 'dev-*'] }),
+      'mutableTagPatterns[2]: "dev-*" is not allowed: a pattern not listed before (it is mutableTagPatterns[0])'],
     ['emptyOnDelete without DESTROY', () => new TenantRepository(newStack(), 'R', { emptyOnDelete: true }),
       'emptyOnDelete: true is not allowed: true only with removalPolicy RemovalPolicy.DESTROY'],
     ['fromRepositoryName', () => TenantRepository.fromRepositoryName(newStack(), 'I', 'Bad Name'),
