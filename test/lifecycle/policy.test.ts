@@ -230,3 +230,25 @@ describe('LifecyclePolicy warnings', () => {
     expect(policy.warnings()).toEqual([]);
   });
 });
+
+describe('documented usage', () => {
+  test('the example policy of the lifecycle guide is valid and renders its rules in order', () => {
+    const policy = LifecyclePolicy.fromRules([
+      { description: 'releases', tagPatternList: ['v*'], maxImageCount: 30 },
+      { tagPatternList: ['pr-*'], maxImageAge: Duration.days(7), action: LifecycleActionType.TRANSITION },
+      { tagStatus: TagStatus.UNTAGGED, maxImageCount: 100 },
+      { maxTimeSinceLastPull: Duration.days(90) },
+      { maxTimeInArchive: Duration.days(365) },
+    ]);
+    expect(policy.validate()).toEqual([]);
+    expect(policy.warnings()).toEqual([]);
+    expect(JSON.parse(policy.renderPolicyText()).rules.map((r: any) => [r.selection.countType, r.action.type, r.selection.storageClass ?? 'standard']))
+      .toEqual([
+        ['imageCountMoreThan', 'expire', 'standard'],
+        ['sinceImagePushed', 'transition', 'standard'],
+        ['imageCountMoreThan', 'expire', 'standard'],
+        ['sinceImagePulled', 'transition', 'standard'],
+        ['sinceImageTransitioned', 'expire', 'archive'],
+      ]);
+  });
+});
