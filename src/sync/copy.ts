@@ -206,6 +206,33 @@ class Copier {
   }
 
   public async run(): Promise<CopyResult> {
+    try {
+      return await this.plan();
+    } catch (err) {
+      if (err instanceof StoppedError) {
+        // Stopped before the source manifest was read: nothing is known, nothing was written.
+        return {
+          complete: false,
+          digest: this.source.digest ?? '',
+          sourceDigest: this.source.digest ?? '',
+          mediaType: '',
+          size: 0,
+          tag: this.tag,
+          platforms: [],
+          bytesCopied: 0,
+          blobsCopied: 0,
+          blobsSkipped: 0,
+          blobsMounted: 0,
+          manifestsCopied: 0,
+          manifestsSkipped: 0,
+          alreadyPresent: false,
+        };
+      }
+      throw err;
+    }
+  }
+
+  private async plan(): Promise<CopyResult> {
     const srcRef = this.source.digest ?? this.source.tag ?? 'latest';
     const [top, tagged] = await Promise.all([
       this.src.getManifest(this.source.repository, srcRef),
@@ -238,7 +265,15 @@ class Copier {
       alreadyPresent,
     });
 
-    const present = this.tag ? tagged : await this.dst.headManifest(this.destination.repository, root.digest, this.dstScopes);
+    let present;
+    try {
+      present = this.tag ? tagged : await this.dst.headManifest(this.destination.repository, root.digest, this.dstScopes);
+    } catch (err) {
+      if (err instanceof StoppedError) {
+        return result(false, false);
+      }
+      throw err;
+    }
     if (present?.digest === root.digest) {
       // Immutable repositories reject re-putting a tag even with the same digest: a match is success.
       this.blobsSkipped = blobs.size;
@@ -358,20 +393,23 @@ class Copier {
     if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType) || config.size > 1024 * 1024) {
       return undefined;
     }
-    const res = await this.src.getBlob(this.source.repository, config.digest);
-    let bytes: Buffer;
-    try {
-      bytes = await readBody(res, 1024 * 1024);
-    } catch (err) {
-      throw new CopyError('NETWORK', `reading config ${config.digest} from ${this.source.registry} failed: ${describeNetworkError(err)}`, {
-        registry: this.source.registry, retryable: true, cause: err,
-      });
-    }
-    if (sha256(bytes) !== config.digest) {
-      throw new CopyError('DIGEST_MISMATCH', `config ${config.digest} from ${this.source.registry}/${this.source.repository} does not match its digest`, {
-        registry: this.source.registry, retryable: true,
-      });
-    }
+    const bytes = await this.src.retrying(`config ${config.digest}`, async () => {
+      const res = await this.src.getBlob(this.source.repository, config.digest);
+      let body: Buffer;
+      try {
+        body = await readBody(res, 1024 * 1024);
+      } catch (err) {
+        throw new CopyError('NETWORK', `reading config ${config.digest} from ${this.source.registry} failed: ${describeNetworkError(err)}`, {
+          registry: this.source.registry, retryable: true, cause: err,
+        });
+      }
+      if (sha256(body) !== config.digest) {
+        throw new CopyError('DIGEST_MISMATCH', `config ${config.digest} from ${this.source.registry}/${this.source.repository} does not match its digest`, {
+          registry: this.source.registry, retryable: true,
+        });
+      }
+      return body;
+    });
     try {
       const json = JSON.parse(bytes.toString('utf8'));
       if (typeof json.os === 'string' && typeof json.architecture === 'string') {

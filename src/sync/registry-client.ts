@@ -101,6 +101,30 @@ export class RegistryClient {
 
   /** GET a manifest's exact bytes; undefined when absent. The digest is computed from the bytes. */
   public async getManifest(repository: string, reference: string, scopes = pullScope(repository)): Promise<FetchedManifest | undefined> {
+    // A body cut short or corrupted on the way is worth fetching again.
+    return this.retrying(`manifest ${repository}@${reference}`, () => this.getManifestOnce(repository, reference, scopes));
+  }
+
+  /**
+   * Runs `fn` again (up to the client's attempts) when it fails with a retryable error that
+   * happened after the response started, such as a reset or a digest mismatch in the body.
+   */
+  public async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        this.throwIfStopped();
+        const retryable = err instanceof CopyError ? err.retryable : isRetryableNetworkError(err);
+        if (!retryable || attempt + 1 >= this.maxAttempts) {
+          throw err;
+        }
+        await this.pause(attempt, undefined, `${what} on ${this.registry}: ${(err as Error).message}; retrying`);
+      }
+    }
+  }
+
+  private async getManifestOnce(repository: string, reference: string, scopes: readonly string[]): Promise<FetchedManifest | undefined> {
     const res = await this.call({
       method: 'GET',
       target: `/v2/${repository}/manifests/${reference}`,
@@ -352,7 +376,7 @@ export class RegistryClient {
       code = 'INVALID';
     }
     return new CopyError(code, `${what} on ${where} failed with HTTP ${status}${suffix}${advice}`, {
-      registry: this.registry, reference: repository, status, retryable: isRetryableStatus(status) || status === 401,
+      registry: this.registry, reference: repository, status, retryable: isRetryableStatus(status),
     });
   }
 
