@@ -1,3 +1,4 @@
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as zlib from 'zlib';
@@ -139,6 +140,16 @@ describe('startRegistry', () => {
       [undefined, 200, []],
       [reg.username, 401, []],
     ]);
+    await reg.stop();
+  });
+
+  test('keeps issuing tokens while the test process blocks in a synchronous child process', async () => {
+    const reg = await startRegistry({ auth: 'token' });
+    const script = `fetch(${JSON.stringify(`${reg.tokenServer!.realm}?service=${reg.tokenServer!.service}&scope=repository:app:pull`)}, `
+      + `{ headers: { Authorization: ${JSON.stringify(basic(reg.username!, reg.password!))} } }).then((r) => console.log(r.status))`;
+    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(out.trim()).toBe('200');
+    expect(reg.tokenServer!.requests.map((r) => r.granted)).toEqual([['repository:app:pull']]);
     await reg.stop();
   });
 

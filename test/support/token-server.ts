@@ -1,9 +1,8 @@
 import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import * as http from 'http';
-import { AddressInfo } from 'net';
 import * as path from 'path';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'worker_threads';
 
 /**
  * A small token server for distribution's `auth.token` mode, shaped like Docker Hub's and GHCR's:
@@ -63,122 +62,167 @@ export interface TokenServer {
  */
 export const REGISTRY_TOKEN_LEEWAY_SECONDS = 60;
 
-const ACTIONS = ['pull', 'push', 'delete', '*'];
-
 export async function startTokenServer(options: TokenServerOptions): Promise<TokenServer> {
   const keyFile = path.join(options.dir, 'token-signing.key');
   const certFile = path.join(options.dir, 'token-signing.crt');
   makeSigningCertificate(keyFile, certFile);
-  const privateKey = crypto.createPrivateKey(fs.readFileSync(keyFile));
   const certDer = new crypto.X509Certificate(fs.readFileSync(certFile)).raw;
-  const header = base64url(JSON.stringify({ typ: 'JWT', alg: 'ES256', x5c: [certDer.toString('base64')] }));
-  let ttlSeconds = options.ttlSeconds ?? 300;
+  // Shared so that setTtlSeconds takes effect before the very next token, with no message race.
+  const ttl = new Int32Array(new SharedArrayBuffer(4));
+  ttl[0] = options.ttlSeconds ?? 300;
+  const log = new MessageChannel();
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: {
+      keyPem: fs.readFileSync(keyFile, 'utf8'),
+      x5c: certDer.toString('base64'),
+      service: options.service,
+      issuer: options.issuer,
+      users: options.users,
+      leeway: REGISTRY_TOKEN_LEEWAY_SECONDS,
+      ttl,
+      log: log.port1,
+    },
+    transferList: [log.port1],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('message', (m: { port?: number; error?: string }) => (m.port ? resolve(m.port) : reject(new Error(m.error))));
+    worker.once('error', reject);
+  });
+  worker.unref();
+  // A crash of the server shows up in the test's output instead of as bare connection resets.
+  worker.on('error', (e) => process.stderr.write(`token server failed: ${e.stack ?? e}\n`));
   const requests: TokenRequestRecord[] = [];
-
-  const sign = (account: string, access: { type: string; name: string; actions: string[] }[]): string => {
-    const now = Math.floor(Date.now() / 1000);
-    const claims = {
-      iss: options.issuer,
-      sub: account,
-      aud: options.service,
-      exp: now + ttlSeconds - REGISTRY_TOKEN_LEEWAY_SECONDS,
-      nbf: now - 1,
-      iat: now,
-      jti: crypto.randomBytes(12).toString('hex'),
-      access,
-    };
-    const signingInput = `${header}.${base64url(JSON.stringify(claims))}`;
-    // JWS wants the raw r||s form of an ECDSA signature, not DER.
-    const signature = crypto.sign('sha256', Buffer.from(signingInput), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-    return `${signingInput}.${base64url(signature)}`;
+  const drain = () => {
+    for (let m = receiveMessageOnPort(log.port2); m; m = receiveMessageOnPort(log.port2)) {
+      requests.push(m.message as TokenRequestRecord);
+    }
+    return requests;
   };
-
-  const handle = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => {
-    const url = new URL(req.url ?? '/', 'http://token.invalid');
-    let params = url.searchParams;
-    if (req.method === 'POST') {
-      // OAuth2 password grant, as containerd tries first: credentials in the form.
-      params = new URLSearchParams(body);
-    }
-    const scopes = params.getAll('scope').flatMap((s) => s.split(' ')).filter((s) => s.length > 0);
-    const record = (status: number, account?: string, granted: string[] = []) => {
-      requests.push({ method: req.method ?? '', service: params.get('service') ?? undefined, scopes, account, status, granted });
-    };
-    if (url.pathname !== '/token' || (req.method !== 'GET' && req.method !== 'POST')) {
-      record(404);
-      return reply(res, 404, { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
-    }
-    if (params.get('service') !== options.service) {
-      record(400);
-      return reply(res, 400, { errors: [{ code: 'INVALID_REQUEST', message: `unknown service ${JSON.stringify(params.get('service'))}` }] });
-    }
-    let user: TokenUser | undefined;
-    const presented = req.method === 'POST'
-      ? (params.get('grant_type') === 'password' ? { username: params.get('username') ?? '', password: params.get('password') ?? '' } : undefined)
-      : parseBasic(req.headers.authorization);
-    if (req.method === 'POST' && params.get('grant_type') !== 'password') {
-      record(400);
-      return reply(res, 400, { error: 'unsupported_grant_type' });
-    }
-    if (presented) {
-      user = options.users.find((u) => u.username === presented.username && u.password === presented.password);
-      if (!user) {
-        record(401, presented.username);
-        res.setHeader('WWW-Authenticate', 'Basic realm="token"');
-        return reply(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] });
-      }
-    }
-    // Like Docker Hub: an anonymous client gets a token, but with no access to private repositories.
-    const access: { type: string; name: string; actions: string[] }[] = [];
-    if (user) {
-      const allowed = user.allowedActions ?? ['pull', 'push', 'delete'];
-      for (const scope of scopes) {
-        const parsed = parseScope(scope);
-        if (!parsed) continue;
-        const actions = parsed.actions.filter((a) => ACTIONS.includes(a) && (allowed.includes(a) || allowed.includes('*')));
-        if (parsed.type === 'registry' && parsed.name === 'catalog') {
-          access.push({ type: 'registry', name: 'catalog', actions: ['*'] });
-        } else if (parsed.type === 'repository' && actions.length > 0) {
-          access.push({ type: 'repository', name: parsed.name, actions });
-        }
-      }
-    }
-    const token = sign(user?.username ?? '', access);
-    record(200, user?.username, access.map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`));
-    return reply(res, 200, {
-      token,
-      access_token: token,
-      expires_in: ttlSeconds,
-      issued_at: new Date().toISOString(),
-    });
-  };
-
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
-  });
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  server.unref();
-  const port = (server.address() as AddressInfo).port;
 
   return {
     realm: `http://127.0.0.1:${port}/token`,
     service: options.service,
     issuer: options.issuer,
     certFile,
-    requests,
-    setTtlSeconds: (seconds: number) => { ttlSeconds = seconds; },
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    get requests() {
+      return drain();
+    },
+    setTtlSeconds: (seconds: number) => {
+      Atomics.store(ttl, 0, seconds);
+    },
+    stop: async () => {
+      log.port2.close();
+      await worker.terminate();
+    },
   };
 }
+
+/**
+ * The server itself runs in a worker thread: a test that blocks its own event loop (execFileSync
+ * of skopeo or of a CLI) must still get tokens. It is plain JavaScript so it runs the same under
+ * ts-jest, tsx and compiled code. It posts each request's record before answering, so the record
+ * is there by the time the client sees the answer.
+ */
+const WORKER_SOURCE = `
+const { workerData, parentPort } = require('worker_threads');
+const crypto = require('crypto');
+const http = require('http');
+const { keyPem, x5c, service, issuer, users, leeway, ttl, log } = workerData;
+const key = crypto.createPrivateKey(keyPem);
+const b64url = (d) => Buffer.from(d).toString('base64url');
+const header = b64url(JSON.stringify({ typ: 'JWT', alg: 'ES256', x5c: [x5c] }));
+const ACTIONS = ['pull', 'push', 'delete', '*'];
+function sign(account, access) {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = {
+    iss: issuer, sub: account, aud: service,
+    exp: now + Atomics.load(ttl, 0) - leeway, nbf: now - 1, iat: now,
+    jti: crypto.randomBytes(12).toString('hex'), access,
+  };
+  const input = header + '.' + b64url(JSON.stringify(claims));
+  // JWS wants the raw r||s form of an ECDSA signature, not DER.
+  const sig = crypto.sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  return input + '.' + b64url(sig);
+}
+
+function parseScope(scope) {
+  const first = scope.indexOf(':');
+  const last = scope.lastIndexOf(':');
+  if (first < 0 || last === first) return undefined;
+  return { type: scope.slice(0, first), name: scope.slice(first + 1, last), actions: scope.slice(last + 1).split(',').filter((a) => a) };
+}
+
+function parseBasic(h) {
+  if (!h || !/^basic /i.test(h)) return undefined;
+  const text = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8');
+  const i = text.indexOf(':');
+  return i < 0 ? undefined : { username: text.slice(0, i), password: text.slice(i + 1) };
+}
+
+function reply(res, status, body, headers) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, Object.assign({ 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }, headers || {}));
+  res.end(text);
+}
+
+function handle(req, res, body) {
+  const url = new URL(req.url || '/', 'http://token.invalid');
+  // POST is the OAuth2 password grant that containerd tries first: credentials in the form.
+  const params = req.method === 'POST' ? new URLSearchParams(body) : url.searchParams;
+  const scopes = params.getAll('scope').flatMap((s) => s.split(' ')).filter((s) => s);
+  const record = (status, account, granted) => log.postMessage({
+    method: req.method, service: params.get('service') || undefined, scopes, account, status, granted: granted || [],
+  });
+  if (url.pathname !== '/token' || (req.method !== 'GET' && req.method !== 'POST')) {
+    record(404);
+    return reply(res, 404, { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
+  }
+  if (params.get('service') !== service) {
+    record(400);
+    return reply(res, 400, { errors: [{ code: 'INVALID_REQUEST', message: 'unknown service ' + JSON.stringify(params.get('service')) }] });
+  }
+  if (req.method === 'POST' && params.get('grant_type') !== 'password') {
+    record(400);
+    return reply(res, 400, { error: 'unsupported_grant_type' });
+  }
+  const presented = req.method === 'POST'
+    ? { username: params.get('username') || '', password: params.get('password') || '' }
+    : parseBasic(req.headers.authorization);
+  let user;
+  if (presented) {
+    user = users.find((u) => u.username === presented.username && u.password === presented.password);
+    if (!user) {
+      record(401, presented.username);
+      return reply(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, { 'WWW-Authenticate': 'Basic realm="token"' });
+    }
+  }
+  // Like Docker Hub: an anonymous client gets a token, but with no access to private repositories.
+  const access = [];
+  if (user) {
+    const allowed = user.allowedActions || ['pull', 'push', 'delete'];
+    for (const scope of scopes) {
+      const p = parseScope(scope);
+      if (!p) continue;
+      const actions = p.actions.filter((a) => ACTIONS.includes(a) && (allowed.includes(a) || allowed.includes('*')));
+      if (p.type === 'registry' && p.name === 'catalog') access.push({ type: 'registry', name: 'catalog', actions: ['*'] });
+      else if (p.type === 'repository' && actions.length > 0) access.push({ type: 'repository', name: p.name, actions });
+    }
+  }
+  const token = sign(user ? user.username : '', access);
+  record(200, user && user.username, access.map((a) => a.type + ':' + a.name + ':' + a.actions.join(',')));
+  reply(res, 200, { token, access_token: token, expires_in: Atomics.load(ttl, 0), issued_at: new Date().toISOString() });
+}
+
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
+});
+server.keepAliveTimeout = 5000;
+server.on('error', (e) => parentPort.postMessage({ error: String(e) }));
+server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
+`;
 
 /** Decodes a JWT's header and claims without verifying it (for tests of the token server). */
 export function decodeJwt(token: string): { header: any; claims: any; signature: Buffer } {
@@ -210,34 +254,4 @@ function makeSigningCertificate(keyFile: string, certFile: string): void {
   } catch (e) {
     throw new Error(`fails to make the token signing certificate with openssl (install it: apt-get install -y openssl): ${(e as Error).message}`);
   }
-}
-
-function parseScope(scope: string): { type: string; name: string; actions: string[] } | undefined {
-  // type:name:actions, where the name may itself hold a ':port' only for the registry type.
-  const first = scope.indexOf(':');
-  const last = scope.lastIndexOf(':');
-  if (first < 0 || last === first) return undefined;
-  return {
-    type: scope.slice(0, first),
-    name: scope.slice(first + 1, last),
-    actions: scope.slice(last + 1).split(',').filter((a) => a.length > 0),
-  };
-}
-
-function parseBasic(header: string | undefined): { username: string; password: string } | undefined {
-  if (!header || !/^basic /i.test(header)) return undefined;
-  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-}
-
-function reply(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function base64url(data: string | Buffer): string {
-  return Buffer.from(data).toString('base64url');
 }
