@@ -2,8 +2,13 @@
  * The vendor's tenant account: one repository of component images, an image built from
  * `examples/component/`, and the pull role two customer install accounts assume.
  *
- * Synthesize it offline:
+ * Synthesize it offline (from the repository root):
  *   CDK_DISABLE_VERSION_CHECK=1 npx cdk synth --app 'npx tsx examples/tenant-app.ts' -o cdk.out/tenant --quiet
+ * Without relying on cdk.json, every offline setting on the command line:
+ *   CDK_DISABLE_VERSION_CHECK=1 npx cdk synth --app 'npx tsx examples/tenant-app.ts' --no-notices \
+ *     --no-version-reporting --context cli-telemetry=false -o cdk.out/tenant --quiet
+ * Or without the CDK CLI at all:
+ *   CDK_OUTDIR=cdk.out/tenant npx tsx examples/tenant-app.ts
  */
 import * as path from 'path';
 import { App, CfnOutput, Stack, StackProps, Validations } from 'aws-cdk-lib';
