@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { COMPONENT_TAG, EXTERNAL_ID, INSTALL_ACCOUNT_IDS, buildTenantApp } from '../../examples/tenant-app';
 
@@ -27,6 +28,13 @@ describe('examples/tenant-app', () => {
     expect(assembly.getStackByName('ByocTenant').template.Resources).toBeDefined();
     const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8'));
     expect(report.pluginReports).toEqual([]);
+  });
+
+  test('fails the synthesis on a finding nobody acknowledged (the plugin really runs)', () => {
+    const { app, stack } = buildTenantApp(outdir);
+    const role = new iam.Role(stack, 'Careless', { assumedBy: new iam.AccountPrincipal('222222222222') });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:*'], resources: ['*'] }));
+    expect(() => app.synth()).toThrow(/ByocTenant\/Careless\/DefaultPolicy[\s\S]*AwsSolutions-IAM5\[Action::ecr:\*\]/);
   });
 
   test('holds a repository, the component image under its release tag and the pull role for two installs', () => {
