@@ -6,6 +6,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DockerImageName, ECRDeployment } from 'cdk-ecr-deployment';
 import { Construct, IConstruct } from 'constructs';
+import { attachLifecyclePolicy } from './lifecycle/attach';
+import { LifecyclePolicy } from './lifecycle/policy';
+import { LifecycleRule } from './lifecycle/rules';
 import { ECR_AUTH_ACTIONS, ECR_CROSS_ACCOUNT_PULL_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from './private/perms';
 import {
   ValidationProblems, checkAccountId, checkArn, checkImageTag, checkNonEmpty, checkOrganizationId, checkRepositoryName, isToken,
@@ -62,6 +65,20 @@ export interface TenantRepositoryProps {
    * @default false
    */
   readonly emptyOnDelete?: boolean;
+
+  /**
+   * The repository's lifecycle policy (see `LifecyclePolicy`).
+   *
+   * @default - no lifecycle policy, unless `lifecycleRules` or `addLifecycleRule()` add rules
+   */
+  readonly lifecyclePolicy?: LifecyclePolicy;
+
+  /**
+   * Lifecycle rules in evaluation order (after the rules of `lifecyclePolicy` when both are given).
+   *
+   * @default - no lifecycle rules
+   */
+  readonly lifecycleRules?: LifecycleRule[];
 }
 
 /**
@@ -394,6 +411,8 @@ export class TenantRepository extends Construct {
   public readonly encryptionKey?: kms.IKey;
 
   private readonly tags = new Map<string, string>();
+  private readonly lifecycleBase?: LifecyclePolicy;
+  private readonly lifecycleRules: LifecycleRule[];
 
   constructor(scope: Construct, id: string, props: TenantRepositoryProps = {}) {
     super(scope, id);
@@ -438,6 +457,22 @@ export class TenantRepository extends Construct {
     this.repositoryArn = repository.repositoryArn;
     this.repositoryUri = repository.repositoryUri;
     this.encryptionKey = props.encryptionKey;
+
+    this.lifecycleBase = props.lifecyclePolicy;
+    this.lifecycleRules = [...(props.lifecycleRules ?? [])];
+    attachLifecyclePolicy(this, 'TenantRepository', repository.node.defaultChild as ecr.CfnRepository, () => {
+      if (this.lifecycleBase) {
+        return this.lifecycleBase.withRules(this.lifecycleRules);
+      }
+      return this.lifecycleRules.length > 0 ? LifecyclePolicy.fromRules(this.lifecycleRules) : undefined;
+    });
+  }
+
+  /**
+   * Adds a lifecycle rule, evaluated after the rules configured so far.
+   */
+  public addLifecycleRule(rule: LifecycleRule): void {
+    this.lifecycleRules.push(rule);
   }
 
   /**
