@@ -23,6 +23,9 @@ import { RegistryAuth, RegistryCredentials } from './registry';
  * A fault applies to requests that match `match` (method, and a regular expression over the path
  * and query), `times` times (default: every matching request). Body faults (reset on a response,
  * truncate, corrupt) only count on responses that have a body (status 200 or 206).
+ *
+ * The proxy runs on the test's own event loop: run child processes that talk through it
+ * asynchronously (`execFile`, not `execFileSync`), or they wait for an answer that never comes.
  */
 
 export type Fault = { match: { method?: string; path?: RegExp }; times?: number } & (
