@@ -50,7 +50,10 @@ async function fixture(): Promise<{ img: BuiltImage; layer: string; repo: string
 }
 
 function secrets(): (string | undefined)[] {
-  return [source.password, destination.password, basicValue(source.username, source.password), basicValue(destination.username, destination.password)];
+  return [
+    source.password, destination.password,
+    basicValue(source.username, source.password), basicValue(destination.username, destination.password),
+  ];
 }
 
 describe('copyImage under faults', () => {
