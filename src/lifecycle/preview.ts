@@ -32,37 +32,32 @@ function lastUsed(image: LifecyclePreviewImage): number {
   return pulled ?? image.imagePushedAt.getTime();
 }
 
-/** Newest first; equal times fall back to the digest so the result never depends on input order. */
-function newestFirst(a: LifecyclePreviewImage, b: LifecyclePreviewImage): number {
-  return activeSince(b) - activeSince(a) || (a.imageDigest < b.imageDigest ? -1 : a.imageDigest > b.imageDigest ? 1 : 0);
+/** Equal push times fall back to the digest, so the result never depends on input order. */
+function byDigest(a: LifecyclePreviewImage, b: LifecyclePreviewImage): number {
+  return a.imageDigest < b.imageDigest ? -1 : a.imageDigest > b.imageDigest ? 1 : 0;
 }
 
-/** True when the image's tags satisfy the rule's tag selection (tag lists are AND: every entry must match some tag). */
-function tagsMatch(rule: PolicyRule, image: LifecyclePreviewImage): boolean {
-  const tags = image.imageTags ?? [];
+/** A rule's selection (storage class and tags) as a predicate, its tag patterns compiled once. */
+function selector(rule: PolicyRule): (image: LifecyclePreviewImage) => boolean {
+  const ruleClass = rule.selection.storageClass === 'archive' ? LifecycleStorageClass.ARCHIVE : LifecycleStorageClass.STANDARD;
+  const inClass = (image: LifecyclePreviewImage) => storageClassOf(image) === ruleClass;
   switch (rule.selection.tagStatus) {
     case 'any':
-      return true;
+      return inClass;
     case 'untagged':
-      return tags.length === 0;
+      return (image) => inClass(image) && (image.imageTags ?? []).length === 0;
     case 'tagged': {
-      if (tags.length === 0) {
-        return false;
-      }
+      // Tag lists are AND: every prefix (or pattern) must match some tag of the image.
       const prefixes = rule.selection.tagPrefixList;
-      if (prefixes) {
-        return prefixes.every((prefix) => tags.some((tag) => tag.startsWith(prefix)));
-      }
-      const patterns = (rule.selection.tagPatternList ?? []).map(patternRegExp);
-      return patterns.every((re) => tags.some((tag) => re.test(tag)));
+      const tests: Array<(tag: string) => boolean> = prefixes
+        ? prefixes.map((prefix) => (tag: string) => tag.startsWith(prefix))
+        : (rule.selection.tagPatternList ?? []).map(patternRegExp).map((re) => (tag: string) => re.test(tag));
+      return (image) => {
+        const tags = image.imageTags ?? [];
+        return inClass(image) && tags.length > 0 && tests.every((test) => tags.some(test));
+      };
     }
   }
-}
-
-/** True when the rule's selection (storage class and tags) matches the image. */
-export function ruleSelects(rule: PolicyRule, image: LifecyclePreviewImage): boolean {
-  const ruleClass = rule.selection.storageClass === 'archive' ? LifecycleStorageClass.ARCHIVE : LifecycleStorageClass.STANDARD;
-  return storageClassOf(image) === ruleClass && tagsMatch(rule, image);
 }
 
 /** The images among `selected` that the rule marks, by its count type. */
@@ -72,7 +67,11 @@ function marks(rule: PolicyRule, selected: LifecyclePreviewImage[], now: number)
   let marked: LifecyclePreviewImage[];
   switch (rule.selection.countType) {
     case 'imageCountMoreThan':
-      marked = [...selected].sort(newestFirst).slice(n);
+      marked = selected
+        .map((image) => ({ image, since: activeSince(image) }))
+        .sort((a, b) => b.since - a.since || byDigest(a.image, b.image))
+        .slice(n)
+        .map(({ image }) => image);
       break;
     case 'sinceImagePushed':
       marked = selected.filter((image) => olderThan(activeSince(image)));
@@ -102,12 +101,20 @@ export function previewRules(rules: PolicyRule[], images: LifecyclePreviewImage[
     }
   }
   const all = [...unique.values()];
-  const marked = ordered.map((rule) => marks(rule, all.filter((image) => ruleSelects(rule, image)), now.getTime()));
+  const selected = ordered.map((rule) => all.filter(selector(rule)));
+  const marked = ordered.map((rule, i) => marks(rule, selected[i], now.getTime()));
+  // Each image belongs to the first rule (lowest priority number) that selects it.
+  const owners = new Map<string, number>();
+  for (let i = selected.length - 1; i >= 0; i--) {
+    for (const image of selected[i]) {
+      owners.set(image.imageDigest, i);
+    }
+  }
 
   const acted: Array<{ result: LifecyclePreviewResult; since: number }> = [];
   for (const image of all) {
-    const owner = ordered.findIndex((rule) => ruleSelects(rule, image));
-    if (owner < 0 || !marked[owner].has(image.imageDigest)) {
+    const owner = owners.get(image.imageDigest);
+    if (owner === undefined || !marked[owner].has(image.imageDigest)) {
       continue;
     }
     const rule = ordered[owner];
