@@ -1,0 +1,140 @@
+import { PassThrough } from 'stream';
+import { copyCommand } from '../../src/sync/copy-command';
+import { startFaultProxy } from '../support/fault-proxy';
+import { buildImage, buildIndex, expectImage, pushImage, readManifest } from '../support/images';
+import { startRegistry, stopAll, TestRegistry } from '../support/registry';
+
+let plain: TestRegistry;
+let basic: TestRegistry;
+
+beforeAll(async () => {
+  [plain, basic] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' })]);
+});
+
+afterAll(async () => {
+  await stopAll();
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function capture(tty = false): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  if (tty) {
+    Object.assign(stream, { isTTY: true });
+  }
+  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
+}
+
+async function run(argv: string[], env: NodeJS.ProcessEnv = {}, tty = false): Promise<Run> {
+  const out = capture();
+  const err = capture(tty);
+  const code = await copyCommand(argv, { stdout: out.stream, stderr: err.stream, env });
+  return { code, stdout: out.text(), stderr: err.text() };
+}
+
+let counter = 0;
+async function pushed(img = buildImage({ layers: [20_000] })) {
+  const repo = `cli/app-${++counter}`;
+  await pushImage(plain, repo, 'v1', img);
+  return { img, repo };
+}
+
+describe('copy command', () => {
+  test('copies with --dest-creds, prints the result as JSON on stdout, and exits 0', async () => {
+    const { img, repo } = await pushed();
+    const r = await run([`${plain.host}/${repo}:v1`, `${basic.host}/${repo}`, '--dest-creds', `${basic.username}:${basic.password}`, '--json']);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ complete: true, digest: img.digest, mediaType: img.mediaType, blobsCopied: img.blobs.size, tag: 'v1' });
+    expect(result.bytesCopied).toBeGreaterThan(20_000);
+    await expectImage(basic, repo, 'v1', img);
+    expect(r.stdout + r.stderr).not.toContain(basic.password!);
+  });
+
+  test('takes credentials from CDK_BYOC_DEST_CREDS and prints the pinned reference', async () => {
+    const { img, repo } = await pushed();
+    const r = await run([`${plain.host}/${repo}:v1`, `${basic.host}/${repo}:release`], { CDK_BYOC_DEST_CREDS: `${basic.username}:${basic.password}` });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`${basic.host}/${repo}@${img.digest}`);
+    expect(r.stderr).toMatch(/copied sha256:[a-f0-9]{64} \(linux\/amd64\): 2 blobs/);
+    expect((await readManifest(basic, repo, 'release'))?.digest).toBe(img.digest);
+  });
+
+  test('says so when the destination already holds the image', async () => {
+    const { repo } = await pushed();
+    await run([`${plain.host}/${repo}:v1`, `${plain.host}/${repo}-copy`]);
+    const r = await run([`${plain.host}/${repo}:v1`, `${plain.host}/${repo}-copy`]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/already there/);
+  });
+
+  test('copies only the platforms given with --platform', async () => {
+    const { img, repo } = await pushed(buildIndex({ platforms: ['linux/amd64', 'linux/arm64'], layers: [1024] }));
+    const r = await run([`${plain.host}/${repo}:v1`, `${plain.host}/${repo}-arm`, '--platform', 'linux/arm64', '--json', '--concurrency=2']);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.sourceDigest).toBe(img.digest);
+    expect(result.platforms).toEqual(['linux/arm64']);
+  });
+
+  test('fails with exit 1 and the registry\'s answer on wrong credentials, never printing them', async () => {
+    const { repo } = await pushed();
+    const r = await run([`${plain.host}/${repo}:v1`, `${basic.host}/${repo}`, '--dest-creds=tester:wrong-pass-123']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/failed \[UNAUTHORIZED\]/);
+    expect(r.stderr + r.stdout).not.toContain('wrong-pass-123');
+  });
+
+  test('fails with exit 1 when the destination does not answer with the copied digest afterwards', async () => {
+    const { repo } = await pushed();
+    const proxy = await startFaultProxy(plain);
+    try {
+      proxy.setFaults([{ match: { method: 'HEAD', path: /\/manifests\// }, kind: 'status', status: 404 }]);
+      const r = await run([`${plain.host}/${repo}:v1`, `${proxy.host}/${repo}-checked`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/holds nothing after the copy, expected sha256:/);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('draws progress on one line when stderr is a terminal', async () => {
+    const { repo } = await pushed(buildImage({ layers: [3 * 1024 * 1024] }));
+    const r = await run([`${plain.host}/${repo}:v1`, `${basic.host}/${repo}`, '--dest-creds', `${basic.username}:${basic.password}`], {}, true);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('\r\x1b[K');
+    expect(r.stderr).toMatch(/blobs copied, \d+ skipped, \d+ in flight/);
+  });
+
+  test('prints help with --help and exits 0', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: cdk-byoc-artifacts copy SRC DST/);
+  });
+
+  test.each([
+    [[], /SRC and DST are required/],
+    [['127.0.0.1:1/a'], /SRC and DST are required/],
+    [['127.0.0.1:1/a', '127.0.0.1:1/b', '127.0.0.1:1/c'], /expected SRC and DST, got 3/],
+    [['127.0.0.1:1/a', '127.0.0.1:1/b', '--force'], /unknown option "--force"/],
+    [['127.0.0.1:1/a', '127.0.0.1:1/b', '--concurrency', 'many'], /--concurrency "many" is not allowed/],
+    [['127.0.0.1:1/a', '127.0.0.1:1/b', '--concurrency', '0'], /--concurrency "0" is not allowed/],
+    [['127.0.0.1:1/a', '127.0.0.1:1/b', '--platform', 'linux'], /--platform "linux" is not os\/arch/],
+    [['127.0.0.1:1/a', '127.0.0.1:1/b', '--src-creds'], /--src-creds needs a value/],
+    [['127.0.0.1:1/a', '127.0.0.1:1/b', '--src-creds', 'justapassword'], /--src-creds \/ CDK_BYOC_SRC_CREDS must be USER:PASS/],
+    [['app:v1', '127.0.0.1:1/b'], /SRC: Invalid image reference "app:v1"/],
+    [['127.0.0.1:1/a', `127.0.0.1:1/b@sha256:${'1'.repeat(64)}`], /DST: .*names a digest/],
+  ])('fails with exit 2 and usage on %j', async (argv, message) => {
+    const r = await run(argv as string[]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain('Usage: cdk-byoc-artifacts copy');
+    expect(r.stderr).not.toContain('justapassword');
+  });
+});
