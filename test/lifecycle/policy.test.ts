@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Lazy } from 'aws-cdk-lib';
 import { LifecyclePolicy } from '../../src/lifecycle/policy';
 import { LifecycleActionType, LifecycleStorageClass, TagStatus } from '../../src/lifecycle/rules';
 
@@ -162,6 +162,17 @@ describe('LifecyclePolicy.fromPolicyText validation', () => {
       'action.type: "delete" is not allowed: one of "expire", "transition"'],
     ['an unknown selection field', [{ rulePriority: 1, selection: { tagStatus: 'any', ...keep5, tagSuffixList: ['x'] }, action: expire }],
       'selection.tagSuffixList: ["x"] is not allowed: not a selection field'],
+    ['a rule that is not an object', ['rule one'], 'rules[0]: rule: "rule one" is not allowed: an object with rulePriority, selection and action'],
+    ['an unknown rule field', [{ rulePriority: 1, selection: { tagStatus: 'any', ...keep5 }, action: expire, enabled: true }],
+      'rules[0] (rulePriority 1): enabled: true is not allowed: not a rule field; a rule has rulePriority, description, selection, action'],
+    ['a description that is not text', [{ rulePriority: 1, description: 7, selection: { tagStatus: 'any', ...keep5 }, action: expire }],
+      'rules[0] (rulePriority 1): description: 7 is not allowed: a string'],
+    ['a rule without selection or action', [{ rulePriority: 1 }],
+      'rules[0] (rulePriority 1): selection: undefined is not allowed: an object with tagStatus, countType and countNumber'],
+    ['an unknown action field', [{ rulePriority: 1, selection: { tagStatus: 'any', ...keep5 }, action: { type: 'expire', after: 3 } }],
+      'rules[0] (rulePriority 1): action.after: 3 is not allowed: not an action field'],
+    ['an unknown storage class', [{ rulePriority: 1, selection: { tagStatus: 'any', storageClass: 'glacier', ...keep5 }, action: expire }],
+      'rules[0] (rulePriority 1): selection.storageClass: "glacier" is not allowed: one of "standard", "archive"'],
     ['the same prefix set twice in one storage class', [
       { rulePriority: 1, selection: { tagStatus: 'tagged', tagPrefixList: ['a', 'b'], ...keep5 }, action: expire },
       { rulePriority: 2, selection: { tagStatus: 'tagged', tagPrefixList: ['b', 'a'], countType: 'sinceImagePushed', countUnit: 'days', countNumber: 9 }, action: expire },
@@ -188,6 +199,7 @@ describe('LifecyclePolicy.fromPolicyText validation', () => {
     ['text longer than 30,720 characters', text(Array.from({ length: 200 }, (_, i) => ({
       rulePriority: i + 1, description: 'x'.repeat(100), selection: { tagStatus: 'tagged', tagPrefixList: [`p${i}`], ...keep5 }, action: expire,
     }))), 'characters is not allowed: 100 to 30720 characters'],
+    ['a policy that is a list', JSON.stringify([{ rulePriority: 1 }]).padEnd(120, ' '), 'policy: [{"rulePriority":1}] is not allowed: a JSON object with a "rules" list'],
     ['an extra top-level field', JSON.stringify({ rules: [{ rulePriority: 1, selection: { tagStatus: 'any', ...keep5 }, action: expire }], version: 2 }, null, 2),
       'policy.version: 2 is not allowed: the policy has only a "rules" list'],
   ])('fails on %s', (_title, policyText, message) => {
@@ -250,5 +262,19 @@ describe('documented usage', () => {
         ['sinceImagePulled', 'transition', 'standard'],
         ['sinceImageTransitioned', 'expire', 'archive'],
       ]);
+  });
+});
+
+describe('LifecyclePolicy tokens', () => {
+  test('fails on tokens in rules: the policy text is rendered at synth time', () => {
+    const policy = LifecyclePolicy.fromRules([
+      { rulePriority: Lazy.number({ produce: () => 1 }), maxImageCount: Lazy.number({ produce: () => 5 }), tagPatternList: ['a*'] },
+      { maxImageAge: Duration.days(Lazy.number({ produce: () => 5 })), tagPatternList: ['b*'] },
+    ]);
+    expect(policy.validate()).toEqual(expect.arrayContaining([
+      expect.stringContaining('rulePriority: "<token>" is not allowed: a concrete whole number'),
+      expect.stringContaining('maxImageCount: "<token>" is not allowed: a concrete whole number'),
+      expect.stringContaining('maxImageAge: "<token>" is not allowed: a concrete Duration of whole days'),
+    ]));
   });
 });
