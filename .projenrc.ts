@@ -68,6 +68,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
     },
   },
   tsconfigDevFile: 'tsconfig.dev.json',
+  // One typed-lint project for src, test, examples and scripts: the dev tsconfig includes them all.
+  eslintOptions: {
+    dirs: ['src'],
+    devdirs: ['test', 'examples', 'scripts'],
+    tsconfigPath: './tsconfig.dev.json',
+    projectService: false,
+  },
   tsconfigDev: {
     include: ['examples/**/*.ts', 'scripts/**/*.ts'],
     compilerOptions: {},
@@ -81,8 +88,6 @@ project.addBins({ 'cdk-byoc-artifacts': 'lib/cli.js' });
 
 project.eslint?.allowDevDeps('examples/**');
 project.eslint?.allowDevDeps('scripts/**');
-project.eslint?.addLintPattern('examples');
-project.eslint?.addLintPattern('scripts');
 
 // `projen test` does not run pre-compile, where the Lambda bundles are built: bundle first,
 // and make sure the registry binaries the copy-engine tests need are present.
