@@ -284,7 +284,7 @@ export class ImageSyncDestination {
   /**
    * The destination repository.
    */
-  public get repository(): ecr.IRepository {
+  public get destinationRepository(): ecr.IRepository {
     return this.repo;
   }
 
@@ -491,7 +491,7 @@ export class ImageSync extends Construct {
     const sourceProperties = props.source._bind(provider.function);
     props.destination._bind(provider.function, removeOnDelete);
 
-    const repository = props.destination.repository;
+    const repository = props.destination.destinationRepository;
     const properties: { [key: string]: unknown } = {
       ...sourceProperties,
       [Props.DESTINATION_REPOSITORY_URI]: repository.repositoryUri,
@@ -546,7 +546,7 @@ class DigestPinnedImage extends ecs.ContainerImage {
 
   public bind(_scope: Construct, containerDefinition: ecs.ContainerDefinition): ecs.ContainerImageConfig {
     this.destination.grantPull(containerDefinition.taskDefinition.obtainExecutionRole());
-    return { imageName: this.destination.repository.repositoryUriForDigest(this.digest) };
+    return { imageName: this.destination.destinationRepository.repositoryUriForDigest(this.digest) };
   }
 }
 
