@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the local registry tools that the tests, the demo and the benchmark use are present:
-#   docker-registry (CNCF distribution), skopeo (reference client), htpasswd (bcrypt users).
+#   docker-registry (CNCF distribution), skopeo (reference client), htpasswd (bcrypt users),
+#   GNU time (the benchmark's peak RSS).
 # Installs them from Debian's packages when running as root with apt-get; otherwise says how.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+[ -x /usr/bin/time ] || missing+=(time)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -23,6 +25,6 @@ cat >&2 <<MSG
 Missing: ${missing[*]}.
 The copy-engine tests, the demo and the benchmark run a real OCI registry on 127.0.0.1.
 Install the tools, then run the command again:
-  sudo apt-get update && sudo apt-get install -y docker-registry skopeo apache2-utils
+  sudo apt-get update && sudo apt-get install -y docker-registry skopeo apache2-utils time
 MSG
 exit 1
