@@ -5,6 +5,7 @@ import { LifecycleActionType, LifecycleRule, LifecycleStorageClass, TagStatus } 
 import {
   checkPolicyDocument,
   MAX_POLICY_TEXT_LENGTH,
+  MIN_DAYS_IN_ARCHIVE,
   MIN_POLICY_TEXT_LENGTH,
   PolicyCheck,
   PolicyRule,
@@ -216,10 +217,14 @@ function rulesToJson(rules: LifecycleRule[], previousPriority: number, firstInde
     if (priority === undefined) {
       priority = previous + 1;
     }
-    const label = typeof priority === 'number' && Number.isInteger(priority) ? `rules[${index}] (rulePriority ${priority})` : `rules[${index}]`;
+    const tokenPriority = typeof priority === 'number' && Token.isUnresolved(priority);
+    const label = !tokenPriority && typeof priority === 'number' && Number.isInteger(priority)
+      ? `rules[${index}] (rulePriority ${priority})` : `rules[${index}]`;
     const problem = (field: string, value: unknown, allowed: string) => errors.push(`${label}: ${field}: ${show(value)} is not allowed: ${allowed}`);
-    if (typeof priority === 'number' && Token.isUnresolved(priority)) {
+    if (tokenPriority) {
       problem('rulePriority', '<token>', 'a concrete whole number (lifecycle rules are rendered at synth time)');
+      // Reported once: the JSON checks see the next free priority instead of the token.
+      priority = previous + 1;
     }
     if (typeof priority === 'number' && Number.isInteger(priority)) {
       previous = priority;
@@ -255,7 +260,7 @@ function rulesToJson(rules: LifecycleRule[], previousPriority: number, firstInde
         break;
       case 'maxTimeInArchive':
         countType = 'sinceImageTransitioned';
-        countNumber = days(rule.maxTimeInArchive, 'maxTimeInArchive', problem) ?? PLACEHOLDER;
+        countNumber = days(rule.maxTimeInArchive, 'maxTimeInArchive', problem) ?? MIN_DAYS_IN_ARCHIVE;
         break;
       default:
         countType = 'imageCountMoreThan';

@@ -271,10 +271,10 @@ describe('LifecyclePolicy tokens', () => {
       { rulePriority: Lazy.number({ produce: () => 1 }), maxImageCount: Lazy.number({ produce: () => 5 }), tagPatternList: ['a*'] },
       { maxImageAge: Duration.days(Lazy.number({ produce: () => 5 })), tagPatternList: ['b*'] },
     ]);
-    expect(policy.validate()).toEqual(expect.arrayContaining([
-      expect.stringContaining('rulePriority: "<token>" is not allowed: a concrete whole number'),
-      expect.stringContaining('maxImageCount: "<token>" is not allowed: a concrete whole number'),
-      expect.stringContaining('maxImageAge: "<token>" is not allowed: a concrete Duration of whole days'),
-    ]));
+    expect(policy.validate()).toEqual([
+      expect.stringContaining('rules[0]: rulePriority: "<token>" is not allowed: a concrete whole number'),
+      expect.stringContaining('rules[0]: maxImageCount: "<token>" is not allowed: a concrete whole number'),
+      expect.stringContaining('rules[1] (rulePriority 2): maxImageAge: "<token>" is not allowed: a concrete Duration of whole days'),
+    ]);
   });
 });
