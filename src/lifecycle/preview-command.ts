@@ -43,9 +43,12 @@ export async function lifecyclePreviewCommand(argv: string[], io: Io): Promise<n
 
   let policy: LifecyclePolicy;
   let images: LifecyclePreviewImage[];
+  let details: ImageDetails;
   try {
     policy = LifecyclePolicy.fromPolicyText(policyTextOf(await readText(args.policyFile), args.policyFile));
-    images = parseImages(await readText(args.imagesFile), args.imagesFile);
+    const imagesText = await readText(args.imagesFile);
+    images = parseImages(imagesText, args.imagesFile);
+    details = imageDetailsOf(imagesText);
   } catch (e) {
     io.stderr.write(`${(e as Error).message}\n`);
     return 1;
@@ -54,6 +57,9 @@ export async function lifecyclePreviewCommand(argv: string[], io: Io): Promise<n
     io.stderr.write(`warning: ${warning}\n`);
   }
   const results = policy.preview(images, args.now);
+  for (const note of notesOn(results, details)) {
+    io.stderr.write(`note: ${note}\n`);
+  }
   if (args.json) {
     io.stdout.write(`${JSON.stringify({ previewResults: results, summary: summaryOf(results) }, null, 2)}\n`);
   } else {
@@ -244,4 +250,51 @@ function renderTable(results: LifecyclePreviewResult[], imageCount: number, now:
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   return [line(header), ...rows.map(line)].join('\n') + `\n\n${summary}`;
+}
+
+/** What DescribeImages says beyond the preview's input: which images are indexes, which are referrers. */
+interface ImageDetails {
+  readonly indexes: Set<string>;
+  readonly subjects: Map<string, string>;
+}
+
+const INDEX_MEDIA_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
+
+function imageDetailsOf(text: string): ImageDetails {
+  const doc = JSON.parse(text);
+  const list: Array<Record<string, unknown>> = Array.isArray(doc) ? doc : doc.imageDetails;
+  const indexes = new Set<string>();
+  const subjects = new Map<string, string>();
+  for (const image of list) {
+    const digest = image.imageDigest as string;
+    if (typeof image.imageManifestMediaType === 'string' && INDEX_MEDIA_TYPES.includes(image.imageManifestMediaType)) {
+      indexes.add(digest);
+    }
+    if (typeof image.subjectManifestDigest === 'string') {
+      subjects.set(digest, image.subjectManifestDigest);
+    }
+  }
+  return { indexes, subjects };
+}
+
+/**
+ * What ECR does beyond the rules, which `describe-images` output alone cannot settle: it never
+ * expires a manifest an index references before the index, and removes referrers (signatures,
+ * SBOMs) within 24 hours after their subject.
+ */
+function notesOn(results: LifecyclePreviewResult[], details: ImageDetails): string[] {
+  const notes: string[] = [];
+  const keptIndexes = [...details.indexes].filter((digest) => !results.some((r) => r.imageDigest === digest));
+  const untagged = results.filter((r) => r.imageTags.length === 0 && !details.subjects.has(r.imageDigest));
+  if (keptIndexes.length > 0 && untagged.length > 0) {
+    notes.push(`${untagged.length} untagged image(s) listed may be platform manifests of the ${keptIndexes.length} `
+      + 'image index(es) kept: ECR does not expire or archive a manifest an index references before the index.');
+  }
+  const removed = new Set(results.map((r) => r.imageDigest));
+  const followers = [...details.subjects].filter(([digest, subject]) => removed.has(subject) && !removed.has(digest));
+  if (followers.length > 0) {
+    notes.push(`${followers.length} referrer(s) (signatures, SBOMs, ...) of images listed will be expired or archived by ECR `
+      + 'within 24 hours after their subject.');
+  }
+  return notes;
 }

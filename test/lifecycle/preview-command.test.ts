@@ -37,7 +37,8 @@ async function writeTmp(name: string, content: unknown): Promise<string> {
 describe('lifecycle preview command', () => {
   test('prints a table of what would be expired or archived, by which rule, and a summary', async () => {
     const { code, stdout, stderr } = await cli(POLICY, IMAGES, '--now', NOW);
-    expect(stderr).toBe('');
+    expect(stderr).toBe('note: 2 untagged image(s) listed may be platform manifests of the 3 image index(es) kept: '
+      + 'ECR does not expire or archive a manifest an index references before the index.\n');
     expect(code).toBe(0);
     const lines = stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^RULE\s+ACTION\s+DIGEST\s+PUSHED\s+CLASS\s+TAGS$/);
@@ -83,6 +84,23 @@ describe('lifecycle preview command', () => {
     const { code, stdout } = await cli(POLICY, images, '--now', NOW);
     expect(code).toBe(0);
     expect(stdout).toBe('1 image(s) evaluated at 2026-06-01T12:00:00.000Z: 0 would be expired, 0 archived, 1 kept.\n');
+  });
+
+  test('notes that ECR removes the referrers of images it expires', async () => {
+    const digest = (c: string) => `sha256:${c.repeat(64)}`;
+    const images = await writeTmp('referrers.json', {
+      imageDetails: [
+        { imageDigest: digest('a'), imageTags: ['v1'], imagePushedAt: '2026-01-01T00:00:00Z', imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json' },
+        { imageDigest: digest('b'), imageTags: ['v2'], imagePushedAt: '2026-01-02T00:00:00Z' },
+        { imageDigest: digest('c'), imageTags: ['v3'], imagePushedAt: '2026-01-03T00:00:00Z' },
+        { imageDigest: digest('d'), imageTags: ['v4'], imagePushedAt: '2026-01-04T00:00:00Z' },
+        { imageDigest: digest('e'), imagePushedAt: '2026-05-30T00:00:00Z', subjectManifestDigest: digest('a'), artifactMediaType: 'application/vnd.cncf.notary.signature' },
+      ],
+    });
+    const { code, stdout, stderr } = await cli(POLICY, images, '--now', NOW, '--json');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).previewResults.map((r: { imageDigest: string }) => r.imageDigest)).toEqual([digest('a')]);
+    expect(stderr).toBe('note: 1 referrer(s) (signatures, SBOMs, ...) of images listed will be expired or archived by ECR within 24 hours after their subject.\n');
   });
 
   test('prints warnings about rules that can never act on stderr', async () => {
