@@ -1,12 +1,17 @@
+import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
 import { BatchDeleteImageCommand, DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Props } from '../src/image-sync-contract';
+import { CopyError } from '../src/sync';
 import { startFaultProxy } from './support/fault-proxy';
 import {
   BUDGET_KEY,
+  copyFailure,
   handleEvent,
   HandlerDependencies,
   ImageSyncEvent,
@@ -15,7 +20,7 @@ import {
   PHASE_KEY,
   sessionName,
 } from '../src/image-sync-handler/handler';
-import { parsePhysicalId } from '../src/image-sync-handler/properties';
+import { parsePhysicalId, parseSyncRequest } from '../src/image-sync-handler/properties';
 import { createDependencies, handler } from '../src/image-sync.lambda';
 import { BuiltImage, buildImage, buildIndex, expectImage, pushImage, readManifest } from './support/images';
 import { startRegistry, stopAll, TestRegistry } from './support/registry';
@@ -490,6 +495,57 @@ describe('image-sync handler', () => {
     expect(answer.PhysicalResourceId).toBe(`${INSTALL_HOST}/install/api:v1`);
     expect(answer[PHASE_KEY]).toBe('isComplete');
     expect(answer[BUDGET_KEY]).toBeGreaterThan(Date.now());
+  });
+});
+
+describe('image-sync failure reasons', () => {
+  const request = parseSyncRequest(tenantProps('tenant/api', 'install/api'));
+
+  test('says to release under a new tag when ECR refuses to overwrite an immutable tag', () => {
+    const ecrAnswer = new CopyError('REGISTRY', `PUT ${INSTALL_HOST}/v2/install/api/manifests/v1: 400 TAG_INVALID: The image tag 'v1' already exists `
+      + 'in the \'install/api\' repository and cannot be overwritten because the repository is immutable.');
+
+    expect(copyFailure(ecrAnswer, request).message).toMatch(
+      /^Copying .* failed: .* The destination tag v1 already holds a different image and the repository's tags are immutable: release under a new tag/,
+    );
+  });
+
+  test.each([
+    ['NETWORK', /in a VPC, add endpoints for ECR \(api, dkr\), S3 and STS, or a NAT gateway/],
+    ['UNSUPPORTED', /rebuild or convert it to OCI or Docker schema 2/],
+    ['DENIED', /the install repository lets only its writers push/],
+  ] as const)('says what to do on a %s failure', (code, advice) => {
+    expect(copyFailure(new CopyError(code, 'registry said no'), request).message).toMatch(advice);
+  });
+});
+
+describe('the bundled Lambda asset', () => {
+  const bundle = path.join(__dirname, '..', 'assets', 'image-sync.lambda', 'index.js');
+
+  test('loads in a fresh Node.js process and answers onEvent and a default Delete without calling anything', () => {
+    if (!fs.existsSync(bundle)) {
+      throw new Error(`fails to find ${bundle}: build it with \`npx projen bundle\``);
+    }
+    const printed: string[] = [];
+    const run = (event: ImageSyncEvent) => {
+      const out = execFileSync(process.execPath, ['-e', [
+        `require(${JSON.stringify(bundle)}).handler(${JSON.stringify(event)}, { getRemainingTimeInMillis: () => 600000 })`,
+        '.then((r) => process.stdout.write("\\n" + JSON.stringify(r)))',
+      ].join('')], { env: { PATH: process.env.PATH, AWS_REGION: 'eu-west-1', NODE_NO_WARNINGS: '1' }, encoding: 'utf8' });
+      const lines = out.split('\n').filter((l) => l.trim() !== '');
+      printed.push(...lines.slice(0, -1));
+      return JSON.parse(lines[lines.length - 1]);
+    };
+    const copiedId = `${INSTALL_HOST}/install/api:v1@sha256:${'f'.repeat(64)}`;
+
+    const created = run(cfnEvent('Create', tenantProps('tenant/api', 'install/api')));
+    const deleted = run(cfnEvent('Delete', tenantProps('tenant/api', 'install/api'), { PhysicalResourceId: copiedId }));
+
+    expect(created).toMatchObject({ PhysicalResourceId: `${INSTALL_HOST}/install/api:v1`, [PHASE_KEY]: 'isComplete' });
+    expect(deleted).toEqual({ PhysicalResourceId: copiedId, [PHASE_KEY]: 'isComplete' });
+    // Its log lines (what CloudWatch would get) name the request but not the response URL or external id.
+    expect(printed.map((l) => JSON.parse(l).message)).toEqual(['onEvent', 'onEvent', 'delete: keeping the image']);
+    expect(printed.join('\n')).not.toMatch(/abc123secret|install-acme-0042/);
   });
 });
 

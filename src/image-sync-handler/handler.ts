@@ -367,7 +367,8 @@ export function sessionTags(releaseId: string | undefined): { key: string; value
   return [{ key: 'ReleaseId', value: releaseId.replace(/[^\p{L}\p{Z}\p{N}_.:/=+@-]/gu, '_').slice(0, 256) }];
 }
 
-function copyFailure(e: unknown, request: SyncRequest): Error {
+/** The failure reason for a copy error: what failed, on which image, and what to do. */
+export function copyFailure(e: unknown, request: SyncRequest): Error {
   const what = `Copying ${request.sourceImage} to ${request.destinationRepositoryUri}:${request.destinationTag} failed`;
   if (!(e instanceof CopyError)) {
     return new Error(`${what}: ${(e as Error)?.message ?? String(e)}`);
@@ -382,8 +383,17 @@ function copyFailure(e: unknown, request: SyncRequest): Error {
     NETWORK: 'The registry could not be reached: in a VPC, add endpoints for ECR (api, dkr), S3 and STS, or a NAT gateway; then deploy again.',
     REGISTRY: 'The registry answered with an error: deploy again later; if it persists, check the registry\'s status.',
   };
+  if (IMMUTABLE_TAG.test(e.message)) {
+    return new Error(
+      `${what}: ${e.message} The destination tag ${request.destinationTag} already holds a different image and the ` +
+      'repository\'s tags are immutable: release under a new tag (the ImageSync tag prop), or make this tag pattern mutable.',
+    );
+  }
   return new Error(`${what}: ${e.message} ${advice[e.code] ?? ''}`.trim());
 }
+
+// ECR answers a PUT of an existing immutable tag with TAG_INVALID "... cannot be overwritten because ... immutable".
+const IMMUTABLE_TAG = /TAG_INVALID|cannot be overwritten because the (repository|tag) is immutable/i;
 
 function budgetExhausted(request: SyncRequest, last: CopyResult | undefined): Error {
   const progress = last
