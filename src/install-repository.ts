@@ -69,7 +69,8 @@ export interface InstallRepositoryProps {
 
   /**
    * Lifecycle rules, in evaluation order, replacing the default policy (evaluated after the
-   * rules of `lifecyclePolicy` when both are given).
+   * rules of `lifecyclePolicy` when both are given). An empty list turns lifecycle management
+   * off: images are kept until deleted.
    *
    * @default - the default policy: see `maxReleaseCount` and `maxUntaggedImageCount`
    */
@@ -240,9 +241,10 @@ export class InstallRepository extends Construct {
   }
 
   /**
-   * The lifecycle policy as configured so far (props, added rules, or the default).
+   * The lifecycle policy as configured so far (props, added rules, or the default); undefined
+   * when `lifecycleRules` is empty and no rule was added.
    */
-  public lifecyclePolicy(): LifecyclePolicy {
+  public lifecyclePolicy(): LifecyclePolicy | undefined {
     if (this.basePolicy) {
       return this.basePolicy.withRules([...this.configuredRules, ...this.addedRules]);
     }
@@ -250,7 +252,8 @@ export class InstallRepository extends Construct {
       // Added rules take precedence; the default rules stay as the catch-all after them.
       return LifecyclePolicy.fromRules([...this.addedRules, ...this.defaultRules]);
     }
-    return LifecyclePolicy.fromRules([...this.configuredRules, ...this.addedRules]);
+    const rules = [...this.configuredRules, ...this.addedRules];
+    return rules.length > 0 ? LifecyclePolicy.fromRules(rules) : undefined;
   }
 
   /**

@@ -124,6 +124,13 @@ describe('InstallRepository', () => {
     ]);
   });
 
+  test('an empty lifecycleRules list turns lifecycle management off', () => {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Repo', { lifecycleRules: [] });
+    expect(repositoryProps(s).LifecyclePolicy).toBeUndefined();
+    expect(repo.lifecyclePolicy()).toBeUndefined();
+  });
+
   test('addLifecycleRule on the default policy is evaluated before the default rules', () => {
     const s = stack();
     const repo = new InstallRepository(s, 'Repo');
