@@ -45,7 +45,7 @@ export async function lifecyclePreviewCommand(argv: string[], io: Io): Promise<n
   let images: LifecyclePreviewImage[];
   let details: ImageDetails;
   try {
-    policy = LifecyclePolicy.fromPolicyText(policyTextOf(await readText(args.policyFile), args.policyFile));
+    policy = LifecyclePolicy.fromPolicyText(policyTextOf(await readText(args.policyFile)));
     const imagesText = await readText(args.imagesFile);
     images = parseImages(imagesText, args.imagesFile);
     details = imageDetailsOf(imagesText);
@@ -105,7 +105,7 @@ async function readText(file: string): Promise<string> {
 }
 
 /** The policy text in a file: the policy JSON itself, or `get-lifecycle-policy` output holding it. */
-function policyTextOf(text: string, file: string): string {
+function policyTextOf(text: string): string {
   try {
     const doc = JSON.parse(text);
     if (doc && typeof doc === 'object' && typeof doc.lifecyclePolicyText === 'string') {
@@ -114,7 +114,6 @@ function policyTextOf(text: string, file: string): string {
   } catch {
     // Not JSON: fromPolicyText reports it with the rest.
   }
-  void file;
   return text;
 }
 

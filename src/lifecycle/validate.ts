@@ -120,7 +120,7 @@ export function checkPolicyDocument(doc: unknown, extraErrors: string[] = []): P
   }
 
   const checked: Array<PolicyRule | undefined> = rules.map((rule, index) => checkRule(rule, index, errors));
-  checkAcrossRules(rules, checked, errors);
+  checkAcrossRules(rules, errors);
   if (errors.length > 0) {
     return { errors, warnings: [] };
   }
@@ -297,7 +297,7 @@ function selectedClass(rule: unknown): StorageClassWord | undefined {
   return value === 'standard' || value === 'archive' ? value : undefined;
 }
 
-function checkAcrossRules(rules: unknown[], checked: Array<PolicyRule | undefined>, errors: string[]): void {
+function checkAcrossRules(rules: unknown[], errors: string[]): void {
   // Unique priorities.
   const byPriority = new Map<number, number[]>();
   rules.forEach((rule, index) => {
@@ -348,7 +348,6 @@ function checkAcrossRules(rules: unknown[], checked: Array<PolicyRule | undefine
       }
     }
   }
-  void checked;
 }
 
 /** The literal text a tag pattern requires at the start of a tag, and whether that is all it requires. */
