@@ -41,20 +41,6 @@ export enum LifecycleActionType {
 }
 
 /**
- * How a lifecycle rule counts: ECR's `countType`.
- */
-export enum LifecycleCountType {
-  /** Keep the newest `countNumber` matching images, mark the older ones. */
-  IMAGE_COUNT_MORE_THAN = 'imageCountMoreThan',
-  /** Mark matching images pushed more than `countNumber` days ago. */
-  SINCE_IMAGE_PUSHED = 'sinceImagePushed',
-  /** Mark matching images not pulled for more than `countNumber` days (transition only). */
-  SINCE_IMAGE_PULLED = 'sinceImagePulled',
-  /** Mark archived images archived more than `countNumber` days ago (expire only). */
-  SINCE_IMAGE_TRANSITIONED = 'sinceImageTransitioned',
-}
-
-/**
  * One rule of an ECR lifecycle policy, in the shape CDK users know from `ecr.LifecycleRule`,
  * extended with everything ECR supports today: tag patterns, the archive storage class,
  * pull-based and archive-age rules, and the `transition` action.
