@@ -582,7 +582,7 @@ class ImageSyncProvider extends Construct {
     const stack = Stack.of(scope);
     const existing = stack.node.tryFindChild(PROVIDER_ID) as ImageSyncProvider | undefined;
     if (!existing) {
-      return new ImageSyncProvider(stack, PROVIDER_ID, settings);
+      return new ImageSyncProvider(stack, PROVIDER_ID, settings, scope.node.path);
     }
     existing.checkSame(scope, settings);
     return existing;
@@ -591,7 +591,7 @@ class ImageSyncProvider extends Construct {
   public readonly function: lambda.Function;
   public readonly serviceToken: string;
 
-  private constructor(scope: Construct, id: string, private readonly settings: ProviderSettings) {
+  private constructor(scope: Construct, id: string, private readonly settings: ProviderSettings, private readonly firstPath: string) {
     super(scope, id);
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
@@ -659,15 +659,15 @@ class ImageSyncProvider extends Construct {
     const names: (keyof ProviderSettings)[] = ['memorySize', 'logRetention', 'vpc', 'vpcSubnets', 'securityGroups'];
     for (const name of names) {
       const given = settings[name];
-      if (given !== undefined && given !== this.settings[name]) {
+      if (given !== undefined && !sameSetting(given, this.settings[name])) {
         conflicts.push(name);
       }
     }
     if (conflicts.length > 0) {
       throw new Error(
-        `ImageSync ${scope.node.path}: ${conflicts.join(', ')} differ from the first ImageSync of stack ` +
-        `${Stack.of(scope).stackName}. Every ImageSync of a stack shares one function: give these props on one ` +
-        'ImageSync only, or the same value on all.',
+        `ImageSync ${scope.node.path}: ${conflicts.join(', ')} differ from ${this.firstPath}, the first ImageSync of stack ` +
+        `${Stack.of(scope).stackName}, which created the function every ImageSync of the stack shares. Give these props ` +
+        'on that ImageSync (or the same value on every one).',
       );
     }
   }
@@ -700,6 +700,21 @@ class ImageSyncProvider extends Construct {
       reason: 'The provider framework\'s waiter state machine only polls isComplete; the framework offers no X-Ray setting and the function\'s logs record every poll.',
     });
   }
+}
+
+/** Equal settings: the same value, or subnet selections and security group lists naming the same things. */
+function sameSetting(a: unknown, b: unknown): boolean {
+  if (a === b) {
+    return true;
+  }
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((x, i) => x === b[i]);
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].every((k) => sameSetting((a as { [k: string]: unknown })[k], (b as { [k: string]: unknown })[k]));
+  }
+  return false;
 }
 
 const ECR_URI = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\/([a-z0-9._/-]+)$/;

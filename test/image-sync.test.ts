@@ -142,7 +142,24 @@ describe('ImageSync', () => {
     new ImageSync(stack, 'Api', { source: tenantSource(), destination: ImageSyncDestination.repository(repo), memorySize: 2048 });
 
     expect(() => new ImageSync(stack, 'Worker', { source: tenantSource(), destination: ImageSyncDestination.repository(repo), memorySize: 512 }))
-      .toThrow(/memorySize differ from the first ImageSync of stack Install\. Every ImageSync of a stack shares one function/);
+      .toThrow(/ImageSync Install\/Worker: memorySize differ from Install\/Api, the first ImageSync of stack Install, which created the function/);
+  });
+
+  test('accepts the same VPC settings given as separate but equal objects on every ImageSync', () => {
+    const stack = newStack();
+    const repo = new ecr.Repository(stack, 'Repo');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    for (const id of ['Api', 'Worker']) {
+      new ImageSync(stack, id, {
+        source: tenantSource(),
+        destination: ImageSyncDestination.repository(repo),
+        tag: id.toLowerCase(),
+        vpc,
+        vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      });
+    }
+
+    Template.fromStack(stack).resourceCountIs(IMAGE_SYNC_RESOURCE_TYPE, 2);
   });
 
   test('lets the function assume only the named access role and push only to its destination', () => {
