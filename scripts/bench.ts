@@ -59,6 +59,7 @@ interface CaseSpec {
 interface ToolRun {
   readonly seconds: number;
   readonly peakRssMiB: number;
+  readonly cpuSeconds: number;
   /** The engine only: time inside the process, around copyImage. */
   readonly copySeconds?: number;
   readonly bytesCopied?: number;
@@ -279,6 +280,8 @@ function bundleEngine(work: string): string {
 interface Timed {
   seconds: number;
   peakRssMiB: number;
+  /** User + system CPU seconds of the child. */
+  cpuSeconds: number;
   stdout: string;
 }
 
@@ -286,7 +289,7 @@ interface Timed {
 async function timed(command: string, args: string[], work: string): Promise<Timed> {
   const rssFile = path.join(work, `rss-${crypto.randomBytes(4).toString('hex')}`);
   const started = process.hrtime.bigint();
-  const child: ChildProcess = spawn(GNU_TIME, ['-f', '%M', '-o', rssFile, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(GNU_TIME, ['-f', '%M %U %S', '-o', rssFile, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
@@ -294,9 +297,9 @@ async function timed(command: string, args: string[], work: string): Promise<Tim
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (code !== 0) throw new Error(`${path.basename(command)} failed (${code}): ${stderr.trim().slice(-2000)}`);
-  const peakRssMiB = Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024;
+  const [rssKiB, user, system] = fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   fs.rmSync(rssFile, { force: true });
-  return { seconds, peakRssMiB, stdout };
+  return { seconds, peakRssMiB: rssKiB / 1024, cpuSeconds: user + system, stdout };
 }
 
 async function runEngine(runner: string, work: string, src: string, dst: string, expectDigest: string): Promise<ToolRun> {
@@ -305,13 +308,13 @@ async function runEngine(runner: string, work: string, src: string, dst: string,
   if (!out.result.complete || out.result.digest !== expectDigest) {
     throw new Error(`engine copied ${out.result.digest} (complete: ${out.result.complete}), expected ${expectDigest}`);
   }
-  return { seconds: t.seconds, peakRssMiB: t.peakRssMiB, copySeconds: out.ms / 1000, bytesCopied: out.result.bytesCopied };
+  return { seconds: t.seconds, peakRssMiB: t.peakRssMiB, cpuSeconds: t.cpuSeconds, copySeconds: out.ms / 1000, bytesCopied: out.result.bytesCopied };
 }
 
 async function runSkopeo(work: string, src: string, dst: string, index: boolean): Promise<ToolRun> {
   const args = ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', ...(index ? ['--all'] : []), `docker://${src}`, `docker://${dst}`];
   const t = await timed('skopeo', args, work);
-  return { seconds: t.seconds, peakRssMiB: t.peakRssMiB };
+  return { seconds: t.seconds, peakRssMiB: t.peakRssMiB, cpuSeconds: t.cpuSeconds };
 }
 
 /** Uploads the same layer bytes straight to a registry: POST + one PUT each, as parallel as the engine. */
@@ -382,7 +385,8 @@ async function runCase(spec: CaseSpec, source: TestRegistry, runner: string, wor
         await verifyCopy(dest, `copy/${tool}`, img.tag, img.digest);
         if (spec.recopy && tool === 'engine' && run.bytesCopied !== 0) throw new Error(`engine re-copy moved ${run.bytesCopied} bytes`);
         (tool === 'engine' ? engineRuns : skopeoRuns).push(run);
-        process.stderr.write(`[${spec.name}] ${tool}: ${run.seconds.toFixed(2)} s, peak RSS ${run.peakRssMiB.toFixed(0)} MiB\n`);
+        process.stderr.write(`[${spec.name}] ${tool}: ${run.seconds.toFixed(2)} s, ${run.cpuSeconds.toFixed(2)} s CPU, `
+          + `peak RSS ${run.peakRssMiB.toFixed(0)} MiB\n`);
       } finally {
         await dest.stop();
       }
@@ -418,7 +422,8 @@ async function runCase(spec: CaseSpec, source: TestRegistry, runner: string, wor
 }
 
 function report(results: CaseResult[], quick: boolean): { table: string; targets: string; pass: boolean } {
-  const header = ['case', 'engine s', 'skopeo s', 'ratio', 'engine peak RSS', 'skopeo peak RSS', 'raw ingest s', 'engine/raw', 'engine copy s'];
+  const header = ['case', 'engine s', 'skopeo s', 'ratio', 'engine peak RSS', 'skopeo peak RSS', 'raw ingest s', 'engine/raw', 'engine copy s',
+    'engine CPU s', 'skopeo CPU s'];
   const rows = results.map((r) => [
     r.title,
     r.engine.seconds.toFixed(2),
@@ -429,6 +434,8 @@ function report(results: CaseResult[], quick: boolean): { table: string; targets
     r.rawSeconds !== undefined ? r.rawSeconds.toFixed(2) : '-',
     r.rawSeconds !== undefined ? `${(r.engine.seconds / r.rawSeconds).toFixed(2)}x` : '-',
     r.engine.copySeconds!.toFixed(2),
+    r.engine.cpuSeconds.toFixed(2),
+    r.skopeo.cpuSeconds.toFixed(2),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
@@ -437,8 +444,11 @@ function report(results: CaseResult[], quick: boolean): { table: string; targets
   const checks: [string, boolean][] = [];
   for (const r of results) {
     const limit = r.name === '200x64KiB' ? 0.6 : 1.0;
-    checks.push([`${r.title}: engine <= ${limit.toFixed(1)}x skopeo wall time (${(r.engine.seconds / r.skopeo.seconds).toFixed(2)}x)`,
-      r.engine.seconds <= limit * r.skopeo.seconds]);
+    const wall = r.engine.seconds / r.skopeo.seconds;
+    const call = r.engine.copySeconds! / r.skopeo.seconds;
+    // Judged on the engine's whole process (Node start-up included); the copy call alone is what a warm Lambda pays.
+    checks.push([`${r.title}: engine <= ${limit.toFixed(1)}x skopeo wall time (process ${wall.toFixed(2)}x; copy call ${call.toFixed(2)}x)`,
+      wall <= limit]);
   }
   const big = results.find((r) => r.name === '1x1GiB');
   if (big) checks.push([`${big.title}: engine peak RSS <= 160 MiB (${big.engine.peakRssMiB.toFixed(0)} MiB)`, big.engine.peakRssMiB <= 160]);
