@@ -83,6 +83,32 @@ describe('InstallRepository', () => {
     expect(policy.preview(images, at(30)).map((r) => [r.imageDigest.slice(7, 8), r.appliedRulePriority])).toEqual([['1', 1], ['4', 2]]);
   });
 
+  test('with the default policy, nothing a kept multi-arch, signed release consists of is expired', () => {
+    // Each release: 2 platform manifests, an attestation manifest, the tagged index, a signature.
+    const policy = LifecyclePolicy.fromRules(InstallRepository.defaultLifecycleRules());
+    const digest = (release: number, part: number) => `sha256:${release.toString(16).padStart(8, '0')}${String(part).repeat(56)}`;
+    const images = [];
+    const start = Date.UTC(2026, 0, 1);
+    for (let release = 1; release <= 100; release++) {
+      const t = (part: number) => new Date(start + release * 86_400_000 + part * 1000);
+      images.push(
+        { imageDigest: digest(release, 1), imagePushedAt: t(1) },
+        { imageDigest: digest(release, 2), imagePushedAt: t(2) },
+        { imageDigest: digest(release, 3), imagePushedAt: t(3) },
+        { imageDigest: digest(release, 4), imageTags: [`v${release}`], imagePushedAt: t(4) },
+        { imageDigest: digest(release, 5), imagePushedAt: t(5) },
+      );
+    }
+    const results = policy.preview(images, new Date(Date.UTC(2030, 0, 1)));
+    const releaseOf = (d: string) => parseInt(d.slice(7, 15), 16);
+    const expiredTagged = results.filter((r) => r.imageTags.length > 0).map((r) => releaseOf(r.imageDigest));
+    const expiredUntagged = results.filter((r) => r.imageTags.length === 0).map((r) => releaseOf(r.imageDigest));
+    expect(expiredTagged).toEqual(Array.from({ length: 70 }, (_, i) => i + 1));
+    // 400 untagged images, 300 kept: the oldest 100 are those of releases 1-25, all expired releases.
+    expect(expiredUntagged).toHaveLength(100);
+    expect(Math.max(...expiredUntagged)).toBe(25);
+  });
+
   test('sizes the default policy with maxReleaseCount and maxUntaggedImageCount', () => {
     const s = stack();
     new InstallRepository(s, 'Repo', { maxReleaseCount: 5, maxUntaggedImageCount: 40 });
