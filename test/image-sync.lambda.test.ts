@@ -22,7 +22,7 @@ import {
 } from '../src/image-sync-handler/handler';
 import { parsePhysicalId, parseSyncRequest } from '../src/image-sync-handler/properties';
 import { createDependencies, handler } from '../src/image-sync.lambda';
-import { BuiltImage, buildImage, buildIndex, expectImage, pushImage, readManifest } from './support/images';
+import { BuiltImage, buildArtifact, buildImage, buildIndex, expectImage, pushImage, readManifest } from './support/images';
 import { startRegistry, stopAll, TestRegistry } from './support/registry';
 
 const TENANT_HOST = '111122223333.dkr.ecr.eu-west-1.amazonaws.com';
@@ -232,7 +232,7 @@ describe('image-sync handler', () => {
     expect(stsMock.commandCalls(AssumeRoleCommand)[1].args[0].input.RoleSessionName).toBe('sync-r-99-ApiImage');
   });
 
-  test('copies only the requested platform of a multi-platform index', async () => {
+  test('copies only the requested platform of a multi-platform index, and nothing when synced again', async () => {
     const src = repoName('tenant');
     const dst = repoName('install');
     const index = buildIndex({ platforms: ['linux/amd64', 'linux/arm64'] });
@@ -244,6 +244,22 @@ describe('image-sync handler', () => {
     expect(digest).not.toBe(index.digest);
     const copied = JSON.parse((await readManifest(install, dst, 'v1'))!.body.toString('utf8'));
     expect(copied.manifests.map((m: any) => m.platform.architecture)).toEqual(['arm64']);
+    // The filtered index is rebuilt identically: syncing the release again is a no-op.
+    const again = await runProvider(cfnEvent('Update', tenantProps(src, dst, { [Props.PLATFORMS]: ['linux/arm64'] }), { PhysicalResourceId: result.PhysicalResourceId }));
+    expect(again.result.PhysicalResourceId).toBe(result.PhysicalResourceId);
+    expect(again.result.Data).toMatchObject({ ImageDigest: digest, BytesCopied: '0' });
+  });
+
+  test('copies a Helm chart pushed as an OCI artifact the same way', async () => {
+    const src = repoName('charts');
+    const dst = repoName('install');
+    const chart = buildArtifact({ kind: 'helm' });
+    await pushTenant(src, chart);
+
+    const { result } = await runProvider(cfnEvent('Create', tenantProps(src, dst)));
+
+    expect(result.Data).toMatchObject({ ImageDigest: chart.digest, MediaType: chart.mediaType });
+    await expectImage(install, dst, 'v1', chart);
   });
 
   test('copies from the same account\'s ECR with the function\'s own token, without assuming a role', async () => {
