@@ -93,6 +93,7 @@ function marks(rule: PolicyRule, selected: LifecyclePreviewImage[], now: number)
  * rulePriority) whose selection matches it, and only if that rule marked it.
  */
 export function previewRules(rules: PolicyRule[], images: LifecyclePreviewImage[], now: Date): LifecyclePreviewResult[] {
+  checkImages(images, now);
   const ordered = [...rules].sort((a, b) => a.rulePriority - b.rulePriority);
   const unique = new Map<string, LifecyclePreviewImage>();
   for (const image of images) {
@@ -136,4 +137,40 @@ export function previewRules(rules: PolicyRule[], images: LifecyclePreviewImage[
   acted.sort((a, b) => a.result.appliedRulePriority - b.result.appliedRulePriority || a.since - b.since
     || (a.result.imageDigest < b.result.imageDigest ? -1 : 1));
   return acted.map(({ result }) => result);
+}
+
+function isDate(value: unknown): value is Date {
+  return value instanceof Date && !Number.isNaN(value.getTime());
+}
+
+/** Throws one Error naming every image whose digest or times cannot be evaluated. */
+function checkImages(images: LifecyclePreviewImage[], now: Date): void {
+  const problems: string[] = [];
+  if (!isDate(now)) {
+    problems.push(`now: ${String(now)} is not allowed: a valid Date`);
+  }
+  if (!Array.isArray(images)) {
+    problems.push(`images: ${String(images)} is not allowed: a list of images`);
+  } else {
+    images.forEach((image, i) => {
+      if (typeof image?.imageDigest !== 'string' || image.imageDigest.length === 0) {
+        problems.push(`images[${i}].imageDigest: ${JSON.stringify(image?.imageDigest)} is not allowed: the image's digest`);
+      }
+      if (!isDate(image?.imagePushedAt)) {
+        problems.push(`images[${i}].imagePushedAt: ${String(image?.imagePushedAt)} is not allowed: a valid Date`);
+      }
+      for (const field of ['lastRecordedPullTime', 'lastArchivedAt', 'lastActivatedAt'] as const) {
+        const value = image?.[field];
+        if (value !== undefined && !isDate(value)) {
+          problems.push(`images[${i}].${field}: ${String(value)} is not allowed: a valid Date or undefined`);
+        }
+      }
+      if (image?.imageTags !== undefined && !(Array.isArray(image.imageTags) && image.imageTags.every((t) => typeof t === 'string'))) {
+        problems.push(`images[${i}].imageTags: ${JSON.stringify(image.imageTags)} is not allowed: a list of tags`);
+      }
+    });
+  }
+  if (problems.length > 0) {
+    throw new Error(`Invalid lifecycle preview input:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
 }

@@ -311,6 +311,22 @@ describe('LifecyclePolicy.preview edge cases', () => {
     expect(results.map((r) => r.imageTags)).toEqual([[]]);
   });
 
+  test('fails on images it cannot evaluate, naming each', () => {
+    const policy = LifecyclePolicy.fromRules([{ maxImageCount: 1 }]);
+    const bad = [
+      { imageDigest: '', imagePushedAt: new Date('not a date') },
+      { imageDigest: digestOf('b'), imagePushedAt: NOW, lastRecordedPullTime: 'yesterday' as unknown as Date, imageTags: [1] as unknown as string[] },
+    ];
+    expect(() => policy.preview(bad, NOW)).toThrow([
+      'Invalid lifecycle preview input:',
+      '  - images[0].imageDigest: "" is not allowed: the image\'s digest',
+      '  - images[0].imagePushedAt: Invalid Date is not allowed: a valid Date',
+      '  - images[1].lastRecordedPullTime: yesterday is not allowed: a valid Date or undefined',
+      '  - images[1].imageTags: [1] is not allowed: a list of tags',
+    ].join('\n'));
+    expect(() => policy.preview([], new Date(NaN))).toThrow('now: Invalid Date is not allowed: a valid Date');
+  });
+
   test('fails when previewing an invalid policy, naming the problem', () => {
     const policy = LifecyclePolicy.fromRules([{ maxImageCount: 0 }]);
     expect(() => policy.preview([], NOW)).toThrow(/countNumber: 0 is not allowed: a whole number of at least 1/);
