@@ -336,8 +336,10 @@ describe('image-sync handler', () => {
     while (!answer.IsComplete && polls < 200) {
       polls += 1;
       answer = await handleEvent(merged, d, () => 45_000 + 25 * polls) as IsCompleteResponse;
-      if (!answer.IsComplete) {
-        expect(await readManifest(install, dst, 'v1')).toBeUndefined();
+      // Between polls the tag is absent, or (when a poll was stopped just after moving it) points at
+      // the complete image: never at a partial one.
+      if (!answer.IsComplete && await readManifest(install, dst, 'v1')) {
+        await expectImage(install, dst, 'v1', img);
       }
     }
 
@@ -398,6 +400,16 @@ describe('image-sync handler', () => {
 
     await expect(failure).rejects.toThrow(new RegExp(`^Access denied assuming role ${ROLE_ARN} to pull .*Check that the access role trusts this stack's sync function role`));
     await expect(failure).rejects.not.toThrow(EXTERNAL_ID);
+  });
+
+  test('fails saying STS could not be reached or throttled, not that access was denied', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    stsMock.on(AssumeRoleCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }));
+
+    await expect(runProvider(cfnEvent('Create', tenantProps(src, dst)))).rejects.toThrow(
+      new RegExp(`^Could not assume role ${ROLE_ARN} to pull .*Throttling.*If STS was unreachable or throttled, deploy again`),
+    );
   });
 
   test('fails on a digest mismatch when the bytes received do not match their digest', async () => {

@@ -241,11 +241,7 @@ async function sourceCredentialSource(event: ImageSyncEvent, request: SyncReques
           durationSeconds: PULL_SESSION_SECONDS,
         });
       } catch (e) {
-        throw new Error(
-          `Access denied assuming role ${request.accessRoleArn} to pull ${request.sourceImage}: ${awsErrorText(e)}. ` +
-          'Check that the access role trusts this stack\'s sync function role, that the external id matches ' +
-          'the one in its trust policy, and that the role may pull from the repository.',
-        );
+        throw assumeRoleFailure(e, request);
       }
       return pinned(ecrCredentialSource(deps.ecr(regionOf(request.sourceRegistry, deps), credentials)), request.sourceRegistry);
     }
@@ -286,6 +282,22 @@ async function readRegistrySecret(request: SyncRequest, deps: HandlerDependencie
     );
   }
   return { username: value.username, password: value.password };
+}
+
+function assumeRoleFailure(e: unknown, request: SyncRequest): Error {
+  const cause = (e as { cause?: { name?: string } })?.cause;
+  const name = cause?.name ?? (e as { name?: string })?.name ?? '';
+  if (/AccessDenied/.test(name) || (e instanceof CopyError && e.code === 'DENIED')) {
+    return new Error(
+      `Access denied assuming role ${request.accessRoleArn} to pull ${request.sourceImage}: ${awsErrorText(e)}. ` +
+      'Check that the access role trusts this stack\'s sync function role, that the external id matches ' +
+      'the one in its trust policy (and that it allows sts:TagSession when a release id is set), and that the role may pull from the repository.',
+    );
+  }
+  return new Error(
+    `Could not assume role ${request.accessRoleArn} to pull ${request.sourceImage}: ${awsErrorText(e)}. ` +
+    'If STS was unreachable or throttled, deploy again; in a VPC without a NAT gateway, add an STS interface endpoint.',
+  );
 }
 
 /** Delete: remove the tag only when opted in and it still points at the digest this resource copied. */
@@ -409,7 +421,7 @@ function budgetExhausted(request: SyncRequest, last: CopyResult | undefined): Er
 
 function awsErrorText(e: unknown): string {
   const err = e as { name?: string; message?: string };
-  const name = err?.name && err.name !== 'Error' ? `${err.name}: ` : '';
+  const name = err?.name && err.name !== 'Error' && err.name !== 'CopyError' ? `${err.name}: ` : '';
   return `${name}${err?.message ?? String(e)}`;
 }
 
