@@ -46,6 +46,8 @@ export interface TestRegistry {
   /** Token auth only: the token server (its realm, and a log of the token requests it answered). */
   readonly tokenServer?: TokenServer;
   readonly storageDir: string;
+  /** Process id of the docker-registry process. */
+  readonly pid: number;
   /** Credentials for the engine: the account above for every host (also through a proxy); anonymous for 'none'. */
   credentials(): CredentialSource;
   /** The registry's own log output so far (errors only unless DEBUG_REGISTRY is set). */
@@ -61,6 +63,7 @@ let exitHooksInstalled = false;
 
 interface RunningRegistry {
   child: ChildProcess;
+  watchdog: ChildProcess;
   storageDir: string;
   tokenServer?: TokenServer;
   stopped: boolean;
@@ -184,7 +187,14 @@ async function startOnce(auth: RegistryAuth, options: StartRegistryOptions): Pro
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
-    const entry: RunningRegistry = { child, storageDir, tokenServer, stopped: false };
+    // The exit hooks cannot run when this process is killed with SIGKILL (a test runner's timeout):
+    // a watchdog shell holds a pipe from us and, when it closes, kills the registry and removes its storage.
+    const watchdog = spawn('sh', ['-c', 'read _; kill -KILL "$0" 2>/dev/null; rm -rf "$1"', String(child.pid), storageDir], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    watchdog.unref();
+    (watchdog.stdin as unknown as net.Socket | null)?.unref?.();
+    const entry: RunningRegistry = { child, watchdog, storageDir, tokenServer, stopped: false };
     running.add(entry);
     // A forgotten registry must not keep the test process alive; the exit hook kills it.
     child.unref();
@@ -208,6 +218,7 @@ async function startOnce(auth: RegistryAuth, options: StartRegistryOptions): Pro
       readOnlyUser,
       tokenServer,
       storageDir,
+      pid: child.pid!,
       credentials: () => async () => user,
       logs: () => output,
       stop: () => stopRunning(entry),
@@ -254,6 +265,8 @@ async function stopRunning(entry: RunningRegistry): Promise<void> {
       child.kill('SIGTERM');
     });
   }
+  // Killed rather than released: it must not act on a process id that may have been reused.
+  entry.watchdog.kill('SIGKILL');
   await entry.tokenServer?.stop();
   fs.rmSync(entry.storageDir, { recursive: true, force: true });
 }
@@ -265,6 +278,7 @@ function installExitHooks(): void {
     for (const entry of running) {
       try {
         entry.child.kill('SIGKILL');
+        entry.watchdog.kill('SIGKILL');
       } catch {
         // already gone
       }
