@@ -355,6 +355,32 @@ describe('image-sync handler', () => {
     await expectImage(install, dst, 'v1', img);
   });
 
+  test('copies from an ECR-like source that redirects blob downloads and fails now and then, never sending credentials elsewhere', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const img = buildImage({ layers: [96 * 1024, 48 * 1024] });
+    await pushTenant(src, img);
+    const proxy = await startFaultProxy(tenant);
+    try {
+      proxy.setFaults([
+        { match: {}, kind: 'redirect-blobs' },
+        { match: { method: 'GET', path: /\/manifests\// }, kind: 'status', status: 503, times: 1 },
+        { match: {}, kind: 'expire-token', times: 1 },
+      ]);
+      const viaProxy = deps({ endpoint: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
+
+      const { result } = await runProvider(cfnEvent('Create', tenantProps(src, dst)), viaProxy);
+
+      expect(result.Data!.ImageDigest).toBe(img.digest);
+      await expectImage(install, dst, 'v1', img);
+      const redirected = proxy.requests.filter((r) => r.listener === 'redirect');
+      expect(redirected.length).toBeGreaterThanOrEqual(img.blobs.size);
+      expect(redirected.every((r) => r.authorization === undefined && r.status === 200)).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test('fails with "time budget exhausted" once the resource\'s budget is spent', async () => {
     const src = repoName('tenant');
     const dst = repoName('install');
