@@ -428,12 +428,70 @@ describe('image-sync handler', () => {
     await expect(failure).rejects.not.toThrow(EXTERNAL_ID);
   });
 
-  test('fails saying STS could not be reached or throttled, not that access was denied', async () => {
+  test('tries again on the next poll when STS is throttled, and completes', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const img = buildImage();
+    await pushTenant(src, img);
+    stsMock.on(AssumeRoleCommand).rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' })).resolves({
+      Credentials: { AccessKeyId: TENANT_SESSION_KEY, SecretAccessKey: 's', SessionToken: 't', Expiration: new Date(Date.now() + 900_000) },
+    });
+
+    const { result, polls } = await runProvider(cfnEvent('Create', tenantProps(src, dst)));
+
+    expect(polls).toBe(2);
+    expect(result.Data!.ImageDigest).toBe(img.digest);
+    expect(logs.some((l) => l.includes('transient failure, will retry on the next poll'))).toBe(true);
+  });
+
+  test('tries again on the next poll when a registry keeps failing past the engine\'s own retries', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const img = buildImage();
+    await pushTenant(src, img);
+    const proxy = await startFaultProxy(tenant);
+    try {
+      proxy.setFaults([{ match: { method: 'GET', path: /\/manifests\// }, kind: 'status', status: 503, retryAfterSeconds: 0 }]);
+      const viaProxy = deps({ endpoint: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
+      const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), viaProxy, longInvocation) as OnEventResponse;
+      const merged = { ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent };
+
+      const during = await handleEvent(merged, viaProxy, longInvocation) as IsCompleteResponse;
+      proxy.setFaults([]);
+      const after = await handleEvent(merged, viaProxy, longInvocation) as IsCompleteResponse;
+
+      expect(during).toEqual({ IsComplete: false });
+      expect(after.Data!.ImageDigest).toBe(img.digest);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('fails saying the registry answered with an error once an outage outlasts the retry window', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    await pushTenant(src, buildImage());
+    const proxy = await startFaultProxy(tenant);
+    try {
+      proxy.setFaults([{ match: { method: 'GET', path: /\/manifests\// }, kind: 'status', status: 503, retryAfterSeconds: 0 }]);
+      const viaProxy = deps({ endpoint: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
+      const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), deps({ now: () => Date.now() - 11 * 60_000 }), longInvocation) as OnEventResponse;
+
+      await expect(handleEvent({ ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent }, viaProxy, longInvocation))
+        .rejects.toThrow(/^Copying .* failed: .*503.*The registry answered with an error: deploy again later/);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('fails saying STS could not be reached or throttled, not that access was denied, once the retry window has passed', async () => {
     const src = repoName('tenant');
     const dst = repoName('install');
     stsMock.on(AssumeRoleCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }));
+    // The request started 11 minutes ago: transient failures are no longer retried.
+    const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), deps({ now: () => Date.now() - 11 * 60_000 }), longInvocation) as OnEventResponse;
 
-    await expect(runProvider(cfnEvent('Create', tenantProps(src, dst)))).rejects.toThrow(
+    await expect(handleEvent({ ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent }, deps(), longInvocation)).rejects.toThrow(
       new RegExp(`^Could not assume role ${ROLE_ARN} to pull .*Throttling.*If STS was unreachable or throttled, deploy again`),
     );
   });

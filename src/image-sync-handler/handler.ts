@@ -60,6 +60,8 @@ export interface ImageSyncEvent {
   readonly [PHASE_KEY]?: string;
   /** Epoch ms after which a Create or Update fails with "time budget exhausted". */
   readonly [BUDGET_KEY]?: number;
+  /** Epoch ms when `onEvent` started the Create or Update. */
+  readonly [STARTED_KEY]?: number;
   readonly [key: string]: unknown;
 }
 
@@ -68,6 +70,7 @@ export interface OnEventResponse {
   readonly PhysicalResourceId: string;
   readonly [PHASE_KEY]: string;
   readonly [BUDGET_KEY]?: number;
+  readonly [STARTED_KEY]?: number;
 }
 
 /** What `isComplete` answers. */
@@ -80,10 +83,15 @@ export interface IsCompleteResponse {
 /** Marks the event `onEvent` hands to `isComplete`: one function serves both phases. */
 export const PHASE_KEY = 'ImageSyncPhase';
 export const BUDGET_KEY = 'ImageSyncBudgetEndsAt';
+export const STARTED_KEY = 'ImageSyncStartedAt';
 const IS_COMPLETE_PHASE = 'isComplete';
 
 // Stop copying this long before the function's own timeout, so the answer gets back to the framework.
 const INVOCATION_MARGIN_MS = 45_000;
+// A failure that may pass (a registry's 5xx or 429 outlasting the engine's own retries, STS
+// throttling) is tried again on the next poll, for this long after the request started; then it
+// fails the resource. A misconfiguration (no route, no endpoint) thus fails within minutes, not an hour.
+const TRANSIENT_RETRY_WINDOW_MS = 10 * 60_000;
 // Fail with a clear reason this long before CloudFormation would time the resource out on its own.
 const BUDGET_MARGIN_MS = 90_000;
 const PULL_SESSION_SECONDS = 900;
@@ -124,6 +132,7 @@ export async function onEvent(event: ImageSyncEvent, deps: HandlerDependencies):
         PhysicalResourceId: pending,
         [PHASE_KEY]: IS_COMPLETE_PHASE,
         [BUDGET_KEY]: now + Math.max(request.totalTimeoutSeconds * 1000 - BUDGET_MARGIN_MS, 60_000),
+        [STARTED_KEY]: now,
       };
     }
     case 'Delete':
@@ -156,7 +165,18 @@ export async function isComplete(
   }
   const deadline = Math.min(started + remainingTimeMs() - INVOCATION_MARGIN_MS, budgetEndsAt);
 
-  const result = await copy(event, request, deps, deadline);
+  let result: CopyResult | undefined;
+  try {
+    result = await copy(event, request, deps, deadline);
+  } catch (e) {
+    const startedAt = typeof event[STARTED_KEY] === 'number' ? event[STARTED_KEY] : started;
+    const now = clock();
+    if (e instanceof TransientFailure && now - startedAt < TRANSIENT_RETRY_WINDOW_MS && now < budgetEndsAt) {
+      log('transient failure, will retry on the next poll', { reason: e.message });
+      return { IsComplete: false };
+    }
+    throw e;
+  }
   if (!result) {
     // Stopped before the copy was even planned (the deadline came during the first requests).
     log('copy stopped at the deadline before it was planned, will resume', { source: request.sourceImage });
@@ -221,7 +241,19 @@ async function copy(event: ImageSyncEvent, request: SyncRequest, deps: HandlerDe
     if ((e as Error)?.name === 'StoppedError') {
       return undefined;
     }
-    throw copyFailure(e, request);
+    const failure = copyFailure(e, request);
+    // Only outages are worth another poll: a corrupt blob or a refused credential was already
+    // retried by the engine and would fail the same way again.
+    const outage = e instanceof CopyError && e.retryable && (e.code === 'NETWORK' || e.code === 'REGISTRY');
+    throw outage ? new TransientFailure(failure.message) : failure;
+  }
+}
+
+/** A failure worth another attempt on the next poll (see TRANSIENT_RETRY_WINDOW_MS). */
+class TransientFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransientFailure';
   }
 }
 
@@ -294,10 +326,9 @@ function assumeRoleFailure(e: unknown, request: SyncRequest): Error {
       'the one in its trust policy (and that it allows sts:TagSession when a release id is set), and that the role may pull from the repository.',
     );
   }
-  return new Error(
-    `Could not assume role ${request.accessRoleArn} to pull ${request.sourceImage}: ${awsErrorText(e)}. ` +
-    'If STS was unreachable or throttled, deploy again; in a VPC without a NAT gateway, add an STS interface endpoint.',
-  );
+  const message = `Could not assume role ${request.accessRoleArn} to pull ${request.sourceImage}: ${awsErrorText(e)}. ` +
+    'If STS was unreachable or throttled, deploy again; in a VPC without a NAT gateway, add an STS interface endpoint.';
+  return TRANSIENT_STS_ERROR.test(name) ? new TransientFailure(message) : new Error(message);
 }
 
 /** Delete: remove the tag only when opted in and it still points at the digest this resource copied. */
@@ -403,6 +434,8 @@ export function copyFailure(e: unknown, request: SyncRequest): Error {
   }
   return new Error(`${what}: ${e.message} ${advice[e.code] ?? ''}`.trim());
 }
+
+const TRANSIENT_STS_ERROR = /Throttl|TooManyRequests|ServiceUnavailable|InternalError|Timeout|ECONNRESET|ETIMEDOUT|EAI_AGAIN/i;
 
 // ECR answers a PUT of an existing immutable tag with TAG_INVALID "... cannot be overwritten because ... immutable".
 const IMMUTABLE_TAG = /TAG_INVALID|cannot be overwritten because the (repository|tag) is immutable/i;
