@@ -445,7 +445,12 @@ describe('fault proxy', () => {
     expect(expired.status).toBe(401);
     expect(expired.headers['www-authenticate']).toBe(
       `Bearer realm="${tokenReg.tokenServer!.realm}",service="${tokenReg.tokenServer!.service}",scope="repository:app:pull",error="invalid_token"`);
-    expect((await raw(`${tokenProxy.url}/v2/app/blobs/${digest}`, { headers: bearer })).body.equals(layer)).toBe(true);
+    // The expired token stays expired; a fresh one gets through.
+    expect((await raw(`${tokenProxy.url}/v2/app/blobs/${digest}`, { headers: bearer })).status).toBe(401);
+    const fresh = await token(tokenReg, 'repository:app:pull', { username: tokenReg.username!, password: tokenReg.password! });
+    const refreshed = await raw(`${tokenProxy.url}/v2/app/blobs/${digest}`, { headers: { Authorization: `Bearer ${fresh.json.token}` } });
+    expect(refreshed.body.equals(layer)).toBe(true);
+    expect(tokenProxy.requests.slice(-3).map((r) => [r.status, r.fault])).toEqual([[401, 'expire-token'], [401, 'expire-token'], [200, undefined]]);
     await tokenProxy.stop();
     await tokenReg.stop();
   });

@@ -18,7 +18,9 @@ import { RegistryAuth, RegistryCredentials } from './registry';
  *   (`localhost:PORT2`), like ECR's pre-signed S3 URLs; that host serves the blob and answers
  *   400 to any request that carries an `Authorization` header, as S3 does.
  * - `expire-token`: answer 401 with the registry's own challenge (`error="invalid_token"` for
- *   token auth), as if the client's token had expired mid-copy.
+ *   token auth), as if the client's token had expired mid-copy. A Bearer token expired this way
+ *   stays expired: every later request that presents it gets the same 401 (without using up
+ *   `times`), so only a client that fetches a new token gets through.
  *
  * A fault applies to requests that match `match` (method, and a regular expression over the path
  * and query), `times` times (default: every matching request). Body faults (reset on a response,
@@ -95,6 +97,7 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
   const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const requests: ProxyRequestRecord[] = [];
   let faults: ActiveFault[] = [];
+  const expiredTokens = new Set<string>();
   const signedUrls = new Map<string, { path: string; authorization?: string }>();
   const challenge = await fetchChallenge(targetHostname, targetPort);
   const sockets = new Set<net.Socket>();
@@ -216,7 +219,9 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
       uploadId: UPLOAD_ID.exec(req.url ?? '')?.[1],
     };
     requests.push(record);
-    const active = take(req);
+    const presented = req.headers.authorization;
+    const stillExpired = presented !== undefined && /^bearer /i.test(presented) && expiredTokens.has(presented);
+    const active = stillExpired ? { fault: { match: {}, kind: 'expire-token' } as Fault, left: 0 } : take(req);
     const fault = active?.fault;
     const answerAfterBody = (status: number, headers: http.OutgoingHttpHeaders, body: unknown) => {
       record.fault = fault?.kind;
@@ -235,6 +240,7 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
       return answerAfterBody(fault.status, headers, { errors: [{ code, message: `injected ${fault.status}` }] });
     }
     if (fault?.kind === 'expire-token') {
+      if (presented !== undefined && /^bearer /i.test(presented)) expiredTokens.add(presented);
       const repo = repositoryOf(req.url ?? '');
       let header = challenge;
       if (/^bearer/i.test(challenge)) {
