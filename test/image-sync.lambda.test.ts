@@ -28,6 +28,7 @@ import { startRegistry, stopAll, TestRegistry } from './support/registry';
 const TENANT_HOST = '111122223333.dkr.ecr.eu-west-1.amazonaws.com';
 const INSTALL_HOST = '444455556666.dkr.ecr.eu-west-1.amazonaws.com';
 const HUB_HOST = 'registry.example.com';
+const PUBLIC_HOST = 'public.registry.example.org';
 const ROLE_ARN = 'arn:aws:iam::111122223333:role/acme-ecr-access';
 const EXTERNAL_ID = 'install-acme-0042';
 const RESPONSE_URL = 'https://cloudformation-custom-resource-response-euwest1.s3.amazonaws.com/signed?X-Amz-Signature=abc123secret';
@@ -40,6 +41,7 @@ const secretsMock = mockClient(SecretsManagerClient);
 let tenant: TestRegistry;
 let install: TestRegistry;
 let hub: TestRegistry;
+let open: TestRegistry;
 let logs: string[];
 let seq = 0;
 
@@ -47,10 +49,11 @@ beforeAll(async () => {
   // The function's own credentials, as the Lambda runtime provides them.
   process.env.AWS_ACCESS_KEY_ID = 'AKIAFUNCTIONROLE0000';
   process.env.AWS_SECRET_ACCESS_KEY = 'function-secret';
-  [tenant, install, hub] = await Promise.all([
+  [tenant, install, hub, open] = await Promise.all([
     startRegistry({ auth: 'basic' }),
     startRegistry({ auth: 'basic' }),
     startRegistry({ auth: 'token' }),
+    startRegistry({ auth: 'none' }),
   ]);
 });
 
@@ -77,7 +80,12 @@ beforeEach(() => {
 });
 
 function deps(overrides: Partial<HandlerDependencies> = {}): HandlerDependencies {
-  const hosts: { [host: string]: string } = { [TENANT_HOST]: tenant.host, [INSTALL_HOST]: install.host, [HUB_HOST]: hub.host };
+  const hosts: { [host: string]: string } = {
+    [TENANT_HOST]: tenant.host,
+    [INSTALL_HOST]: install.host,
+    [HUB_HOST]: hub.host,
+    [PUBLIC_HOST]: open.host,
+  };
   return createDependencies({
     region: 'eu-west-1',
     endpoint: (registry) => hosts[registry] ?? registry,
@@ -300,6 +308,39 @@ describe('image-sync handler', () => {
 
     expect(result.Data!.ImageDigest).toBe(img.digest);
     await expectImage(install, dst, '1.27', img);
+  });
+
+  test('copies anonymously from a public registry without reading any secret', async () => {
+    const dst = repoName('install');
+    const pub = repoName('library');
+    const img = buildImage();
+    await pushImage(open, pub, '1.27-alpine', img);
+
+    const { result } = await runProvider(cfnEvent('Create', {
+      [Props.SOURCE_KIND]: 'Registry',
+      [Props.SOURCE_IMAGE]: `${PUBLIC_HOST}/${pub}:1.27-alpine`,
+      [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
+      [Props.DESTINATION_REPOSITORY_NAME]: dst,
+      [Props.DESTINATION_TAG]: 'nginx-1.27-alpine',
+    }));
+
+    expect(result.Data!.ImageDigest).toBe(img.digest);
+    await expectImage(install, dst, 'nginx-1.27-alpine', img);
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  });
+
+  test('fails saying the registry credentials secret could not be read, and what to check', async () => {
+    const dst = repoName('install');
+    secretsMock.on(GetSecretValueCommand).rejects(Object.assign(new Error('Secrets Manager can\'t find the specified secret.'), { name: 'ResourceNotFoundException' }));
+
+    await expect(runProvider(cfnEvent('Create', {
+      [Props.SOURCE_KIND]: 'Registry',
+      [Props.SOURCE_IMAGE]: `${HUB_HOST}/public/app:1`,
+      [Props.CREDENTIALS_SECRET_ARN]: 'arn:aws:secretsmanager:eu-west-1:444455556666:secret:gone-AbCdEf',
+      [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
+      [Props.DESTINATION_REPOSITORY_NAME]: dst,
+      [Props.DESTINATION_TAG]: '1',
+    }))).rejects.toThrow(/^Could not read the registry credentials secret .*gone-AbCdEf for .*ResourceNotFoundException.*Check that the secret exists/);
   });
 
   test('answers IsComplete false when the invocation runs out of time, without moving the tag, and completes on the next poll', async () => {
@@ -578,6 +619,29 @@ describe('image-sync handler', () => {
     expect(ecrMock.commandCalls(BatchDeleteImageCommand)).toHaveLength(0);
   });
 
+  test('fails on Delete saying which permission to grant when ECR denies reading the tag', async () => {
+    ecrMock.on(DescribeImagesCommand).rejects(Object.assign(new Error('not authorized to perform: ecr:DescribeImages'), { name: 'AccessDeniedException' }));
+
+    await expect(runProvider(cfnEvent('Delete', tenantProps('tenant/x', 'install/api', { [Props.REMOVE_ON_DELETE]: 'true' }), { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@sha256:${'c'.repeat(64)}` })))
+      .rejects.toThrow(/^Could not check where tag v1 of .* points before removing it: AccessDeniedException.*Grant the sync function ecr:DescribeImages/);
+  });
+
+  test('fails on Delete when ECR reports a failure for the tag it was asked to remove', async () => {
+    const digest = `sha256:${'c'.repeat(64)}`;
+    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: digest }] });
+    ecrMock.on(BatchDeleteImageCommand).resolves({ imageIds: [], failures: [{ imageId: { imageTag: 'v1' }, failureCode: 'KmsError', failureReason: 'KMS key disabled' }] });
+
+    await expect(runProvider(cfnEvent('Delete', tenantProps('tenant/x', 'install/api', { [Props.REMOVE_ON_DELETE]: 'true' }), { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@${digest}` })))
+      .rejects.toThrow(/^Could not remove tag v1 from .*KmsError: KMS key disabled/);
+  });
+
+  test('keeps everything on Delete when the properties cannot be read', async () => {
+    await runProvider(cfnEvent('Delete', { [Props.SOURCE_KIND]: 'Ftp' }, { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@sha256:${'c'.repeat(64)}` }));
+
+    expect(ecrMock.commandCalls(DescribeImagesCommand)).toHaveLength(0);
+    expect(logs.some((l) => l.includes('delete: properties unreadable, keeping whatever exists'))).toBe(true);
+  });
+
   test('fails on Delete saying which permission to grant when ECR denies the removal', async () => {
     const digest = `sha256:${'c'.repeat(64)}`;
     ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: digest }] });
@@ -602,7 +666,14 @@ describe('image-sync handler', () => {
   });
 
   test('the Lambda entry point answers onEvent with the isComplete marker and a budget', async () => {
+    const printed = jest.spyOn(console, 'log').mockImplementation(() => undefined);
     const answer = await handler(cfnEvent('Create', tenantProps('tenant/api', 'install/api')), { getRemainingTimeInMillis: () => 600_000 }) as OnEventResponse;
+    const lines = printed.mock.calls.map((c) => String(c[0]));
+    printed.mockRestore();
+
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toMatchObject({ message: 'onEvent', requestType: 'Create', properties: { ExternalId: '***' } });
+    expect(lines[0]).not.toContain('abc123secret');
 
     expect(answer.PhysicalResourceId).toBe(`${INSTALL_HOST}/install/api:v1`);
     expect(answer[PHASE_KEY]).toBe('isComplete');
