@@ -175,14 +175,15 @@ export class ImageSource {
    * An image in any other OCI registry (`docker.io/library/nginx:1.27`, `ghcr.io/org/app@sha256:...`,
    * `public.ecr.aws/...`), anonymous or with credentials from Secrets Manager.
    *
-   * @param reference `host[:port]/repository:tag` or `host[:port]/repository@sha256:...`
+   * @param reference `host[:port]/repository:tag` or `host[:port]/repository@sha256:...`; when it is
+   * a token, give the `ImageSync` a `tag`
    */
   public static fromRegistry(reference: string, options: RegistryImageOptions = {}): ImageSource {
     const p = new ValidationProblems('ImageSource.fromRegistry');
     let tag: string | undefined;
-    if (isToken(reference)) {
-      p.add('reference', reference, 'a literal image reference (the default destination tag is read from it at synth time)');
-    } else {
+    // A token (a parameter, an import) is checked by the handler at deploy time; the ImageSync then
+    // needs an explicit tag, since the default destination tag is read from the reference here.
+    if (!isToken(reference)) {
       try {
         const ref = parseImageReference(reference);
         tag = ref.tag;

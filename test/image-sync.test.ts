@@ -1,8 +1,9 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ImageSource, ImageSync, ImageSyncDestination } from '../src/image-sync';
@@ -253,6 +254,20 @@ describe('ImageSync', () => {
     template.hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { SourceKind: 'Ecr', DestinationTag: 'main' });
   });
 
+  test('grants pull on the destination to other consumers', () => {
+    const stack = newStack();
+    const repo = new InstallRepository(stack, 'Install');
+    const sync = new ImageSync(stack, 'Api', { source: tenantSource(), destination: ImageSyncDestination.installRepository(repo) });
+    const nodes = new iam.Role(stack, 'Nodes', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
+    sync.grantPull(nodes);
+
+    const statements = policyStatements(Template.fromStack(stack), 'Nodes');
+    expect(statements).toEqual(expect.arrayContaining([
+      expect.objectContaining({ Action: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'] }),
+    ]));
+    expect(statements.flatMap((st) => [st.Action].flat())).not.toContain('ecr:PutImage');
+  });
+
   test('exposes the copy\'s attributes and a digest-pinned container image that grants pull', () => {
     const stack = newStack();
     const repo = new ecr.Repository(stack, 'Repo');
@@ -326,6 +341,40 @@ describe('ImageSync', () => {
 });
 
 describe('ImageSource', () => {
+  test('accepts a registry reference known only at deploy time when the ImageSync names the tag', () => {
+    const stack = newStack();
+    const reference = new CfnParameter(stack, 'ProxyImage', { default: 'ghcr.io/acme/proxy:2.0.0' }).valueAsString;
+
+    expect(() => new ImageSync(stack, 'Untagged', { source: ImageSource.fromRegistry(reference), destination: ImageSyncDestination.repository(new ecr.Repository(stack, 'Repo')) }))
+      .toThrow(/tag: undefined is not allowed: a destination tag/);
+    new ImageSync(stack, 'Proxy', { source: ImageSource.fromRegistry(reference), destination: ImageSyncDestination.repository(new ecr.Repository(stack, 'Repo2')), tag: 'proxy' });
+    Template.fromStack(stack).hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { SourceImage: { Ref: 'ProxyImage' }, DestinationTag: 'proxy' });
+  });
+
+  test('fails on a tenant repository given as a token without its literal counterpart, and accepts both as tokens', () => {
+    const stack = newStack();
+    const uri = new CfnParameter(stack, 'Uri').valueAsString;
+    const arn = new CfnParameter(stack, 'Arn').valueAsString;
+
+    expect(() => ImageSource.fromTenantEcr({ repositoryUri: uri, tag: 'v1', accessRoleArn: ROLE_ARN, externalId: 'ext-1' }))
+      .toThrow(/repositoryUri: .* is not allowed: a literal URI when repositoryArn is not given/);
+    expect(() => ImageSource.fromTenantEcr({ repositoryArn: arn, tag: 'v1', accessRoleArn: ROLE_ARN, externalId: 'ext-1' }))
+      .toThrow(/repositoryArn: .* is not allowed: a literal ARN when repositoryUri is not given/);
+    new ImageSync(stack, 'Api', {
+      source: ImageSource.fromTenantEcr({ repositoryUri: uri, repositoryArn: arn, tag: 'v1', accessRoleArn: ROLE_ARN, externalId: 'ext-1' }),
+      destination: ImageSyncDestination.repository(new ecr.Repository(stack, 'Repo')),
+    });
+    Template.fromStack(stack).hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, {
+      SourceImage: { 'Fn::Join': ['', [{ Ref: 'Uri' }, ':v1']] },
+      SourceRepositoryArn: { Ref: 'Arn' },
+    });
+  });
+
+  test('fails on a tenant source without an external id', () => {
+    expect(() => ImageSource.fromTenantEcr({ repositoryUri: TENANT_URI, tag: 'v1', accessRoleArn: ROLE_ARN } as any))
+      .toThrow(/externalId: undefined is not allowed: the external id of the access role is required/);
+  });
+
   test('fails on every bad tenant source prop at once', () => {
     expect(() => ImageSource.fromTenantEcr({ repositoryUri: 'ghcr.io/acme/api', tag: '.x', accessRoleArn: 'arn:aws:iam::1:user/x', externalId: 'x' }))
       .toThrow(new RegExp([
