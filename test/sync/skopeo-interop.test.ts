@@ -148,6 +148,47 @@ describe('skopeo reads what the engine wrote', () => {
   });
 });
 
+describe('skopeo reads the index the engine writes for a platform subset', () => {
+  test.each([['an OCI index', 'oci'], ['a Docker manifest list', 'docker']] as const)(
+    '%s filtered to one platform inspects, resolves and copies with digests verified', async (_name, format) => {
+      const img = buildIndex({ platforms: ['linux/amd64', 'linux/arm64/v8', 'linux/arm/v7'], format, layers: [30_000] });
+      const amd64 = img.children.find((c) => c.platform === 'linux/amd64')!;
+      const repo = `subset-${format}`;
+      await pushImage(source, `src/${repo}`, 'v1', img);
+      const result = await copyImage({
+        source: `${source.host}/src/${repo}:v1`,
+        destination: `${destination.host}/dst/${repo}:v1`,
+        sourceCredentials: source.credentials(),
+        destinationCredentials: destination.credentials(),
+        platforms: ['linux/amd64'],
+      });
+      expect(result.sourceDigest).toBe(img.digest);
+      expect(result.digest).not.toBe(img.digest);
+      const ref = `docker://${destination.host}/dst/${repo}:v1`;
+
+      const raw = (await skopeo(['inspect', '--tls-verify=false', '--creds', creds(destination), '--raw', ref])).stdout;
+      expect(`sha256:${crypto.createHash('sha256').update(raw).digest('hex')}`).toBe(result.digest);
+      const written = JSON.parse(raw);
+      const original = JSON.parse(img.manifest.toString('utf8'));
+      expect(written.mediaType).toBe(img.mediaType);
+      expect(written.manifests).toEqual([original.manifests.find((m: { digest: string }) => m.digest === amd64.digest)]);
+
+      const inspected = JSON.parse((await skopeo(['inspect', '--tls-verify=false', '--creds', creds(destination),
+        '--override-os', 'linux', '--override-arch', 'amd64', ref])).stdout);
+      expect(inspected).toEqual(expect.objectContaining({ Digest: result.digest, Layers: layersOf(amd64) }));
+
+      const dir = path.join(scratch, `layout-subset-${format}`);
+      const preserve = format === 'oci' ? ['--preserve-digests'] : [];
+      await skopeo(['copy', '--all', ...preserve, '--src-tls-verify=false', '--src-creds', creds(destination), ref, `oci:${dir}:v1`]);
+      const found = verifyLayout(dir);
+      if (format === 'oci') {
+        expect(JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')).manifests[0].digest).toBe(result.digest);
+        expect(found).toContain(amd64.digest);
+      }
+      for (const layer of layersOf(amd64)) expect(found).toContain(layer);
+    });
+});
+
 describe('the engine reads what skopeo wrote', () => {
   test('copies an image pushed by skopeo byte for byte, and a re-copy moves no blob bytes', async () => {
     const img = buildIndex({ platforms: ['linux/amd64', 'linux/arm64/v8'], layers: [40_000, 70_000] });
