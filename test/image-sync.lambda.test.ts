@@ -422,6 +422,31 @@ describe('image-sync handler', () => {
     }
   });
 
+  test('survives a truncated download from the source and refused uploads at the destination', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const img = buildImage({ layers: [200 * 1024, 64 * 1024] });
+    await pushTenant(src, img);
+    const [source, destination] = await Promise.all([startFaultProxy(tenant), startFaultProxy(install)]);
+    try {
+      source.setFaults([{ match: { method: 'GET', path: /\/blobs\/sha256:/ }, kind: 'truncate', afterBytes: 1000, times: 1 }]);
+      destination.setFaults([
+        { match: { method: 'PUT', path: /\/blobs\/uploads\// }, kind: 'status', status: 500, times: 1 },
+        { match: { method: 'PUT', path: /\/manifests\// }, kind: 'status', status: 503, retryAfterSeconds: 0, times: 1 },
+      ]);
+      const d = deps({ endpoint: (registry) => (registry === TENANT_HOST ? source.host : destination.host) });
+
+      const { result } = await runProvider(cfnEvent('Create', tenantProps(src, dst)), d);
+
+      expect(result.Data!.ImageDigest).toBe(img.digest);
+      await expectImage(install, dst, 'v1', img);
+      expect(source.requests.some((r) => r.fault === 'truncate')).toBe(true);
+      expect(destination.requests.filter((r) => r.fault === 'status')).toHaveLength(2);
+    } finally {
+      await Promise.all([source.stop(), destination.stop()]);
+    }
+  });
+
   test('fails with "time budget exhausted" once the resource\'s budget is spent', async () => {
     const src = repoName('tenant');
     const dst = repoName('install');
