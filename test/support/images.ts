@@ -451,7 +451,7 @@ class TinyClient {
   }
 
   private send(method: string, pathOrUrl: string, opts: { headers?: Record<string, string>; body?: Buffer | Readable },
-    authorization: string | undefined): Promise<ClientResponse> {
+    authorization: string | undefined, retried = false): Promise<ClientResponse> {
     const url = new URL(pathOrUrl, `http://${this.reg.host}`);
     const headers: Record<string, string> = { ...opts.headers };
     if (authorization && url.host === this.reg.host) headers.Authorization = authorization;
@@ -463,7 +463,16 @@ class TinyClient {
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
         res.on('error', reject);
       });
-      req.on('error', reject);
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        // A kept-alive socket may have been closed by the server (or a stopped registry) meanwhile.
+        // Only bodiless requests are replayed: a reset upload is a fault a test may have injected.
+        const replayable = opts.body === undefined;
+        if (req.reusedSocket && !retried && replayable && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) {
+          this.send(method, pathOrUrl, opts, authorization, true).then(resolve, reject);
+        } else {
+          reject(e);
+        }
+      });
       if (opts.body === undefined) req.end();
       else if (Buffer.isBuffer(opts.body)) req.end(opts.body);
       else opts.body.on('error', (e) => req.destroy(e)).pipe(req);
