@@ -253,7 +253,6 @@ async function waitReady(host: string, child: ChildProcess, output: () => string
 async function stopRunning(entry: RunningRegistry): Promise<void> {
   if (entry.stopped) return;
   entry.stopped = true;
-  running.delete(entry);
   const { child } = entry;
   if (child.exitCode === null && child.signalCode === null) {
     await new Promise<void>((resolve) => {
@@ -265,10 +264,12 @@ async function stopRunning(entry: RunningRegistry): Promise<void> {
       child.kill('SIGTERM');
     });
   }
-  // Killed rather than released: it must not act on a process id that may have been reused.
-  entry.watchdog.kill('SIGKILL');
   await entry.tokenServer?.stop();
   fs.rmSync(entry.storageDir, { recursive: true, force: true });
+  // Only now: should this process die before this line, the exit hooks or the watchdog still clean up.
+  // Killed rather than released: it must not act on a process id that may have been reused.
+  entry.watchdog.kill('SIGKILL');
+  running.delete(entry);
 }
 
 function installExitHooks(): void {
