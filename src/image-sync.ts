@@ -210,6 +210,15 @@ export class ImageSource {
   }
 
   /**
+   * Whether the sync function reads a Secrets Manager secret for this source.
+   *
+   * @internal
+   */
+  public get _readsSecrets(): boolean {
+    return this.config.secret !== undefined;
+  }
+
+  /**
    * Grants the sync function what it needs to read this source and returns the resource properties.
    *
    * @internal
@@ -401,6 +410,17 @@ export interface ImageSyncProps {
    * @default - a security group allowing all outbound traffic
    */
   readonly securityGroups?: ec2.ISecurityGroup[];
+
+  /**
+   * Create the VPC endpoints the function needs in `vpc`: interface endpoints for ECR (`ecr.api`,
+   * `ecr.dkr`) and STS, Secrets Manager when a registry source has credentials, and an S3 gateway
+   * endpoint, reachable on port 443 from the function only. Leave it off when the VPC has these
+   * endpoints already: two interface endpoints of one service with private DNS conflict.
+   * Shared by every `ImageSync` of the stack.
+   *
+   * @default false
+   */
+  readonly createVpcEndpoints?: boolean;
 }
 
 /**
@@ -476,6 +496,9 @@ export class ImageSync extends Construct {
     if (props.memorySize !== undefined && !isToken(props.memorySize) && (props.memorySize < 256 || props.memorySize > 10240)) {
       p.add('memorySize', props.memorySize, 'between 256 and 10240 MiB');
     }
+    if (props.createVpcEndpoints && !props.vpc) {
+      p.add('createVpcEndpoints', true, 'only with a vpc: the endpoints are created in the VPC the function runs in');
+    }
     p.throwIfAny();
 
     const provider = ImageSyncProvider.of(this, {
@@ -484,12 +507,16 @@ export class ImageSync extends Construct {
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       securityGroups: props.securityGroups,
+      createVpcEndpoints: props.createVpcEndpoints,
     });
     this.syncFunction = provider.function;
     this.destination = props.destination;
 
     const removeOnDelete = props.removeOnDelete ?? false;
     const sourceProperties = props.source._bind(provider.function);
+    if (props.source._readsSecrets) {
+      provider.needSecretsManager();
+    }
     props.destination._bind(provider.function, removeOnDelete);
 
     const repository = props.destination.destinationRepository;
@@ -557,6 +584,7 @@ interface ProviderSettings {
   readonly vpc?: ec2.IVpc;
   readonly vpcSubnets?: ec2.SubnetSelection;
   readonly securityGroups?: ec2.ISecurityGroup[];
+  readonly createVpcEndpoints?: boolean;
 }
 
 const PROVIDER_ID = 'cdk-byoc-artifacts.ImageSyncProvider';
@@ -591,6 +619,7 @@ class ImageSyncProvider extends Construct {
 
   public readonly function: lambda.Function;
   public readonly serviceToken: string;
+  private readonly endpoints?: SyncEndpoints;
 
   private constructor(scope: Construct, id: string, private readonly settings: ProviderSettings, private readonly firstPath: string) {
     super(scope, id);
@@ -629,6 +658,10 @@ class ImageSyncProvider extends Construct {
       description: 'cdk-byoc-artifacts ImageSync: copies release images by digest',
     });
 
+    if (settings.vpc && settings.createVpcEndpoints) {
+      this.endpoints = new SyncEndpoints(this, 'Endpoints', this.function, settings.vpc, settings.vpcSubnets);
+    }
+
     const frameworkLogs = new logs.LogGroup(this, 'FrameworkLogs', {
       retention: settings.logRetention ?? logs.RetentionDays.THREE_MONTHS,
     });
@@ -655,9 +688,14 @@ class ImageSyncProvider extends Construct {
     this.acknowledgeFindings(role, provider);
   }
 
+  /** Adds the Secrets Manager endpoint when the provider creates endpoints (once). */
+  public needSecretsManager(): void {
+    this.endpoints?.add('SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
+  }
+
   private checkSame(scope: IConstruct, settings: ProviderSettings): void {
     const conflicts: string[] = [];
-    const names: (keyof ProviderSettings)[] = ['memorySize', 'logRetention', 'vpc', 'vpcSubnets', 'securityGroups'];
+    const names: (keyof ProviderSettings)[] = ['memorySize', 'logRetention', 'vpc', 'vpcSubnets', 'securityGroups', 'createVpcEndpoints'];
     for (const name of names) {
       const given = settings[name];
       if (given !== undefined && !sameSetting(given, this.settings[name])) {
@@ -699,6 +737,50 @@ class ImageSyncProvider extends Construct {
     v.acknowledge({
       id: 'AwsSolutions-SF2',
       reason: 'The provider framework\'s waiter state machine only polls isComplete; the framework offers no X-Ray setting and the function\'s logs record every poll.',
+    });
+  }
+}
+
+/** The VPC endpoints the sync function needs, reachable on 443 from the function only. */
+class SyncEndpoints extends Construct {
+  private readonly securityGroup: ec2.SecurityGroup;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    fn: lambda.Function,
+    private readonly vpc: ec2.IVpc,
+    private readonly subnets: ec2.SubnetSelection | undefined,
+  ) {
+    super(scope, id);
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc,
+      description: 'VPC endpoints of the ImageSync function: HTTPS from the function only',
+      allowAllOutbound: false,
+    });
+    this.securityGroup.connections.allowFrom(fn, ec2.Port.tcp(443), 'HTTPS from the ImageSync function');
+    this.add('EcrApi', ec2.InterfaceVpcEndpointAwsService.ECR);
+    this.add('EcrDkr', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER);
+    this.add('Sts', ec2.InterfaceVpcEndpointAwsService.STS);
+    // ECR serves layers from S3: the gateway endpoint adds a route to the subnets' route tables.
+    new ec2.GatewayVpcEndpoint(this, 'S3', {
+      vpc,
+      service: ec2.GatewayVpcEndpointAwsService.S3,
+      subnets: subnets ? [subnets] : undefined,
+    });
+  }
+
+  public add(id: string, service: ec2.IInterfaceVpcEndpointService): void {
+    if (this.node.tryFindChild(id)) {
+      return;
+    }
+    new ec2.InterfaceVpcEndpoint(this, id, {
+      vpc: this.vpc,
+      service,
+      subnets: this.subnets,
+      securityGroups: [this.securityGroup],
+      privateDnsEnabled: true,
+      open: false,
     });
   }
 }

@@ -306,6 +306,47 @@ describe('ImageSync', () => {
     });
   });
 
+  test('creates the VPC endpoints the function needs when asked, reachable from the function only', () => {
+    const build = (withSecrets: boolean) => {
+      const stack = newStack();
+      const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+      const repo = new ecr.Repository(stack, 'Repo', { imageScanOnPush: true });
+      new ImageSync(stack, 'Api', { source: tenantSource(), destination: ImageSyncDestination.repository(repo), vpc, createVpcEndpoints: true });
+      if (withSecrets) {
+        for (const id of ['Hub', 'Hub2']) {
+          new ImageSync(stack, id, {
+            source: ImageSource.fromRegistry(`docker.io/library/${id.toLowerCase()}:1`, { credentials: new secretsmanager.Secret(stack, `${id}Login`) }),
+            destination: ImageSyncDestination.repository(repo),
+          });
+        }
+      }
+      return stack;
+    };
+    const services = (stack: Stack) => Object.values(Template.fromStack(stack).findResources('AWS::EC2::VPCEndpoint'))
+      .map((r: any) => JSON.stringify(r.Properties.ServiceName).match(/(ecr\.api|ecr\.dkr|sts|s3|secretsmanager)/)![1]).sort();
+
+    expect(services(build(false))).toEqual(['ecr.api', 'ecr.dkr', 's3', 'sts']);
+    const stack = build(true);
+    expect(services(stack)).toEqual(['ecr.api', 'ecr.dkr', 's3', 'secretsmanager', 'sts']);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Interface', PrivateDnsEnabled: true, ServiceName: Match.stringLikeRegexp('ecr.dkr') });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('ImageSyncProviderFunctionSecurityGroup'), 'GroupId'] },
+    });
+    const ours = new AwsSolutionsChecks().validateScope(stack).violations
+      .filter((v) => v.violatingResources.some((r) => !/^Install\/(Vpc|HubLogin|Hub2Login)\//.test(r.constructPath ?? '')));
+    expect(ours.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  test('fails on createVpcEndpoints without a vpc', () => {
+    const stack = newStack();
+    expect(() => new ImageSync(stack, 'Api', { source: tenantSource(), destination: ImageSyncDestination.repository(new ecr.Repository(stack, 'Repo')), createVpcEndpoints: true }))
+      .toThrow(/createVpcEndpoints: true is not allowed: only with a vpc/);
+  });
+
   test('passes cdk-nag AwsSolutions with every source kind, in and out of a VPC', () => {
     const stack = newStack();
     const repo = new InstallRepository(stack, 'Repo');
