@@ -2,6 +2,7 @@
  * Benchmark: the copy engine against `skopeo copy` on the same two local registries.
  *
  *   npx tsx scripts/bench.ts [--quick] [--case NAME]... [--repeat N] [--requests] [--json FILE]
+ *                            [--engine-concurrency N]
  *
  * For each case the source image is pushed once; then the engine (a bundled child process, so its
  * peak RSS is its own) and skopeo each copy it into a fresh destination registry, and the large
@@ -24,6 +25,7 @@ import {
 } from '../test/support/images';
 import { requireTool, startRegistry, stopAll, TestRegistry } from '../test/support/registry';
 
+const USAGE = '[--quick] [--case NAME]... [--repeat N] [--requests] [--json FILE] [--engine-concurrency N]';
 const MiB = 1024 * 1024;
 const KiB = 1024;
 const GNU_TIME = '/usr/bin/time';
@@ -84,14 +86,40 @@ interface RequestCounts {
 }
 
 function parseArgs(argv: string[]) {
-  const out = { quick: false, cases: [] as string[], repeat: 1, requests: false, json: undefined as string | undefined };
+  const out = {
+    quick: false,
+    cases: [] as string[],
+    repeat: 1,
+    requests: false,
+    json: undefined as string | undefined,
+    concurrency: undefined as number | undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--quick') {out.quick = true;} else if (a === '--requests') {out.requests = true;} else if (a === '--case') {out.cases.push(argv[++i]);} else if (a === '--repeat') {out.repeat = Math.max(1, Number(argv[++i]));} else if (a === '--json') {out.json = argv[++i];} else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npx tsx scripts/bench.ts [--quick] [--case NAME]... [--repeat N] [--requests] [--json FILE]\n');
-      process.exit(0);
-    } else {
-      throw new Error(`unknown argument ${JSON.stringify(a)} (see --help)`);
+    switch (argv[i]) {
+      case '--quick':
+        out.quick = true;
+        break;
+      case '--requests':
+        out.requests = true;
+        break;
+      case '--case':
+        out.cases.push(argv[++i]);
+        break;
+      case '--repeat':
+        out.repeat = Math.max(1, Number(argv[++i]));
+        break;
+      case '--json':
+        out.json = argv[++i];
+        break;
+      case '--engine-concurrency':
+        out.concurrency = Number(argv[++i]);
+        break;
+      case '--help':
+      case '-h':
+        process.stdout.write(`usage: npx tsx scripts/bench.ts ${USAGE}\n`);
+        process.exit(0);
+      default:
+        throw new Error(`unknown argument ${JSON.stringify(argv[i])} (see --help)`);
     }
   }
   return out;
@@ -252,9 +280,9 @@ async function pushSmallImage(src: TestRegistry, repo: string, count: number): P
 
 const RUNNER = `
 import { copyImage } from './src/sync/copy';
-const [source, destination] = process.argv.slice(2);
+const [source, destination, concurrency] = process.argv.slice(2);
 const started = process.hrtime.bigint();
-copyImage({ source, destination }).then((result) => {
+copyImage({ source, destination, concurrency: concurrency ? Number(concurrency) : undefined }).then((result) => {
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   process.stdout.write(JSON.stringify({ ms, maxRssKiB: process.resourceUsage().maxRSS, result }));
   process.exit(0);
@@ -302,8 +330,11 @@ async function timed(command: string, args: string[], work: string): Promise<Tim
   return { seconds, peakRssMiB: rssKiB / 1024, cpuSeconds: user + system, stdout };
 }
 
+/** Parallel blob copies for the engine; undefined = the engine's default. */
+let engineConcurrency: number | undefined;
+
 async function runEngine(runner: string, work: string, src: string, dst: string, expectDigest: string): Promise<ToolRun> {
-  const t = await timed(process.execPath, [runner, src, dst], work);
+  const t = await timed(process.execPath, [runner, src, dst, ...(engineConcurrency ? [String(engineConcurrency)] : [])], work);
   const out = JSON.parse(t.stdout);
   if (!out.result.complete || out.result.digest !== expectDigest) {
     throw new Error(`engine copied ${out.result.digest} (complete: ${out.result.complete}), expected ${expectDigest}`);
@@ -471,6 +502,7 @@ function report(results: CaseResult[], quick: boolean): { table: string; targets
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  engineConcurrency = args.concurrency;
   requireTool('docker-registry');
   requireTool('skopeo');
   if (!fs.existsSync(GNU_TIME)) throw new Error(`fails to find GNU time at ${GNU_TIME} for peak RSS; run \`bash scripts/ensure-tools.sh\``);
