@@ -84,6 +84,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // unrs-resolver 1.13.0's platform builds are missing from the registry mirror; 1.12.2 is complete.
 project.package.addPackageResolutions('unrs-resolver@1.12.2');
 
+// The Lambda entry points ship bundled under assets/; their unbundled lib/ copies are never loaded
+// (and would need devDependencies at run time).
+project.npmignore?.addPatterns('/lib/**/*.lambda.js', '/lib/**/*.lambda.d.ts');
+
 project.addBins({ 'cdk-byoc-artifacts': 'lib/cli.js' });
 
 project.eslint?.allowDevDeps('examples/**');

@@ -24,6 +24,7 @@ export const INSTALL_ACCOUNT_IDS = ['222222222222', '333333333333'];
 /** In a real tenant this is a per-vendor secret-like value shared with the installs. */
 export const EXTERNAL_ID = 'acme-byoc-7f3c9a1e';
 export const COMPONENT_TAG = '1.0.0';
+export const ACCESS_ROLE_NAME = 'acme-byoc-install-pull';
 
 /** The tenant stack: repository, component image, and the installs' pull role. */
 export class TenantStack extends Stack {
@@ -50,6 +51,8 @@ export class TenantStack extends Stack {
       repositories: [this.repository.repository],
       trustedAccountIds: INSTALL_ACCOUNT_IDS,
       externalId: EXTERNAL_ID,
+      // A fixed name gives the installs a role ARN they can know before the tenant stack deploys.
+      roleName: ACCESS_ROLE_NAME,
     });
 
     new CfnOutput(this, 'RepositoryUri', { value: this.repository.repositoryUri });
