@@ -108,20 +108,74 @@ export function buildImage(o: BuildImageOptions = {}): BuiltImage {
   };
 }
 
+export interface BuildIndexOptions {
+  readonly platforms: string[];
+  readonly layers?: number[];
+  readonly format?: 'oci' | 'docker';
+  /**
+   * OCI only: after each platform image, an attestation manifest as `docker buildx` writes it
+   * (platform unknown/unknown, an in-toto layer, annotations naming the image it describes).
+   */
+  readonly attestations?: boolean;
+}
+
 /** A multi-platform image: an OCI index or a Docker manifest list over one image per platform. */
-export function buildIndex(o: { platforms: string[]; layers?: number[]; format?: 'oci' | 'docker' }): BuiltImage {
+export function buildIndex(o: BuildIndexOptions): BuiltImage {
   const format = o.format ?? 'oci';
-  const children = o.platforms.map((platform) => buildImage({ layers: o.layers, format, platform }));
+  if (o.attestations && format !== 'oci') throw new Error('fails: attestation manifests need an OCI index');
+  const images = o.platforms.map((platform) => buildImage({ layers: o.layers, format, platform }));
+  const children: BuiltImage[] = [];
+  const entries: unknown[] = [];
+  for (const c of images) {
+    const { os, architecture, variant } = parsePlatform(c.platform!);
+    children.push(c);
+    const platform = { architecture, os, ...(variant ? { variant } : {}) };
+    entries.push({ mediaType: c.mediaType, digest: c.digest, size: c.manifest.length, platform });
+    if (o.attestations) {
+      const att = buildAttestation(c);
+      children.push(att);
+      entries.push({
+        mediaType: att.mediaType,
+        digest: att.digest,
+        size: att.manifest.length,
+        annotations: { 'vnd.docker.reference.digest': c.digest, 'vnd.docker.reference.type': 'attestation-manifest' },
+        platform: { architecture: 'unknown', os: 'unknown' },
+      });
+    }
+  }
   const mediaType = format === 'oci' ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.dockerManifestList;
+  const manifest = encode({ schemaVersion: 2, mediaType, manifests: entries });
+  return { manifest, mediaType, digest: sha256(manifest), blobs: new Map(), children };
+}
+
+/** A buildx-style provenance attestation for an image. */
+function buildAttestation(image: BuiltImage): BuiltImage {
+  const statement = Buffer.from(JSON.stringify({
+    _type: 'https://in-toto.io/Statement/v0.1',
+    predicateType: 'https://slsa.dev/provenance/v0.2',
+    subject: [{ name: 'pkg:docker/example/app', digest: { sha256: image.digest.slice('sha256:'.length) } }],
+    predicate: { builder: { id: 'test image factory' }, nonce: crypto.randomBytes(8).toString('hex') },
+  }));
+  const config = Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [sha256(statement)] } }));
   const manifest = encode({
     schemaVersion: 2,
-    mediaType,
-    manifests: children.map((c) => {
-      const { os, architecture, variant } = parsePlatform(c.platform!);
-      return { mediaType: c.mediaType, digest: c.digest, size: c.manifest.length, platform: { architecture, os, ...(variant ? { variant } : {}) } };
-    }),
+    mediaType: MEDIA_TYPES.ociManifest,
+    config: { mediaType: MEDIA_TYPES.ociConfig, digest: sha256(config), size: config.length },
+    layers: [{
+      mediaType: 'application/vnd.in-toto+json',
+      digest: sha256(statement),
+      size: statement.length,
+      annotations: { 'in-toto.io/predicate-type': 'https://slsa.dev/provenance/v0.2' },
+    }],
   });
-  return { manifest, mediaType, digest: sha256(manifest), blobs: new Map(), children };
+  return {
+    manifest,
+    mediaType: MEDIA_TYPES.ociManifest,
+    digest: sha256(manifest),
+    blobs: new Map([[sha256(config), config], [sha256(statement), statement]]),
+    children: [],
+    platform: 'unknown/unknown',
+  };
 }
 
 /**

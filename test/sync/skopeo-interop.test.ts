@@ -91,6 +91,7 @@ const kinds: [string, () => BuiltImage, { oci: boolean; artifact: boolean }][] =
   ['a Docker image', () => buildImage({ format: 'docker', layers: [200_000, 3000] }), { oci: false, artifact: false }],
   ['an OCI index', () => buildIndex({ platforms: ['linux/amd64', 'linux/arm64/v8'], layers: [50_000] }), { oci: true, artifact: false }],
   ['a Docker manifest list', () => buildIndex({ platforms: ['linux/arm/v7', 'linux/amd64'], format: 'docker' }), { oci: false, artifact: false }],
+  ['an OCI index with attestations', () => buildIndex({ platforms: ['linux/amd64', 'linux/arm64'], attestations: true }), { oci: true, artifact: false }],
   ['a Helm chart', () => buildArtifact({ kind: 'helm' }), { oci: true, artifact: true }],
   ['an SBOM artifact with a subject', () => buildArtifact({ kind: 'sbom', subject: buildImage() }), { oci: true, artifact: true }],
 ];
