@@ -445,6 +445,36 @@ describe('fault proxy', () => {
     expect(proxy.requests.filter((r) => r.listener === 'redirect').map((r) => [r.status, r.authorization])).toEqual([[400, 'Basic'], [200, undefined]]);
   });
 
+  test('delays a matching request before forwarding it', async () => {
+    proxy.setFaults([{ match: { method: 'GET', path: /\/manifests\// }, times: 1, kind: 'delay', ms: 400 }]);
+    const started = Date.now();
+    const res = await raw(`${proxy.url}/v2/app/manifests/v1`, { headers: { ...auth(), Accept: img.mediaType } });
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(380);
+    expect(proxy.requests[0].fault).toBe('delay');
+  });
+
+  test('throttles a blob download to about the given rate', async () => {
+    proxy.setFaults([{ match: { method: 'GET', path: /\/blobs\// }, kind: 'throttle', bytesPerSecond: 400_000 }]);
+    const started = Date.now();
+    const res = await raw(`${proxy.url}/v2/app/blobs/${digest}`, { headers: auth() });
+    const seconds = (Date.now() - started) / 1000;
+    expect(res.body.equals(layer)).toBe(true);
+    // About 200 KB at 400 KB/s: the first chunk goes at once, the rest waits its turn.
+    expect(seconds).toBeGreaterThan(0.25);
+    expect(seconds).toBeLessThan(5);
+  });
+
+  test('throttles an upload body too', async () => {
+    const other = buildImage({ layers: [150_000] });
+    const [d, data] = blobOf(other);
+    proxy.setFaults([{ match: { method: 'PUT' }, kind: 'throttle', bytesPerSecond: 300_000 }]);
+    const started = Date.now();
+    await uploadBlob(proxy, 'slow', d, data);
+    expect((Date.now() - started) / 1000).toBeGreaterThan(0.2);
+    expect(await blobExists(reg, 'slow', d)).toBe(true);
+  });
+
   test('answers 401 with the registry\'s own challenge as if a token had expired', async () => {
     const tokenReg = await startRegistry({ auth: 'token' });
     const tokenProxy = await startFaultProxy(tokenReg);

@@ -21,6 +21,9 @@ import { RegistryAuth, RegistryCredentials } from './registry';
  *   token auth), as if the client's token had expired mid-copy. A Bearer token expired this way
  *   stays expired: every later request that presents it gets the same 401 (without using up
  *   `times`), so only a client that fetches a new token gets through.
+ * - `delay`: wait `ms` before forwarding (a slow registry).
+ * - `throttle`: forward, but move request and response bodies at about `bytesPerSecond`
+ *   (a slow link: lets a deadline fall in the middle of a blob).
  *
  * A fault applies to requests that match `match` (method, and a regular expression over the path
  * and query), `times` times (default: every matching request). Body faults (reset on a response,
@@ -37,6 +40,8 @@ export type Fault = { match: { method?: string; path?: RegExp }; times?: number 
   | { kind: 'corrupt'; atByte: number }
   | { kind: 'redirect-blobs' }
   | { kind: 'expire-token' }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'throttle'; bytesPerSecond: number }
 );
 
 export interface ProxyRequestRecord {
@@ -177,6 +182,11 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
         sent += chunk.length;
         record.responseBytes = sent;
         res.write(chunk);
+        if (fault?.kind === 'throttle') {
+          record.fault = 'throttle';
+          up.pause();
+          setTimeout(() => up.resume(), (chunk.length * 1000) / fault.bytesPerSecond);
+        }
       });
       up.on('end', () => res.end());
       up.on('error', () => res.destroy());
@@ -203,6 +213,11 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
       }
       record.requestBytes += chunk.length;
       upstream.write(chunk);
+      if (fault?.kind === 'throttle') {
+        record.fault = 'throttle';
+        req.pause();
+        setTimeout(() => req.resume(), (chunk.length * 1000) / fault.bytesPerSecond);
+      }
     });
     req.on('end', () => upstream.end());
   };
@@ -255,6 +270,15 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
       const digest = BLOB_GET.exec(req.url ?? '')![2];
       const location = `http://${redirectHost}/blobs/${digest}?X-Amz-Expires=900&X-Amz-Signature=${id}`;
       return answerAfterBody(307, { Location: location }, undefined);
+    }
+    if (fault?.kind === 'delay') {
+      record.fault = 'delay';
+      req.pause();
+      setTimeout(() => {
+        forward(req, res, record, req.url ?? '', active, req.headers.authorization);
+        req.resume();
+      }, fault.ms);
+      return;
     }
     return forward(req, res, record, req.url ?? '', active, req.headers.authorization);
   });
