@@ -181,12 +181,9 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
         }
         sent += chunk.length;
         record.responseBytes = sent;
-        res.write(chunk);
-        if (fault?.kind === 'throttle') {
-          record.fault = 'throttle';
-          up.pause();
-          setTimeout(() => up.resume(), (chunk.length * 1000) / fault.bytesPerSecond);
-        }
+        const drained = res.write(chunk);
+        if (fault?.kind === 'throttle') record.fault = 'throttle';
+        holdBack(up, drained ? undefined : res, fault?.kind === 'throttle' ? (chunk.length * 1000) / fault.bytesPerSecond : 0);
       });
       up.on('end', () => res.end());
       up.on('error', () => res.destroy());
@@ -212,12 +209,9 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
         return;
       }
       record.requestBytes += chunk.length;
-      upstream.write(chunk);
-      if (fault?.kind === 'throttle') {
-        record.fault = 'throttle';
-        req.pause();
-        setTimeout(() => req.resume(), (chunk.length * 1000) / fault.bytesPerSecond);
-      }
+      const drained = upstream.write(chunk);
+      if (fault?.kind === 'throttle') record.fault = 'throttle';
+      holdBack(req, drained ? undefined : upstream, fault?.kind === 'throttle' ? (chunk.length * 1000) / fault.bytesPerSecond : 0);
     });
     req.on('end', () => upstream.end());
   };
@@ -370,6 +364,19 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
       })));
     },
   };
+}
+
+/** Pauses `source` until `sink` drains (when it must) and `delayMs` have passed. */
+function holdBack(source: { pause(): unknown; resume(): unknown }, sink: { once(event: 'drain', f: () => void): unknown } | undefined,
+  delayMs: number): void {
+  if (!sink && delayMs <= 0) return;
+  source.pause();
+  let waiting = (sink ? 1 : 0) + (delayMs > 0 ? 1 : 0);
+  const done = () => {
+    if (--waiting === 0) source.resume();
+  };
+  sink?.once('drain', done);
+  if (delayMs > 0) setTimeout(done, delayMs);
 }
 
 function hasBody(req: http.IncomingMessage): boolean {
