@@ -445,6 +445,18 @@ describe('fault proxy', () => {
     expect(proxy.requests.filter((r) => r.listener === 'redirect').map((r) => [r.status, r.authorization])).toEqual([[400, 'Basic'], [200, undefined]]);
   });
 
+  test('refuses to re-put an existing tag, even with the same digest, like an immutable ECR repository', async () => {
+    proxy.setFaults([{ match: {}, kind: 'immutable-tags' }]);
+    const other = buildImage();
+    await pushImage(proxy, 'immutable', 'v1', other);
+    await expect(pushImage(proxy, 'immutable', 'v1', other)).rejects.toThrow(
+      /400 .*TAG_INVALID.*The image tag 'v1' already exists in the 'immutable' repository and cannot be overwritten/);
+    await expect(pushImage(proxy, 'immutable', 'v1', buildImage())).rejects.toThrow(/TAG_INVALID/);
+    expect(await pushImage(proxy, 'immutable', 'v2', other)).toBe(other.digest);
+    expect(await pushImage(proxy, 'immutable', undefined, buildImage())).toMatch(/^sha256:/);
+    await expectImage(reg, 'immutable', 'v1', other);
+  });
+
   test('delays a matching request before forwarding it', async () => {
     proxy.setFaults([{ match: { method: 'GET', path: /\/manifests\// }, times: 1, kind: 'delay', ms: 400 }]);
     const started = Date.now();

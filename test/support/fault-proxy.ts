@@ -22,6 +22,8 @@ import { RegistryAuth, RegistryCredentials } from './registry';
  *   stays expired: every later request that presents it gets the same 401 (without using up
  *   `times`), so only a client that fetches a new token gets through.
  * - `delay`: wait `ms` before forwarding (a slow registry).
+ * - `immutable-tags`: like an ECR repository with immutable tags, refuse a manifest PUT to a tag
+ *   the registry already has, even with the same digest: 400 `TAG_INVALID`.
  * - `throttle`: forward, but move request and response bodies at about `bytesPerSecond`
  *   (a slow link: lets a deadline fall in the middle of a blob).
  *
@@ -41,6 +43,7 @@ export type Fault = { match: { method?: string; path?: RegExp }; times?: number 
   | { kind: 'redirect-blobs' }
   | { kind: 'expire-token' }
   | { kind: 'delay'; ms: number }
+  | { kind: 'immutable-tags' }
   | { kind: 'throttle'; bytesPerSecond: number }
 );
 
@@ -93,6 +96,10 @@ interface ActiveFault {
   left: number;
 }
 
+const MANIFEST_TYPES = [
+  'application/vnd.oci.image.index.v1+json', 'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
 const UPLOAD_ID = /\/blobs\/uploads\/([0-9a-f-]{36})/;
 const BLOB_GET = /^\/v2\/(.+)\/blobs\/(sha256:[a-f0-9]{64})(\?.*)?$/;
 
@@ -264,6 +271,28 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
       const digest = BLOB_GET.exec(req.url ?? '')![2];
       const location = `http://${redirectHost}/blobs/${digest}?X-Amz-Expires=900&X-Amz-Signature=${id}`;
       return answerAfterBody(307, { Location: location }, undefined);
+    }
+    const tagPut = /^\/v2\/(.+)\/manifests\/([^/?]+)$/.exec(req.url ?? '');
+    if (fault?.kind === 'immutable-tags' && req.method === 'PUT' && tagPut && !tagPut[2].startsWith('sha256:')) {
+      req.pause();
+      const headers: http.OutgoingHttpHeaders = { host: target.host, accept: MANIFEST_TYPES };
+      if (presented !== undefined) headers.authorization = presented;
+      const head = http.request({ host: targetHostname, port: targetPort, method: 'HEAD', path: req.url, headers, agent: upstreamAgent }, (r) => {
+        r.resume();
+        if (r.statusCode === 200) {
+          const message = `The image tag '${tagPut[2]}' already exists in the '${tagPut[1]}' repository and cannot be overwritten because the repository is immutable.`;
+          answerAfterBody(400, {}, { errors: [{ code: 'TAG_INVALID', message }] });
+        } else {
+          forward(req, res, record, req.url ?? '', active, presented);
+        }
+        req.resume();
+      });
+      head.on('error', () => {
+        forward(req, res, record, req.url ?? '', active, presented);
+        req.resume();
+      });
+      head.end();
+      return;
     }
     if (fault?.kind === 'delay') {
       record.fault = 'delay';
