@@ -145,6 +145,21 @@ describe('startRegistry', () => {
     await reg.stop();
   });
 
+  test('lets anonymous clients pull, and only pull, when anonymousPull is set', async () => {
+    const reg = await startRegistry({ auth: 'token', anonymousPull: true });
+    const img = buildImage();
+    await pushImage(reg, 'public/app', 'v1', img);
+    const anonymous = await token(reg, 'repository:public/app:pull,push');
+    expect(decodeJwt(anonymous.json.token).claims.access).toEqual([{ type: 'repository', name: 'public/app', actions: ['pull'] }]);
+    const bearer = { Authorization: `Bearer ${anonymous.json.token}` };
+    expect((await raw(`${reg.url}/v2/public/app/manifests/v1`, { headers: { ...bearer, Accept: img.mediaType } })).body.equals(img.manifest)).toBe(true);
+    expect((await raw(`${reg.url}/v2/public/app/blobs/uploads/`, { method: 'POST', headers: bearer })).status).toBe(401);
+    await expectImage({ host: reg.host, auth: 'none' }, 'public/app', 'v1', img).catch((e) => {
+      throw new Error(`fails: a client without credentials cannot read back the public image: ${e.message}`);
+    });
+    await reg.stop();
+  });
+
   test('keeps issuing tokens while the test process blocks in a synchronous child process', async () => {
     const reg = await startRegistry({ auth: 'token' });
     const script = `fetch(${JSON.stringify(`${reg.tokenServer!.realm}?service=${reg.tokenServer!.service}&scope=repository:app:pull`)}, `

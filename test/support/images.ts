@@ -473,7 +473,8 @@ class TinyClient {
       await this.fetchToken(await this.challenge(repo), scope);
     }
     let res = await this.send(method, pathOrUrl, opts, this.authorization(scope));
-    if (res.status === 401 && this.reg.auth === 'token' && (opts.body === undefined || Buffer.isBuffer(opts.body))) {
+    const bearer = /^bearer /i.test(String(res.headers['www-authenticate'] ?? ''));
+    if (res.status === 401 && bearer && (opts.body === undefined || Buffer.isBuffer(opts.body))) {
       await this.fetchToken(String(res.headers['www-authenticate'] ?? ''), scope);
       res = await this.send(method, pathOrUrl, opts, this.authorization(scope));
     }
@@ -481,7 +482,7 @@ class TinyClient {
   }
 
   private authorization(scope: string): string | undefined {
-    if (this.reg.auth === 'basic') return `Basic ${Buffer.from(`${this.reg.username}:${this.reg.password}`).toString('base64')}`;
+    if (this.reg.auth === 'basic' && this.reg.username !== undefined) return `Basic ${Buffer.from(`${this.reg.username}:${this.reg.password}`).toString('base64')}`;
     const token = this.tokens.get(scope);
     return token ? `Bearer ${token}` : undefined;
   }
@@ -498,7 +499,10 @@ class TinyClient {
     url.searchParams.set('service', params.service ?? '');
     url.searchParams.set('scope', scope);
     const res = await this.send('GET', url.toString(), {
-      headers: { Authorization: `Basic ${Buffer.from(`${this.reg.username}:${this.reg.password}`).toString('base64')}` },
+      // Without an account, the token request is anonymous (public images).
+      headers: this.reg.username !== undefined
+        ? { Authorization: `Basic ${Buffer.from(`${this.reg.username}:${this.reg.password}`).toString('base64')}` }
+        : {},
     }, undefined);
     if (res.status !== 200) throw new Error(`fails to get a token for ${scope}: ${res.status}`);
     this.tokens.set(scope, JSON.parse(res.body.toString('utf8')).token);

@@ -30,6 +30,8 @@ export interface StartRegistryOptions {
   readonly auth?: RegistryAuth;
   /** Token auth only: how many seconds a token is accepted (default 300). */
   readonly tokenTtlSeconds?: number;
+  /** Token auth only: anonymous clients may pull every repository, as from public images on Docker Hub (default false). */
+  readonly anonymousPull?: boolean;
 }
 
 export interface TestRegistry {
@@ -134,6 +136,7 @@ async function startOnce(auth: RegistryAuth, options: StartRegistryOptions): Pro
         service: `test-registry-${port}`,
         issuer: 'test-token-issuer',
         ttlSeconds: options.tokenTtlSeconds,
+        anonymousPull: options.anonymousPull,
         users: [
           { username, password },
           { username: readOnlyUser.username, password: readOnlyUser.password, allowedActions: ['pull'] },

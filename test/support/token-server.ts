@@ -29,6 +29,8 @@ export interface TokenServerOptions {
   readonly users: TokenUser[];
   /** How long a token is accepted by the registry; default 300 s. */
   readonly ttlSeconds?: number;
+  /** Grant `pull` on every repository to anonymous clients (public images, as on Docker Hub); default false. */
+  readonly anonymousPull?: boolean;
 }
 
 /** One request the token server answered (never the credentials themselves). */
@@ -79,6 +81,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       service: options.service,
       issuer: options.issuer,
       users: options.users,
+      anonymousPull: options.anonymousPull ?? false,
       leeway: REGISTRY_TOKEN_LEEWAY_SECONDS,
       ttl,
       log: log.port1,
@@ -128,7 +131,7 @@ const WORKER_SOURCE = `
 const { workerData, parentPort } = require('worker_threads');
 const crypto = require('crypto');
 const http = require('http');
-const { keyPem, x5c, service, issuer, users, leeway, ttl, log } = workerData;
+const { keyPem, x5c, service, issuer, users, anonymousPull, leeway, ttl, log } = workerData;
 const key = crypto.createPrivateKey(keyPem);
 const b64url = (d) => Buffer.from(d).toString('base64url');
 const header = b64url(JSON.stringify({ typ: 'JWT', alg: 'ES256', x5c: [x5c] }));
@@ -197,15 +200,15 @@ function handle(req, res, body) {
       return reply(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, { 'WWW-Authenticate': 'Basic realm="token"' });
     }
   }
-  // Like Docker Hub: an anonymous client gets a token, but with no access to private repositories.
+  // Like Docker Hub: an anonymous client gets a token, with pull on public repositories only.
   const access = [];
-  if (user) {
-    const allowed = user.allowedActions || ['pull', 'push', 'delete'];
+  if (user || anonymousPull) {
+    const allowed = user ? (user.allowedActions || ['pull', 'push', 'delete']) : ['pull'];
     for (const scope of scopes) {
       const p = parseScope(scope);
       if (!p) continue;
       const actions = p.actions.filter((a) => ACTIONS.includes(a) && (allowed.includes(a) || allowed.includes('*')));
-      if (p.type === 'registry' && p.name === 'catalog') access.push({ type: 'registry', name: 'catalog', actions: ['*'] });
+      if (p.type === 'registry' && p.name === 'catalog' && user) access.push({ type: 'registry', name: 'catalog', actions: ['*'] });
       else if (p.type === 'repository' && actions.length > 0) access.push({ type: 'repository', name: p.name, actions });
     }
   }
