@@ -11,8 +11,13 @@ import { startTokenServer, TokenServer } from './token-server';
  * Real OCI registries for tests: CNCF distribution (`docker-registry serve`), one process per
  * instance on a free 127.0.0.1 port, with its own temporary storage, and one of three auth modes:
  * none, htpasswd Basic (like ECR's `AWS:<token>`), or Bearer tokens from a token server (like
- * Docker Hub and GHCR). Every instance is killed and its storage removed on `stop()`, `stopAll()`
- * or when the process exits.
+ * Docker Hub and GHCR). Every instance is killed and its storage removed on `stop()`, `stopAll()`,
+ * when the process exits or is interrupted, and (through a small watchdog shell) even when it is
+ * killed with SIGKILL.
+ *
+ * The token server runs in a worker thread, so a test may run a child process synchronously
+ * (`execFileSync` of the CLI or skopeo) against a token registry. Storage deletion is enabled
+ * (`DELETE /v2/<repo>/manifests/<digest>`). Set DEBUG_REGISTRY=1 to see the registries' logs.
  */
 
 export type RegistryAuth = 'none' | 'basic' | 'token';
