@@ -76,7 +76,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     projectService: false,
   },
   tsconfigDev: {
-    include: ['examples/**/*.ts', 'scripts/**/*.ts'],
+    include: ['examples/**/*.ts', 'scripts/**/*.ts', '.projenrc.ts'],
     compilerOptions: {},
   },
 });
