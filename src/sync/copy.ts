@@ -1,8 +1,9 @@
+import { setMaxListeners } from 'events';
 import { Readable, pipeline } from 'stream';
 import { ImageReference, formatImageReference, isLoopbackHost, parseImageReference } from '../image-reference';
 import { CredentialSource } from './auth';
 import { CopyError, StoppedError, redact } from './errors';
-import { HttpPool, isRetryableNetworkError, readBody, retryDelayMs, sleep, stoppedFrom } from './http';
+import { HttpPool, HttpResponse, isRetryableNetworkError, readBody, retryDelayMs, sleep, stoppedFrom } from './http';
 import {
   Descriptor, FOREIGN_LAYER_TYPES, IMAGE_CONFIG_TYPES, ParsedManifest, Platform,
   formatPlatform, isIndexType, parseManifest, parsePlatform, platformMatches,
@@ -86,6 +87,7 @@ const DEFAULT_CHUNK = 8 * 1024 * 1024;
 const BLOB_ATTEMPTS = 4;
 const PROGRESS_STEP = 1024 * 1024;
 const MAX_TIMER_MS = 2_147_000_000;
+const HEAD_FAN_OUT = 16;
 
 /**
  * Copies an image, index or artifact from one registry to another: byte for byte, children before
@@ -158,7 +160,7 @@ class Copier {
   ) {
     const plainHttp = options.plainHttp ?? isLoopbackHost;
     // Every parallel blob holds a source GET and a destination PUT, plus HEADs and token fetches.
-    this.pool = new HttpPool({ maxSockets: concurrency * 2 + 4 });
+    this.pool = new HttpPool({ maxSockets: Math.max(concurrency * 2 + 4, HEAD_FAN_OUT + 4) });
     const onRetry = (message: string) => this.emit({ kind: 'retry', message });
     this.src = new RegistryClient({
       registry: source.registry,
@@ -185,6 +187,8 @@ class Copier {
     this.mountWorks = this.sameRegistry && source.repository !== destination.repository;
     this.chunked = options.uploadMode === 'chunked';
     this.tag = destination.tag ?? source.tag ?? (source.digest ? undefined : 'latest');
+    // Every in-flight request listens on the stop signal.
+    setMaxListeners(0, this.stop.signal);
 
     if (options.signal) {
       if (options.signal.aborted) {
@@ -424,13 +428,28 @@ class Copier {
   private async copyBlobs(blobs: Descriptor[]): Promise<void> {
     // Largest first: the long transfers start early and the small ones fill the gaps.
     const order = [...blobs].sort((a, b) => b.size - a.size);
-    await mapLimit(order, this.concurrency, d => this.copyBlobWithRetries(d));
+    // Existence checks are small requests: run them all up front, wider than the transfers, so
+    // that a re-sync costs one round of HEADs and each transfer starts without one.
+    const present = await mapLimit(order, HEAD_FAN_OUT, async d => {
+      this.checkStop();
+      return await this.dst.headBlob(this.destination.repository, d.digest, this.dstScopes) !== undefined;
+    });
+    const missing: Descriptor[] = [];
+    order.forEach((d, i) => {
+      if (present[i]) {
+        this.blobsSkipped++;
+        this.emit({ kind: 'blob-skipped', digest: d.digest, total: d.size, message: 'already at the destination' });
+      } else {
+        missing.push(d);
+      }
+    });
+    await mapLimit(missing, this.concurrency, d => this.copyBlobWithRetries(d));
   }
 
   private async copyBlobWithRetries(d: Descriptor): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.copyBlob(d);
+        await this.copyBlob(d, attempt > 0);
         return;
       } catch (err) {
         if (this.stop.signal.aborted) {
@@ -448,10 +467,11 @@ class Copier {
     }
   }
 
-  private async copyBlob(d: Descriptor): Promise<void> {
+  private async copyBlob(d: Descriptor, check: boolean): Promise<void> {
     this.checkStop();
     const repo = this.destination.repository;
-    if (await this.dst.headBlob(repo, d.digest, this.dstScopes) !== undefined) {
+    // After a failed attempt the blob may have been committed after all: look again.
+    if (check && await this.dst.headBlob(repo, d.digest, this.dstScopes) !== undefined) {
       this.blobsSkipped++;
       this.emit({ kind: 'blob-skipped', digest: d.digest, total: d.size, message: 'already at the destination' });
       return;
@@ -474,9 +494,28 @@ class Copier {
       }
     }
     this.checkStop();
-    location = location ?? (await this.dst.startUpload(repo, this.dstScopes)).location!;
     this.emit({ kind: 'blob-start', digest: d.digest, total: d.size });
-    const res = await this.src.getBlob(this.source.repository, d.digest);
+    let res: HttpResponse;
+    if (location) {
+      res = await this.src.getBlob(this.source.repository, d.digest);
+    } else {
+      // Open the upload and the download at once: one round trip less per blob.
+      const [started, fetched] = await Promise.allSettled([
+        this.dst.startUpload(repo, this.dstScopes),
+        this.src.getBlob(this.source.repository, d.digest),
+      ]);
+      if (started.status === 'rejected') {
+        if (fetched.status === 'fulfilled') {
+          fetched.value.body.destroy();
+        }
+        throw started.reason;
+      }
+      if (fetched.status === 'rejected') {
+        throw fetched.reason;
+      }
+      location = started.value.location!;
+      res = fetched.value;
+    }
     let moved = 0;
     let reported = 0;
     const verifier = new VerifyingStream({

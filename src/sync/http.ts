@@ -50,7 +50,15 @@ export class HttpPool {
   constructor(options: HttpPoolOptions = {}) {
     const maxSockets = options.maxSockets ?? 32;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
-    const agentOptions: http.AgentOptions = { keepAlive: true, keepAliveMsecs: 10_000, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' };
+    const agentOptions: http.AgentOptions & { noDelay: boolean } = {
+      keepAlive: true,
+      keepAliveMsecs: 10_000,
+      maxSockets,
+      maxFreeSockets: maxSockets,
+      scheduling: 'lifo',
+      // Small requests and the held-back last chunk of a blob must not wait for delayed ACKs (Nagle).
+      noDelay: true,
+    };
     this.httpAgent = new http.Agent(agentOptions);
     this.httpsAgent = new https.Agent(agentOptions);
   }
