@@ -3,3 +3,4 @@ export * from './ecr-access-role';
 export * from './install-repository';
 export * from './image-sync';
 export * from './lifecycle';
+export * from './repository-props';

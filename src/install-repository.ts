@@ -1,64 +1,19 @@
-import { RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Token, Validations } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { attachLifecyclePolicy } from './lifecycle/attach';
 import { LifecyclePolicy } from './lifecycle/policy';
 import { LifecycleRule, TagStatus } from './lifecycle/rules';
 import { ECR_AUTH_ACTIONS, ECR_IMAGE_WRITE_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from './private/perms';
-import { checkRepositoryName, isToken, ValidationProblems } from './private/validation';
+import { checkSecureRepositoryProps, createSecureRepository } from './private/secure-repository';
+import { ValidationProblems } from './private/validation';
+import { SecureRepositoryProps } from './repository-props';
 
 /**
  * Properties of an {@link InstallRepository}.
  */
-export interface InstallRepositoryProps {
-  /**
-   * The repository name, following ECR's rules (2-256 characters, lowercase, `/` separated namespaces).
-   *
-   * @default - CloudFormation generates a unique name
-   */
-  readonly repositoryName?: string;
-
-  /**
-   * A customer managed KMS key that encrypts the images at rest.
-   *
-   * @default - AES256 (Amazon S3 managed keys)
-   */
-  readonly encryptionKey?: kms.IKey;
-
-  /**
-   * Tag patterns that stay mutable: every other tag is immutable.
-   *
-   * ECR wildcard filters: letters, digits, `.`, `_`, `-` and `*`, 1-128 characters each. A tag
-   * that moves leaves the image it pointed at untagged unless it has another tag.
-   *
-   * @default - no exclusions: every tag is immutable
-   */
-  readonly mutableTagPatterns?: string[];
-
-  /**
-   * Scan every image for vulnerabilities when it is pushed (ECR basic scanning; an
-   * enhanced-scanning registry configuration takes precedence).
-   *
-   * @default true
-   */
-  readonly imageScanOnPush?: boolean;
-
-  /**
-   * What happens to the repository when it is removed from the stack.
-   *
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
-
-  /**
-   * Delete the images with the repository. Requires `removalPolicy: RemovalPolicy.DESTROY`.
-   *
-   * @default false
-   */
-  readonly emptyOnDelete?: boolean;
-
+export interface InstallRepositoryProps extends SecureRepositoryProps {
   /**
    * The lifecycle policy, replacing the default one. Combine with `lifecycleRules` or
    * `addLifecycleRule()` to add rules after its own.
@@ -179,20 +134,7 @@ export class InstallRepository extends Construct {
   constructor(scope: Construct, id: string, props: InstallRepositoryProps = {}) {
     super(scope, id);
     const problems = new ValidationProblems('InstallRepository');
-    if (props.repositoryName !== undefined) {
-      checkRepositoryName(problems, 'repositoryName', props.repositoryName);
-    }
-    const patterns = props.mutableTagPatterns ?? [];
-    if (!isToken(patterns)) {
-      patterns.forEach((pattern, i) => {
-        if (!isToken(pattern) && !/^[0-9a-zA-Z._*-]{1,128}$/.test(pattern)) {
-          problems.add(`mutableTagPatterns[${i}]`, pattern, 'an ECR wildcard filter is 1-128 characters of letters, digits, ".", "_", "-" and "*"');
-        }
-      });
-    }
-    if (props.emptyOnDelete && props.removalPolicy !== RemovalPolicy.DESTROY) {
-      problems.add('emptyOnDelete', props.emptyOnDelete, `true only with removalPolicy RemovalPolicy.DESTROY (removalPolicy is ${props.removalPolicy ?? 'RETAIN'})`);
-    }
+    checkSecureRepositoryProps(problems, props);
     const explicit = props.lifecyclePolicy !== undefined || props.lifecycleRules !== undefined;
     for (const [name, value] of [['maxReleaseCount', props.maxReleaseCount], ['maxUntaggedImageCount', props.maxUntaggedImageCount]] as const) {
       if (value === undefined) {
@@ -209,23 +151,8 @@ export class InstallRepository extends Construct {
     }
     problems.throwIfAny();
 
-    const repository = new ecr.Repository(this, 'Resource', {
-      repositoryName: props.repositoryName,
-      encryption: props.encryptionKey ? ecr.RepositoryEncryption.KMS : ecr.RepositoryEncryption.AES_256,
-      encryptionKey: props.encryptionKey,
-      imageScanOnPush: props.imageScanOnPush ?? true,
-      imageTagMutability: patterns.length > 0 ? ecr.TagMutability.IMMUTABLE_WITH_EXCLUSION : ecr.TagMutability.IMMUTABLE,
-      imageTagMutabilityExclusionFilters: patterns.length > 0
-        ? patterns.map((p) => ecr.ImageTagMutabilityExclusionFilter.wildcard(p))
-        : undefined,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-      emptyOnDelete: props.emptyOnDelete,
-    });
+    const repository = createSecureRepository(this, props);
     const cfn = repository.node.defaultChild as ecr.CfnRepository;
-    if (!props.encryptionKey) {
-      // Render the default explicitly, so the template states how the images are encrypted.
-      cfn.encryptionConfiguration = { encryptionType: 'AES256' };
-    }
 
     this.basePolicy = props.lifecyclePolicy;
     this.configuredRules = [...(props.lifecycleRules ?? [])];

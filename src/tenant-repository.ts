@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,62 +10,16 @@ import { attachLifecyclePolicy } from './lifecycle/attach';
 import { LifecyclePolicy } from './lifecycle/policy';
 import { LifecycleRule } from './lifecycle/rules';
 import { ECR_AUTH_ACTIONS, ECR_CROSS_ACCOUNT_PULL_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from './private/perms';
+import { checkSecureRepositoryProps, createSecureRepository } from './private/secure-repository';
 import {
   ValidationProblems, checkAccountId, checkArn, checkImageTag, checkNonEmpty, checkOrganizationId, checkRepositoryName, isToken,
 } from './private/validation';
+import { SecureRepositoryProps } from './repository-props';
 
 /**
  * Properties of a {@link TenantRepository}.
  */
-export interface TenantRepositoryProps {
-  /**
-   * The repository name, following ECR's rules (2-256 characters, lowercase, `/` separated namespaces).
-   *
-   * @default - CloudFormation generates a unique name
-   */
-  readonly repositoryName?: string;
-
-  /**
-   * A customer managed KMS key that encrypts the images at rest.
-   *
-   * @default - AES256 (Amazon S3 managed keys)
-   */
-  readonly encryptionKey?: kms.IKey;
-
-  /**
-   * Tag patterns that stay mutable: every other tag is immutable.
-   *
-   * ECR wildcard filters: letters, digits, `.`, `_`, `-` and `*` (any characters), 1-128
-   * characters each, e.g. `latest` or `dev-*`. Tags of released component versions should never
-   * match: an install copies a release by digest, and an immutable tag guarantees the digest
-   * behind a version tag never changes.
-   *
-   * @default - no exclusions: every tag is immutable
-   */
-  readonly mutableTagPatterns?: string[];
-
-  /**
-   * Scan every image for vulnerabilities when it is pushed (ECR basic scanning; an
-   * enhanced-scanning registry configuration takes precedence).
-   *
-   * @default true
-   */
-  readonly imageScanOnPush?: boolean;
-
-  /**
-   * What happens to the repository when it is removed from the stack.
-   *
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
-
-  /**
-   * Delete the images with the repository. Requires `removalPolicy: RemovalPolicy.DESTROY`.
-   *
-   * @default false
-   */
-  readonly emptyOnDelete?: boolean;
-
+export interface TenantRepositoryProps extends SecureRepositoryProps {
   /**
    * The repository's lifecycle policy (see `LifecyclePolicy`).
    *
@@ -417,41 +371,10 @@ export class TenantRepository extends Construct {
   constructor(scope: Construct, id: string, props: TenantRepositoryProps = {}) {
     super(scope, id);
     const problems = new ValidationProblems('TenantRepository');
-    if (props.repositoryName !== undefined) {
-      checkRepositoryName(problems, 'repositoryName', props.repositoryName);
-    }
-    const patterns = props.mutableTagPatterns ?? [];
-    if (!isToken(patterns)) {
-      patterns.forEach((pattern, i) => {
-        if (isToken(pattern)) return;
-        if (!/^[0-9a-zA-Z._*-]{1,128}$/.test(pattern)) {
-          problems.add(`mutableTagPatterns[${i}]`, pattern, 'an ECR wildcard filter is 1-128 characters of letters, digits, ".", "_", "-" and "*"');
-        } else if (patterns.indexOf(pattern) !== i) {
-          problems.add(`mutableTagPatterns[${i}]`, pattern, `a pattern not listed before (it is mutableTagPatterns[${patterns.indexOf(pattern)}])`);
-        }
-      });
-    }
-    if (props.emptyOnDelete && props.removalPolicy !== RemovalPolicy.DESTROY) {
-      problems.add('emptyOnDelete', props.emptyOnDelete, `true only with removalPolicy RemovalPolicy.DESTROY (removalPolicy is ${props.removalPolicy ?? 'RETAIN'})`);
-    }
+    checkSecureRepositoryProps(problems, props);
     problems.throwIfAny();
 
-    const repository = new ecr.Repository(this, 'Resource', {
-      repositoryName: props.repositoryName,
-      encryption: props.encryptionKey ? ecr.RepositoryEncryption.KMS : ecr.RepositoryEncryption.AES_256,
-      encryptionKey: props.encryptionKey,
-      imageScanOnPush: props.imageScanOnPush ?? true,
-      imageTagMutability: patterns.length > 0 ? ecr.TagMutability.IMMUTABLE_WITH_EXCLUSION : ecr.TagMutability.IMMUTABLE,
-      imageTagMutabilityExclusionFilters: patterns.length > 0
-        ? patterns.map((p) => ecr.ImageTagMutabilityExclusionFilter.wildcard(p))
-        : undefined,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-      emptyOnDelete: props.emptyOnDelete,
-    });
-    if (!props.encryptionKey) {
-      // Render the default explicitly, so the template states how the images are encrypted.
-      (repository.node.defaultChild as ecr.CfnRepository).encryptionConfiguration = { encryptionType: 'AES256' };
-    }
+    const repository = createSecureRepository(this, props);
     this.repository = repository;
     this.repositoryName = repository.repositoryName;
     this.repositoryArn = repository.repositoryArn;
