@@ -9,8 +9,8 @@ import {
   MIN_POLICY_TEXT_LENGTH,
   PolicyCheck,
   PolicyRule,
-  show,
 } from './validate';
+import { show } from '../private/validation';
 
 interface Source {
   /** Rules as policy JSON objects, in the order they were given (not yet validated); undefined when unreadable. */

@@ -4,6 +4,8 @@
  * text and rules built from `LifecycleRule` structs.
  */
 
+import { show } from '../private/validation';
+
 /** The tag status words of the policy JSON. */
 export type TagStatusWord = 'tagged' | 'untagged' | 'any';
 /** The storage class words of the policy JSON. */
@@ -60,19 +62,6 @@ const ACTION_KEYS: readonly string[] = ['type', 'targetStorageClass'];
 
 const PREFIX_CHARS = /^[A-Za-z0-9_.-]+$/;
 const PATTERN_CHARS = /^[A-Za-z0-9_.*-]+$/;
-
-const MAX_SHOWN = 120;
-
-/** JSON of a value for messages, shortened when long. */
-export function show(value: unknown): string {
-  let text: string;
-  try {
-    text = value === undefined ? 'undefined' : JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}... (${text.length} characters)` : text;
-}
 
 function oneOf(words: readonly string[]): string {
   return `one of ${words.map((w) => JSON.stringify(w)).join(', ')}`;

@@ -40,7 +40,8 @@ export class ValidationProblems {
 
 const MAX_SHOWN = 120;
 
-function show(value: unknown): string {
+/** JSON of a value for messages, shortened when long. */
+export function show(value: unknown): string {
   let text: string;
   try {
     text = value === undefined ? 'undefined' : JSON.stringify(value) ?? String(value);
