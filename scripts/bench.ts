@@ -2,7 +2,7 @@
  * Benchmark: the copy engine against `skopeo copy` on the same two local registries.
  *
  *   npx tsx scripts/bench.ts [--quick] [--case NAME]... [--repeat N] [--requests] [--json FILE]
- *                            [--engine-concurrency N]
+ *                            [--engine-concurrency N] [--engine-ref REF]
  *
  * For each case the source image is pushed once; then the engine (a bundled child process, so its
  * peak RSS is its own) and skopeo each copy it into a fresh destination registry, and the large
@@ -25,7 +25,7 @@ import {
 } from '../test/support/images';
 import { requireTool, startRegistry, stopAll, TestRegistry } from '../test/support/registry';
 
-const USAGE = '[--quick] [--case NAME]... [--repeat N] [--requests] [--json FILE] [--engine-concurrency N]';
+const USAGE = '[--quick] [--case NAME]... [--repeat N] [--requests] [--json FILE] [--engine-concurrency N] [--engine-ref REF]';
 const MiB = 1024 * 1024;
 const KiB = 1024;
 const GNU_TIME = '/usr/bin/time';
@@ -93,6 +93,7 @@ function parseArgs(argv: string[]) {
     requests: false,
     json: undefined as string | undefined,
     concurrency: undefined as number | undefined,
+    engineRef: undefined as string | undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     switch (argv[i]) {
@@ -113,6 +114,9 @@ function parseArgs(argv: string[]) {
         break;
       case '--engine-concurrency':
         out.concurrency = Number(argv[++i]);
+        break;
+      case '--engine-ref':
+        out.engineRef = argv[++i];
         break;
       case '--help':
       case '-h':
@@ -292,10 +296,19 @@ copyImage({ source, destination, concurrency: concurrency ? Number(concurrency) 
 });
 `;
 
-function bundleEngine(work: string): string {
+/** Bundles the engine from the working tree, or from `src/` at a git ref (exported with git archive). */
+function bundleEngine(work: string, ref: string | undefined): string {
   const outfile = path.join(work, 'engine-runner.js');
+  let resolveDir = ROOT;
+  if (ref) {
+    resolveDir = path.join(work, 'engine-src');
+    fs.mkdirSync(resolveDir);
+    const archive = execFileSync('git', ['-C', ROOT, 'archive', '--format=tar', ref, 'src'], { maxBuffer: 256 * 1024 * 1024 });
+    execFileSync('tar', ['-x', '-C', resolveDir], { input: archive });
+  }
   esbuild.buildSync({
-    stdin: { contents: RUNNER, resolveDir: ROOT, loader: 'ts', sourcefile: 'engine-runner.ts' },
+    stdin: { contents: RUNNER, resolveDir, loader: 'ts', sourcefile: 'engine-runner.ts' },
+    nodePaths: [path.join(ROOT, 'node_modules')],
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -515,12 +528,16 @@ async function main(): Promise<void> {
   const cleanup = () => fs.rmSync(work, { recursive: true, force: true });
   process.on('exit', cleanup);
   try {
-    const runner = bundleEngine(work);
+    const runner = bundleEngine(work, args.engineRef);
+    const engine = args.engineRef
+      ? `engine at ${execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', args.engineRef], { encoding: 'utf8' }).trim()}`
+      : 'engine from the working tree';
     const source = await startRegistry();
     const results: CaseResult[] = [];
     for (const spec of selected) results.push(await runCase(spec, source, runner, work, args.repeat, args.requests));
     const { table, targets, pass } = report(results, args.quick);
-    const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${skopeoVersion()}, docker-registry (distribution 2.8)`;
+    const machine = `${engine}; ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${skopeoVersion()}, `
+      + 'docker-registry (distribution 2.8)';
     process.stdout.write(`\n${machine}\n\n${table}\n\n${targets}\n`);
     if (args.json) fs.writeFileSync(args.json, JSON.stringify({ machine, quick: args.quick, results }, null, 2));
     process.exitCode = pass ? 0 : 1;
