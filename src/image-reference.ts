@@ -110,6 +110,18 @@ export function formatImageReference(ref: ImageReference): string {
   return text;
 }
 
+/**
+ * Docker Hub's conventions: `docker.io/nginx` is the repository `library/nginx` (official images
+ * live under `library/`). Other registries are returned unchanged.
+ */
+export function normalizeDockerHub(ref: ImageReference): ImageReference {
+  const hub = ref.registry === 'docker.io' || ref.registry === 'index.docker.io' || ref.registry === 'registry-1.docker.io';
+  if (!hub || ref.repository.includes('/')) {
+    return ref;
+  }
+  return { ...ref, repository: `library/${ref.repository}` };
+}
+
 /** True for 127.0.0.0/8, `localhost` and `[::1]`, with or without a port. */
 export function isLoopbackHost(registry: string): boolean {
   const host = hostWithoutPort(registry).toLowerCase();

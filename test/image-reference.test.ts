@@ -1,4 +1,4 @@
-import { formatImageReference, isLoopbackHost, parseImageReference } from '../src/image-reference';
+import { formatImageReference, isLoopbackHost, normalizeDockerHub, parseImageReference } from '../src/image-reference';
 
 const DIGEST = 'sha256:' + 'a'.repeat(64);
 
@@ -51,5 +51,16 @@ describe('isLoopbackHost', () => {
     ['123456789012.dkr.ecr.us-east-1.amazonaws.com', false], ['[::2]:5000', false],
   ])('%s is loopback: %s', (host, expected) => {
     expect(isLoopbackHost(host)).toBe(expected);
+  });
+});
+
+describe('normalizeDockerHub', () => {
+  test('puts official Docker Hub images under library/', () => {
+    expect(normalizeDockerHub(parseImageReference('docker.io/nginx:1.27')).repository).toBe('library/nginx');
+    expect(normalizeDockerHub(parseImageReference('docker.io/bitnami/nginx')).repository).toBe('bitnami/nginx');
+  });
+
+  test('leaves other registries alone', () => {
+    expect(normalizeDockerHub(parseImageReference('ghcr.io/nginx')).repository).toBe('nginx');
   });
 });

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'events';
 import { Readable, pipeline } from 'stream';
-import { ImageReference, formatImageReference, isLoopbackHost, parseImageReference } from '../image-reference';
+import { ImageReference, formatImageReference, isLoopbackHost, normalizeDockerHub, parseImageReference } from '../image-reference';
 import { CredentialSource } from './auth';
 import { CopyError, StoppedError, redact } from './errors';
 import { HttpPool, HttpResponse, isRetryableNetworkError, readBody, retryDelayMs, sleep, stoppedFrom } from './http';
@@ -125,7 +125,7 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
 
 function parseReference(text: string, which: string): ImageReference {
   try {
-    return parseImageReference(text);
+    return normalizeDockerHub(parseImageReference(text));
   } catch (err) {
     throw new CopyError('INVALID', `${which}: ${(err as Error).message}`);
   }

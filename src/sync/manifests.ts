@@ -1,4 +1,4 @@
-import { ImageReference, isLoopbackHost, parseImageReference } from '../image-reference';
+import { ImageReference, isLoopbackHost, normalizeDockerHub, parseImageReference } from '../image-reference';
 import { CredentialSource } from './auth';
 import { CopyError, redact } from './errors';
 import { HttpPool } from './http';
@@ -38,7 +38,7 @@ export async function deleteManifest(reference: string, credentials?: Credential
 
 function parse(reference: string): ImageReference {
   try {
-    return parseImageReference(reference);
+    return normalizeDockerHub(parseImageReference(reference));
   } catch (err) {
     throw new CopyError('INVALID', (err as Error).message);
   }
