@@ -320,9 +320,64 @@ export class ImageSyncDestination {
 }
 
 /**
+ * Settings of the sync function that every `ImageSync` of a stack shares: give them on one
+ * `ImageSync`, or the same values on all.
+ */
+export interface ImageSyncFunctionOptions {
+  /**
+   * Memory of the stack's sync function, in MiB. Shared by every `ImageSync` of the stack:
+   * give it on one of them, or the same value on all.
+   *
+   * @default 1024
+   */
+  readonly memorySize?: number;
+
+  /**
+   * How long the sync function's logs are kept. Shared by every `ImageSync` of the stack.
+   *
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * A VPC to run the stack's sync function in. In private subnets without a NAT gateway it needs
+   * VPC endpoints for ECR (`ecr.api`, `ecr.dkr`), S3 (gateway), STS and, for registry credentials,
+   * Secrets Manager. Shared by every `ImageSync` of the stack.
+   *
+   * @default - the function does not run in a VPC
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * Which subnets of `vpc` the sync function uses.
+   *
+   * @default - the VPC's default selection (private subnets)
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Security groups of the sync function in `vpc`. It needs outbound HTTPS only.
+   *
+   * @default - a security group allowing all outbound traffic
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+
+  /**
+   * Create the VPC endpoints the function needs in `vpc`: interface endpoints for ECR (`ecr.api`,
+   * `ecr.dkr`) and STS, Secrets Manager when a registry source has credentials, and an S3 gateway
+   * endpoint, reachable on port 443 from the function only. Leave it off when the VPC has these
+   * endpoints already: two interface endpoints of one service with private DNS conflict.
+   * Shared by every `ImageSync` of the stack.
+   *
+   * @default false
+   */
+  readonly createVpcEndpoints?: boolean;
+}
+
+/**
  * Properties of an `ImageSync`.
  */
-export interface ImageSyncProps {
+export interface ImageSyncProps extends ImageSyncFunctionOptions {
   /**
    * The image to copy.
    */
@@ -372,55 +427,6 @@ export interface ImageSyncProps {
    * @default Duration.hours(1)
    */
   readonly totalTimeout?: Duration;
-
-  /**
-   * Memory of the stack's sync function, in MiB. Shared by every `ImageSync` of the stack:
-   * give it on one of them, or the same value on all.
-   *
-   * @default 1024
-   */
-  readonly memorySize?: number;
-
-  /**
-   * How long the sync function's logs are kept. Shared by every `ImageSync` of the stack.
-   *
-   * @default logs.RetentionDays.THREE_MONTHS
-   */
-  readonly logRetention?: logs.RetentionDays;
-
-  /**
-   * A VPC to run the stack's sync function in. In private subnets without a NAT gateway it needs
-   * VPC endpoints for ECR (`ecr.api`, `ecr.dkr`), S3 (gateway), STS and, for registry credentials,
-   * Secrets Manager. Shared by every `ImageSync` of the stack.
-   *
-   * @default - the function does not run in a VPC
-   */
-  readonly vpc?: ec2.IVpc;
-
-  /**
-   * Which subnets of `vpc` the sync function uses.
-   *
-   * @default - the VPC's default selection (private subnets)
-   */
-  readonly vpcSubnets?: ec2.SubnetSelection;
-
-  /**
-   * Security groups of the sync function in `vpc`. It needs outbound HTTPS only.
-   *
-   * @default - a security group allowing all outbound traffic
-   */
-  readonly securityGroups?: ec2.ISecurityGroup[];
-
-  /**
-   * Create the VPC endpoints the function needs in `vpc`: interface endpoints for ECR (`ecr.api`,
-   * `ecr.dkr`) and STS, Secrets Manager when a registry source has credentials, and an S3 gateway
-   * endpoint, reachable on port 443 from the function only. Leave it off when the VPC has these
-   * endpoints already: two interface endpoints of one service with private DNS conflict.
-   * Shared by every `ImageSync` of the stack.
-   *
-   * @default false
-   */
-  readonly createVpcEndpoints?: boolean;
 }
 
 /**
@@ -501,14 +507,7 @@ export class ImageSync extends Construct {
     }
     p.throwIfAny();
 
-    const provider = ImageSyncProvider.of(this, {
-      memorySize: props.memorySize,
-      logRetention: props.logRetention,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: props.securityGroups,
-      createVpcEndpoints: props.createVpcEndpoints,
-    });
+    const provider = ImageSyncProvider.of(this, props);
     this.syncFunction = provider.function;
     this.destination = props.destination;
 
@@ -578,14 +577,6 @@ class DigestPinnedImage extends ecs.ContainerImage {
   }
 }
 
-interface ProviderSettings {
-  readonly memorySize?: number;
-  readonly logRetention?: logs.RetentionDays;
-  readonly vpc?: ec2.IVpc;
-  readonly vpcSubnets?: ec2.SubnetSelection;
-  readonly securityGroups?: ec2.ISecurityGroup[];
-  readonly createVpcEndpoints?: boolean;
-}
 
 const PROVIDER_ID = 'cdk-byoc-artifacts.ImageSyncProvider';
 
@@ -607,7 +598,7 @@ const FUNCTION_TIMEOUT = Duration.minutes(14);
  * event it hands to `isComplete`.
  */
 class ImageSyncProvider extends Construct {
-  public static of(scope: IConstruct, settings: ProviderSettings): ImageSyncProvider {
+  public static of(scope: IConstruct, settings: ImageSyncFunctionOptions): ImageSyncProvider {
     const stack = Stack.of(scope);
     const existing = stack.node.tryFindChild(PROVIDER_ID) as ImageSyncProvider | undefined;
     if (!existing) {
@@ -621,7 +612,7 @@ class ImageSyncProvider extends Construct {
   public readonly serviceToken: string;
   private readonly endpoints?: SyncEndpoints;
 
-  private constructor(scope: Construct, id: string, private readonly settings: ProviderSettings, private readonly firstPath: string) {
+  private constructor(scope: Construct, id: string, private readonly settings: ImageSyncFunctionOptions, private readonly firstPath: string) {
     super(scope, id);
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
@@ -693,9 +684,9 @@ class ImageSyncProvider extends Construct {
     this.endpoints?.add('SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
   }
 
-  private checkSame(scope: IConstruct, settings: ProviderSettings): void {
+  private checkSame(scope: IConstruct, settings: ImageSyncFunctionOptions): void {
     const conflicts: string[] = [];
-    const names: (keyof ProviderSettings)[] = ['memorySize', 'logRetention', 'vpc', 'vpcSubnets', 'securityGroups', 'createVpcEndpoints'];
+    const names: (keyof ImageSyncFunctionOptions)[] = ['memorySize', 'logRetention', 'vpc', 'vpcSubnets', 'securityGroups', 'createVpcEndpoints'];
     for (const name of names) {
       const given = settings[name];
       if (given !== undefined && !sameSetting(given, this.settings[name])) {
