@@ -143,9 +143,15 @@ export class Authenticator {
       this.realm = realm;
       this.service = bearer.params.service;
       if (sent?.startsWith('Bearer ')) {
-        // The token expired or was revoked: fetch a new one. Credentials may have expired too.
-        this.tokens.delete(scopeKey(scopes));
-        this.credentials = undefined;
+        // The token expired or was revoked: fetch a new one, unless a parallel request already did.
+        const key = scopeKey(scopes);
+        const cached = this.tokens.get(key);
+        const current = cached && await cached.value.catch(() => undefined);
+        if (this.tokens.get(key) === cached && (!current || `Bearer ${current.token}` === sent)) {
+          this.tokens.delete(key);
+          // Credentials from a source (ECR tokens) may have expired with it.
+          this.credentials = undefined;
+        }
       }
       return true;
     }

@@ -287,6 +287,32 @@ describe('copyImage: deadline and resume', () => {
     await expectImage(basic, dst, 'v1', img);
   });
 
+  test('aborts a transfer in flight without committing it, and the next call copies it whole', async () => {
+    const img = buildImage({ layers: [6 * 1024 * 1024] });
+    const src = repo('inflight/src');
+    const dst = repo('inflight/dst');
+    await pushImage(plain, src, 'v1', img);
+    const layer = [...img.blobs.entries()].find(([, b]) => b.length > 1024 * 1024)![0];
+    const controller = new AbortController();
+    const first = await copyImage({
+      source: `${plain.host}/${src}:v1`,
+      destination: `${basic.host}/${dst}`,
+      destinationCredentials: basic.credentials(),
+      signal: controller.signal,
+      onProgress: e => {
+        if (e.kind === 'blob-progress' && e.digest === layer) {
+          controller.abort();
+        }
+      },
+    });
+    expect(first).toMatchObject({ complete: false, digest: img.digest });
+    expect(await blobExists(basic, dst, layer)).toBe(false);
+    expect(await readManifest(basic, dst, 'v1')).toBeUndefined();
+    const second = await copyImage({ source: `${plain.host}/${src}:v1`, destination: `${basic.host}/${dst}`, destinationCredentials: basic.credentials() });
+    expect(second.complete).toBe(true);
+    await expectImage(basic, dst, 'v1', img);
+  });
+
   test('stops at the deadline while waiting out a Retry-After, and never writes the tag', async () => {
     const img = buildImage({ layers: [4096] });
     const src = repo('deadline-wait/src');
