@@ -354,6 +354,28 @@ describe('copyImage: authentication', () => {
     expectNoSecrets(recorder.texts(), [basic.password, token.password, basicValue(basic.username, basic.password)]);
   });
 
+  test('renews the token when it expires in the middle of a copy', async () => {
+    const shortLived = await startRegistry({ auth: 'token', tokenTtlSeconds: 1 });
+    const proxy = await startFaultProxy(shortLived);
+    try {
+      const img = buildImage({ layers: [4096, 4096] });
+      const src = repo('expiry/src');
+      const dst = repo('expiry/dst');
+      await pushImage(plain, src, 'v1', img);
+      // The registry asks the copy to wait past the token's lifetime before the uploads start.
+      proxy.setFaults([{ match: { method: 'POST' }, kind: 'status', status: 429, retryAfterSeconds: 2, times: 1 }]);
+      const result = await copyImage({ source: `${plain.host}/${src}:v1`, destination: `${proxy.host}/${dst}`, destinationCredentials: proxy.credentials() });
+      expect(result.complete).toBe(true);
+      const grants = shortLived.tokenServer!.requests.filter(r => r.scopes.some(sc => sc.includes(dst)) && r.status === 200);
+      // The token was renewed before its expires_in ran out (a 401 would also renew it: see the fault tests).
+      expect(grants.length).toBeGreaterThanOrEqual(2);
+      await expectImage(shortLived, dst, 'v1', img);
+    } finally {
+      await proxy.stop();
+      await shortLived.stop();
+    }
+  });
+
   test('fails with UNAUTHORIZED on a wrong password, and the password appears nowhere', async () => {
     const img = buildImage();
     const src = repo('badpw/src');
