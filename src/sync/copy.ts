@@ -88,6 +88,9 @@ const BLOB_ATTEMPTS = 4;
 const PROGRESS_STEP = 1024 * 1024;
 const MAX_TIMER_MS = 2_147_000_000;
 const HEAD_FAN_OUT = 16;
+/** Blobs below this size are bound by round trips, not bytes. */
+const SMALL_BLOB = 1024 * 1024;
+const SMALL_PER_SLOT = 4;
 
 /**
  * Copies an image, index or artifact from one registry to another: byte for byte, children before
@@ -160,7 +163,7 @@ class Copier {
   ) {
     const plainHttp = options.plainHttp ?? isLoopbackHost;
     // Every parallel blob holds a source GET and a destination PUT, plus HEADs and token fetches.
-    this.pool = new HttpPool({ maxSockets: Math.max(concurrency * 2 + 4, HEAD_FAN_OUT + 4) });
+    this.pool = new HttpPool({ maxSockets: Math.max(concurrency * SMALL_PER_SLOT * 2 + 4, HEAD_FAN_OUT + 4) });
     const onRetry = (message: string) => this.emit({ kind: 'retry', message });
     this.src = new RegistryClient({
       registry: source.registry,
@@ -443,7 +446,8 @@ class Copier {
         missing.push(d);
       }
     });
-    await mapLimit(missing, this.concurrency, d => this.copyBlobWithRetries(d));
+    // Small blobs cost requests, not bandwidth: four of them run in the slot of one large blob.
+    await runWeighted(missing, this.concurrency * SMALL_PER_SLOT, d => (d.size < SMALL_BLOB ? 1 : SMALL_PER_SLOT), d => this.copyBlobWithRetries(d));
   }
 
   private async copyBlobWithRetries(d: Descriptor): Promise<void> {
@@ -696,6 +700,42 @@ function collectBlobs(manifests: ManifestNode[]): Map<string, Descriptor> {
     }
   }
   return blobs;
+}
+
+/**
+ * Runs `fn` over items in order, each taking `weight(item)` of `capacity` while it runs (a weight
+ * above the capacity takes all of it). The first failure stops new starts and is thrown once all
+ * in flight settle; a real failure wins over a stop.
+ */
+export async function runWeighted<T>(items: T[], capacity: number, weight: (item: T) => number, fn: (item: T) => Promise<void>): Promise<void> {
+  const state: { inUse: number; failure?: { error: unknown } } = { inUse: 0 };
+  const running = new Set<Promise<void>>();
+  for (const item of items) {
+    const w = Math.max(1, Math.min(weight(item), capacity));
+    while (!state.failure && state.inUse + w > capacity) {
+      await Promise.race(running);
+    }
+    if (state.failure) {
+      break;
+    }
+    state.inUse += w;
+    const task: Promise<void> = fn(item)
+      .catch(error => {
+        const current = state.failure as { error: unknown } | undefined;
+        if (!current || (current.error instanceof StoppedError && !(error instanceof StoppedError))) {
+          state.failure = { error };
+        }
+      })
+      .finally(() => {
+        state.inUse -= w;
+        running.delete(task);
+      });
+    running.add(task);
+  }
+  await Promise.all(running);
+  if (state.failure) {
+    throw state.failure.error;
+  }
 }
 
 /** Runs `fn` over items with at most `limit` in flight; the first failure stops new starts and is thrown once all in flight settle. */

@@ -262,7 +262,8 @@ describe('copyImage: deadline and resume', () => {
   });
 
   test('stops mid-copy when aborted, then a second call resumes from what the destination holds', async () => {
-    const img = buildImage({ layers: [40_000, 30_000, 20_000, 10_000] });
+    // Layers of 1 MiB and more take a whole transfer slot: with concurrency 1 they go one at a time.
+    const img = buildImage({ layers: [1_300_000, 1_200_000, 1_100_000] });
     const src = repo('resume/src');
     const dst = repo('resume/dst');
     await pushImage(plain, src, 'v1', img);
