@@ -2,7 +2,7 @@
  * Benchmark: the copy engine against `skopeo copy` on the same two local registries.
  *
  *   npx tsx scripts/bench.ts [--quick] [--case NAME]... [--repeat N] [--requests] [--json FILE]
- *                            [--engine-concurrency N] [--engine-ref REF]
+ *                            [--engine-concurrency N] [--engine-ref REF] [--pipe]
  *
  * For each case the source image is pushed once; then the engine (a bundled child process, so its
  * peak RSS is its own) and skopeo each copy it into a fresh destination registry, and the large
@@ -13,9 +13,10 @@
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
-import { Readable, Transform } from 'stream';
+import { PassThrough, Readable, Transform } from 'stream';
 import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
 import * as esbuild from 'esbuild';
@@ -25,7 +26,7 @@ import {
 } from '../test/support/images';
 import { requireTool, startRegistry, stopAll, TestRegistry } from '../test/support/registry';
 
-const USAGE = '[--quick] [--case NAME]... [--repeat N] [--requests] [--json FILE] [--engine-concurrency N] [--engine-ref REF]';
+const USAGE = '[--quick] [--case NAME]... [--repeat N] [--requests] [--json FILE] [--engine-concurrency N] [--engine-ref REF] [--pipe]';
 const MiB = 1024 * 1024;
 const KiB = 1024;
 const GNU_TIME = '/usr/bin/time';
@@ -75,6 +76,8 @@ interface CaseResult {
   readonly engine: ToolRun;
   readonly skopeo: ToolRun;
   readonly rawSeconds?: number;
+  /** With --pipe: the unverified GET-to-PUT stream of the same layers (the copy floor). */
+  readonly pipeSeconds?: number;
   readonly requests?: { engine: RequestCounts; skopeo: RequestCounts };
 }
 
@@ -94,6 +97,7 @@ function parseArgs(argv: string[]) {
     json: undefined as string | undefined,
     concurrency: undefined as number | undefined,
     engineRef: undefined as string | undefined,
+    pipe: false,
   };
   for (let i = 0; i < argv.length; i++) {
     switch (argv[i]) {
@@ -114,6 +118,9 @@ function parseArgs(argv: string[]) {
         break;
       case '--engine-concurrency':
         out.concurrency = Number(argv[++i]);
+        break;
+      case '--pipe':
+        out.pipe = true;
         break;
       case '--engine-ref':
         out.engineRef = argv[++i];
@@ -368,6 +375,25 @@ async function rawIngest(reg: TestRegistry, img: SourceImage): Promise<number> {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
+/**
+ * The floor of any copy on this machine: each layer streamed from the source registry straight
+ * into a POST + PUT upload at the destination, six at a time, with no verification at all.
+ */
+async function plainPipe(source: TestRegistry, reg: TestRegistry, img: SourceImage): Promise<number> {
+  const started = process.hrtime.bigint();
+  await mapLimit(img.layers, 6, (l) => uploadBlob(reg, 'raw/pipe', l.digest, () => {
+    const through = new PassThrough({ highWaterMark: MiB });
+    http.get(`${source.url}/v2/${img.repo}/blobs/${l.digest}`, { agent: pipeAgent }, (res) => {
+      if (res.statusCode !== 200) through.destroy(new Error(`source answered ${res.statusCode} for ${l.digest}`));
+      else res.pipe(through);
+    }).on('error', (e) => through.destroy(e));
+    return through;
+  }, l.size));
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+const pipeAgent = new http.Agent({ keepAlive: true, maxSockets: 6 });
+
 async function verifyCopy(reg: TestRegistry, repo: string, tag: string, digest: string): Promise<void> {
   const got = await readManifest(reg, repo, tag);
   if (got?.digest !== digest) throw new Error(`destination ${repo}:${tag} holds ${got?.digest}, expected ${digest}`);
@@ -410,13 +436,15 @@ async function countRequests(tool: 'engine' | 'skopeo', runner: string, work: st
 
 // ---- main ------------------------------------------------------------------------------------
 
-async function runCase(spec: CaseSpec, source: TestRegistry, runner: string, work: string, repeat: number, requests: boolean): Promise<CaseResult> {
+async function runCase(spec: CaseSpec, source: TestRegistry, runner: string, work: string, repeat: number, requests: boolean,
+  pipe: boolean): Promise<CaseResult> {
   process.stderr.write(`\n[${spec.name}] pushing the source image (${spec.title})...\n`);
   const img = await spec.build(source, work);
   const src = `${source.host}/${img.repo}:${img.tag}`;
   const engineRuns: ToolRun[] = [];
   const skopeoRuns: ToolRun[] = [];
   const rawRuns: number[] = [];
+  const pipeRuns: number[] = [];
   for (let i = 0; i < repeat; i++) {
     for (const tool of ['engine', 'skopeo'] as const) {
       // A fresh destination for every tool and run: neither benefits from the other.
@@ -444,6 +472,15 @@ async function runCase(spec: CaseSpec, source: TestRegistry, runner: string, wor
         await dest.stop();
       }
     }
+    if (spec.large && pipe) {
+      const dest = await startRegistry();
+      try {
+        pipeRuns.push(await plainPipe(source, dest, img));
+        process.stderr.write(`[${spec.name}] plain pipe: ${pipeRuns[pipeRuns.length - 1].toFixed(2)} s\n`);
+      } finally {
+        await dest.stop();
+      }
+    }
   }
   let counts: CaseResult['requests'];
   if (requests) {
@@ -461,6 +498,7 @@ async function runCase(spec: CaseSpec, source: TestRegistry, runner: string, wor
     engine: median(engineRuns),
     skopeo: median(skopeoRuns),
     rawSeconds: rawRuns.length > 0 ? medianOf(rawRuns) : undefined,
+    pipeSeconds: pipeRuns.length > 0 ? medianOf(pipeRuns) : undefined,
     requests: counts,
   };
 }
@@ -505,10 +543,15 @@ function report(results: CaseResult[], quick: boolean): { table: string; targets
     `  engine: ${r.requests!.engine.source} source + ${r.requests!.engine.destination} destination requests; per layer at the destination: ${r.requests!.engine.perBlob}`,
     `  skopeo: ${r.requests!.skopeo.source} source + ${r.requests!.skopeo.destination} destination requests; per layer at the destination: ${r.requests!.skopeo.perBlob}`,
   ].join('\n'));
+  const pipeLines = results.filter((r) => r.pipeSeconds !== undefined).map((r) =>
+    `${r.title}: plain pipe ${r.pipeSeconds!.toFixed(2)} s; engine/pipe ${(r.engine.seconds / r.pipeSeconds!).toFixed(2)}x; `
+    + `pipe/raw ingest ${(r.pipeSeconds! / r.rawSeconds!).toFixed(2)}x`);
   const note = quick ? '\n(--quick: smaller sizes; the targets are meant for the full sizes)' : '';
   return {
     table,
-    targets: targets + note + (requestLines.length > 0 ? `\n\nRequests (through pass-through proxies):\n${requestLines.join('\n')}` : ''),
+    targets: targets + note
+      + (pipeLines.length > 0 ? `\n\nUnverified GET-to-PUT pipe of the same layers, 6 at a time (the copy floor here):\n${pipeLines.join('\n')}` : '')
+      + (requestLines.length > 0 ? `\n\nRequests (through pass-through proxies):\n${requestLines.join('\n')}` : ''),
     pass: checks.every(([, ok]) => ok),
   };
 }
@@ -534,7 +577,7 @@ async function main(): Promise<void> {
       : 'engine from the working tree';
     const source = await startRegistry();
     const results: CaseResult[] = [];
-    for (const spec of selected) results.push(await runCase(spec, source, runner, work, args.repeat, args.requests));
+    for (const spec of selected) results.push(await runCase(spec, source, runner, work, args.repeat, args.requests, args.pipe));
     const { table, targets, pass } = report(results, args.quick);
     const machine = `${engine}; ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${skopeoVersion()}, `
       + 'docker-registry (distribution 2.8)';
