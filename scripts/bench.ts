@@ -16,13 +16,13 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
-import { PassThrough, Readable, Transform } from 'stream';
+import { PassThrough, Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
 import * as esbuild from 'esbuild';
 import { startFaultProxy } from '../test/support/fault-proxy';
 import {
-  buildImage, MEDIA_TYPES, pushImage, putManifest, randomStream, readManifest, RegistryTarget, sha256, uploadBlob,
+  buildImage, digestingStream, MEDIA_TYPES, pushImage, putManifest, randomStream, readManifest, RegistryTarget, sha256, uploadBlob,
 } from '../test/support/images';
 import { requireTool, startRegistry, stopAll, TestRegistry } from '../test/support/registry';
 
@@ -197,17 +197,9 @@ function gzipOfRandom(seed: Buffer, size: number): Readable {
 
 async function writeLayerFile(work: string, size: number): Promise<{ file: string; digest: string; size: number }> {
   const file = path.join(work, `layer-${crypto.randomBytes(6).toString('hex')}.gz`);
-  const hash = crypto.createHash('sha256');
-  let written = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      written += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const tap = digestingStream();
   await pipeline(gzipOfRandom(crypto.randomBytes(16), size), tap, fs.createWriteStream(file));
-  return { file, digest: `sha256:${hash.digest('hex')}`, size: written };
+  return { file, ...tap.result() };
 }
 
 async function pushLayers(reg: RegistryTarget, repo: string, layers: Layer[], concurrency = 4): Promise<void> {

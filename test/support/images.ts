@@ -339,6 +339,20 @@ export async function uploadBlob(reg: RegistryTarget, repo: string, digest: stri
   if (res.status !== 201) throw new Error(`fails to upload blob ${digest} to ${repo}: ${res.status} ${res.body.toString('utf8')}`);
 }
 
+/** A pass-through stream that computes the sha256 digest and size of what flows through it. */
+export function digestingStream(): Transform & { result(): { digest: string; size: number } } {
+  const hash = crypto.createHash('sha256');
+  let size = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  return Object.assign(stream, { result: () => ({ digest: `sha256:${hash.digest('hex')}`, size }) });
+}
+
 /**
  * Uploads a stream of unknown digest in one pass: POST, one streamed PATCH (digest computed while
  * sending), then PUT `?digest=`. Returns the digest and size. Used for large benchmark layers that
@@ -348,21 +362,13 @@ export async function uploadStreamedBlob(reg: RegistryTarget, repo: string, stre
   const client = clientFor(reg);
   const start = await client.request('POST', `/v2/${repo}/blobs/uploads/`, repo, 'push', { headers: { 'Content-Length': '0' } });
   if (start.status !== 202) throw new Error(`fails to start upload to ${repo}: ${start.status}`);
-  const hash = crypto.createHash('sha256');
-  let size = 0;
-  const counted = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      size += chunk.length;
-      callback(null, chunk);
-    },
-  });
+  const counted = digestingStream();
   const patch = await client.request('PATCH', String(start.headers.location), repo, 'push', {
     headers: { 'Content-Type': 'application/octet-stream' },
     body: stream.on('error', (e) => counted.destroy(e)).pipe(counted),
   });
   if (patch.status !== 202) throw new Error(`fails to send blob data to ${repo}: ${patch.status} ${patch.body.toString('utf8')}`);
-  const digest = `sha256:${hash.digest('hex')}`;
+  const { digest, size } = counted.result();
   const done = await client.request('PUT', withDigest(String(patch.headers.location), digest), repo, 'push', { headers: { 'Content-Length': '0' } });
   if (done.status !== 201) throw new Error(`fails to commit blob ${digest} to ${repo}: ${done.status} ${done.body.toString('utf8')}`);
   return { digest, size };
