@@ -27,10 +27,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
   depsUpgrade: false,
   pullRequestTemplate: false,
 
-  // Used by the CLI (copy from/to ECR with local credentials). The Lambda bundles its own copy.
-  bundledDeps: ['@aws-sdk/client-ecr', '@aws-sdk/client-sts'],
   peerDeps: ['cdk-ecr-deployment@^4.2.65'],
   devDeps: [
+    // The copy engine's only dependencies. The Lambda and the CLI ship as esbuild bundles that
+    // contain them (assets/), so the package itself depends on nothing but the CDK.
+    '@aws-sdk/client-ecr',
+    '@aws-sdk/client-sts',
     '@types/node@^22',
     '@aws-sdk/client-secrets-manager',
     'aws-sdk-client-mock@^4.1.0',
@@ -58,7 +60,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   publishToGo: { moduleName: 'github.com/cdk-byoc-artifacts/cdk-byoc-artifacts-go' },
 
   gitignore: ['cdk.out/', '/.bench/', '/.demo/', '/dist-code/'],
-  npmIgnoreOptions: { ignorePatterns: ['/examples/', '/.ci/', '/scripts/', '/.bench/', '/.demo/', '/dist-code/'] },
+  npmIgnoreOptions: { ignorePatterns: ['/examples/', '/.ci/', '/scripts/', '/.bench/', '/.demo/', '/dist-code/', '/cdk.out/', '/cdk.json'] },
 
   jestOptions: {
     jestConfig: {
@@ -84,11 +86,24 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // unrs-resolver 1.13.0's platform builds are missing from the registry mirror; 1.12.2 is complete.
 project.package.addPackageResolutions('unrs-resolver@1.12.2');
 
-// The Lambda entry points ship bundled under assets/; their unbundled lib/ copies are never loaded
-// (and would need devDependencies at run time).
-project.npmignore?.addPatterns('/lib/**/*.lambda.js', '/lib/**/*.lambda.d.ts');
+// The Lambda entry points and the CLI ship bundled under assets/; their unbundled lib/ copies are
+// never loaded (and would need devDependencies at run time).
+project.npmignore?.addPatterns('/lib/**/*.lambda.js', '/lib/**/*.lambda.d.ts', '/lib/cli.js', '/lib/cli.d.ts');
 
-project.addBins({ 'cdk-byoc-artifacts': 'lib/cli.js' });
+// The CLI runs the copy engine on a laptop or in CI: one self-contained file, like the Lambda.
+project.bundler.addBundle('./src/cli.ts', {
+  platform: 'node',
+  target: 'node20',
+  // Peer dependencies, installed beside the package (the lifecycle model uses Duration and Token).
+  externals: ['aws-cdk-lib', 'constructs'],
+  sourcemap: false,
+  executable: true,
+});
+project.addBins({ 'cdk-byoc-artifacts': 'assets/cli/index.js' });
+// The bundled code (copy engine, handlers, CLI) may import what the bundles carry.
+project.eslint?.allowDevDeps('src/sync/**');
+project.eslint?.allowDevDeps('src/image-sync-handler/**');
+project.eslint?.allowDevDeps('src/cli.ts');
 
 project.eslint?.allowDevDeps('examples/**');
 project.eslint?.allowDevDeps('scripts/**');

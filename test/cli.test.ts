@@ -1,0 +1,102 @@
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { buildIndex, expectImage, pushImage, readManifest } from './support/images';
+import { startRegistry, stopAll, TestRegistry } from './support/registry';
+
+// The package's `bin`: the esbuild bundle of src/cli.ts that `npm test` builds first.
+const BIN = path.join(__dirname, '..', 'assets', 'cli', 'index.js');
+const FIXTURES = path.join(__dirname, 'fixtures', 'lifecycle');
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the bundled CLI as a separate process, as `npx cdk-byoc-artifacts` would. */
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  if (!fs.existsSync(BIN)) {
+    throw new Error(`fails: ${BIN} is missing; build the bundles first with 'npx projen bundle' (npm test does)`);
+  }
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('the cdk-byoc-artifacts command', () => {
+  let source: TestRegistry;
+  let destination: TestRegistry;
+
+  beforeAll(async () => {
+    [source, destination] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' })]);
+  });
+
+  afterAll(async () => {
+    await stopAll();
+  });
+
+  test('prints its usage with --help and exits 0', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('cdk-byoc-artifacts copy SRC DST');
+    expect(r.stdout).toContain('cdk-byoc-artifacts lifecycle preview POLICY.json IMAGES.json');
+  });
+
+  test.each([
+    [[], 'missing command'],
+    [['sync'], 'unknown command "sync"'],
+    [['lifecycle', 'apply'], 'unknown lifecycle command "apply"'],
+  ])('fails with exit status 2 and the usage for %j', async (args, message) => {
+    const r = await cli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).toContain('Usage:');
+  });
+
+  test('copies a multi-platform index byte for byte and prints the result as JSON', async () => {
+    const img = buildIndex({ platforms: ['linux/amd64', 'linux/arm64'], layers: [40_000, 10_000] });
+    await pushImage(source, 'vendor/app', '1.0.0', img);
+
+    const r = await cli(['copy', `${source.host}/vendor/app:1.0.0`, `${destination.host}/install/app`, '--json'], {
+      CDK_BYOC_DEST_CREDS: `${destination.username}:${destination.password}`,
+    });
+
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ complete: true, digest: img.digest, sourceDigest: img.digest, mediaType: img.mediaType, tag: '1.0.0' });
+    expect(result.blobsCopied).toBeGreaterThan(0);
+    await expectImage(destination, 'install/app', '1.0.0', img);
+    expect(r.stdout + r.stderr).not.toContain(destination.password!);
+  });
+
+  test('fails with a non-zero exit status and no tag when the source does not exist', async () => {
+    const r = await cli(['copy', `${source.host}/vendor/missing:1.0.0`, `${destination.host}/install/missing`], {
+      CDK_BYOC_DEST_CREDS: `${destination.username}:${destination.password}`,
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/not (found|exist)/i);
+    expect(r.stderr).not.toContain(destination.password!);
+    expect(await readManifest(destination, 'install/missing', '1.0.0')).toBeUndefined();
+  });
+
+  test('previews a lifecycle policy over describe-images output', async () => {
+    const r = await cli([
+      'lifecycle', 'preview', path.join(FIXTURES, 'policy.json'), path.join(FIXTURES, 'describe-images.json'),
+      '--now', '2026-06-01T12:00:00Z', '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const { previewResults } = JSON.parse(r.stdout);
+    expect(previewResults.length).toBeGreaterThan(0);
+    for (const result of previewResults) {
+      expect(result).toEqual(expect.objectContaining({
+        imageDigest: expect.stringMatching(/^sha256:/),
+        action: expect.objectContaining({ type: expect.stringMatching(/^(EXPIRE|TRANSITION)$/) }),
+        appliedRulePriority: expect.any(Number),
+      }));
+    }
+  });
+});
