@@ -125,7 +125,7 @@ project.addTask('demo', {
 });
 project.addTask('bench', {
   description: 'Benchmark the copy engine against skopeo on two local registries',
-  steps: [{ exec: 'bash scripts/ensure-tools.sh' }, { exec: 'tsx scripts/bench.ts' }],
+  steps: [{ exec: 'bash scripts/ensure-tools.sh' }, { exec: 'tsx scripts/bench.ts', receiveArgs: true }],
 });
 const pacmakCheck = project.addTask('pacmak-check', {
   description: 'Generate Python, Java, .NET and Go code offline to prove the API is jsii-clean for every target',

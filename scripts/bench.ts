@@ -432,13 +432,17 @@ async function runCase(spec: CaseSpec, source: TestRegistry, runner: string, wor
   pipe: boolean): Promise<CaseResult> {
   process.stderr.write(`\n[${spec.name}] pushing the source image (${spec.title})...\n`);
   const img = await spec.build(source, work);
+  // Write the pushed layers back to disk now, so that writeback does not slow whichever tool runs first.
+  execFileSync('sync');
   const src = `${source.host}/${img.repo}:${img.tag}`;
   const engineRuns: ToolRun[] = [];
   const skopeoRuns: ToolRun[] = [];
   const rawRuns: number[] = [];
   const pipeRuns: number[] = [];
   for (let i = 0; i < repeat; i++) {
-    for (const tool of ['engine', 'skopeo'] as const) {
+    // Alternate which tool goes first, so neither always meets a cold or busy machine.
+    const order = i % 2 === 0 ? (['engine', 'skopeo'] as const) : (['skopeo', 'engine'] as const);
+    for (const tool of order) {
       // A fresh destination for every tool and run: neither benefits from the other.
       const dest = await startRegistry();
       try {
