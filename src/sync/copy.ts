@@ -71,6 +71,9 @@ export interface CopyResult {
   readonly alreadyPresent: boolean;
 }
 
+/** What a result says of the image itself. */
+type CopiedImage = Pick<CopyResult, 'digest' | 'sourceDigest' | 'mediaType' | 'size' | 'platforms'>;
+
 /** A manifest and its children, as read from the source. */
 interface ManifestNode {
   readonly digest: string;
@@ -218,25 +221,26 @@ class Copier {
     } catch (err) {
       if (err instanceof StoppedError) {
         // Stopped before the source manifest was read: nothing is known, nothing was written.
-        return {
-          complete: false,
-          digest: this.source.digest ?? '',
-          sourceDigest: this.source.digest ?? '',
-          mediaType: '',
-          size: 0,
-          tag: this.tag,
-          platforms: [],
-          bytesCopied: 0,
-          blobsCopied: 0,
-          blobsSkipped: 0,
-          blobsMounted: 0,
-          manifestsCopied: 0,
-          manifestsSkipped: 0,
-          alreadyPresent: false,
-        };
+        const digest = this.source.digest ?? '';
+        return this.result({ digest, sourceDigest: digest, mediaType: '', size: 0, platforms: [] }, false, false);
       }
       throw err;
     }
+  }
+
+  private result(image: CopiedImage, complete: boolean, alreadyPresent: boolean): CopyResult {
+    return {
+      complete,
+      ...image,
+      tag: this.tag,
+      bytesCopied: this.bytesCopied,
+      blobsCopied: this.blobsCopied,
+      blobsSkipped: this.blobsSkipped,
+      blobsMounted: this.blobsMounted,
+      manifestsCopied: this.manifestsCopied,
+      manifestsSkipped: this.manifestsSkipped,
+      alreadyPresent,
+    };
   }
 
   private async plan(): Promise<CopyResult> {
@@ -255,22 +259,8 @@ class Copier {
     const manifests = postOrder(root);
     const blobs = collectBlobs(manifests);
     const size = manifests.reduce((n, m) => n + m.bytes.length, 0) + [...blobs.values()].reduce((n, b) => n + b.size, 0);
-    const result = (complete: boolean, alreadyPresent: boolean): CopyResult => ({
-      complete,
-      digest: root.digest,
-      sourceDigest,
-      mediaType: root.mediaType,
-      size,
-      tag: this.tag,
-      platforms: root.platforms,
-      bytesCopied: this.bytesCopied,
-      blobsCopied: this.blobsCopied,
-      blobsSkipped: this.blobsSkipped,
-      blobsMounted: this.blobsMounted,
-      manifestsCopied: this.manifestsCopied,
-      manifestsSkipped: this.manifestsSkipped,
-      alreadyPresent,
-    });
+    const image: CopiedImage = { digest: root.digest, sourceDigest, mediaType: root.mediaType, size, platforms: root.platforms };
+    const result = (complete: boolean, alreadyPresent: boolean) => this.result(image, complete, alreadyPresent);
 
     let present;
     try {
@@ -620,9 +610,8 @@ class Copier {
       await this.dst.putManifest(repo, this.tag, root.bytes, root.mediaType, this.dstScopes);
       this.manifestsCopied++;
       this.emit({ kind: 'tag', digest: root.digest, message: `${this.destRef()} -> ${root.digest}` });
-    } else if (await this.dst.headManifest(repo, root.digest, this.dstScopes)) {
-      this.manifestsSkipped++;
     } else {
+      // Untagged copy: plan() found the root absent at the destination.
       await this.dst.putManifest(repo, root.digest, root.bytes, root.mediaType, this.dstScopes);
       this.manifestsCopied++;
       this.emit({ kind: 'manifest', digest: root.digest, message: `put ${root.mediaType}` });
@@ -741,24 +730,8 @@ export async function runWeighted<T>(items: T[], capacity: number, weight: (item
 /** Runs `fn` over items with at most `limit` in flight; the first failure stops new starts and is thrown once all in flight settle. */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
-  const state: { next: number; failure?: { error: unknown } } = { next: 0 };
-  const worker = async () => {
-    while (!state.failure && state.next < items.length) {
-      const index = state.next++;
-      try {
-        results[index] = await fn(items[index]);
-      } catch (error) {
-        // A stop (deadline) is less informative than a real failure: keep the first real one.
-        const current = state.failure as { error: unknown } | undefined;
-        if (!current || (current.error instanceof StoppedError && !(error instanceof StoppedError))) {
-          state.failure = { error };
-        }
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (state.failure) {
-    throw state.failure.error;
-  }
+  await runWeighted(items.map((item, index) => ({ item, index })), limit, () => 1, async ({ item, index }) => {
+    results[index] = await fn(item);
+  });
   return results;
 }
