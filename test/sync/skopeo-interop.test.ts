@@ -3,7 +3,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { copyImage } from '../../src/sync';
+import { copyImage, CopyResult } from '../../src/sync';
 import {
   allBlobs, buildArtifact, buildImage, buildIndex, BuiltImage, expectImage, MEDIA_TYPES, pushImage,
 } from '../support/images';
@@ -51,17 +51,25 @@ afterAll(async () => {
 
 const creds = (reg: TestRegistry) => `${reg.username}:${reg.password}`;
 
-async function engineCopy(img: BuiltImage, repo: string): Promise<string> {
+/** Pushes `img` to the source and copies it with the engine; returns the result and the skopeo reference of the copy. */
+async function engineCopyWith(img: BuiltImage, repo: string, platforms?: string[]): Promise<{ result: CopyResult; ref: string }> {
   await pushImage(source, `src/${repo}`, 'v1', img);
   const result = await copyImage({
     source: `${source.host}/src/${repo}:v1`,
     destination: `${destination.host}/dst/${repo}:v1`,
     sourceCredentials: source.credentials(),
     destinationCredentials: destination.credentials(),
+    platforms,
   });
   expect(result.complete).toBe(true);
+  return { result, ref: `docker://${destination.host}/dst/${repo}:v1` };
+}
+
+/** Copies the whole image; the destination must hold the source digest. */
+async function engineCopy(img: BuiltImage, repo: string): Promise<string> {
+  const { result, ref } = await engineCopyWith(img, repo);
   expect(result.digest).toBe(img.digest);
-  return `docker://${destination.host}/dst/${repo}:v1`;
+  return ref;
 }
 
 function layersOf(img: BuiltImage): string[] {
@@ -153,17 +161,9 @@ describe('skopeo reads the index the engine writes for a platform subset', () =>
       const img = buildIndex({ platforms: ['linux/amd64', 'linux/arm64/v8', 'linux/arm/v7'], format, layers: [30_000], attestations });
       const amd64 = img.children.find((c) => c.platform === 'linux/amd64')!;
       const repo = `subset-${slug(name)}`;
-      await pushImage(source, `src/${repo}`, 'v1', img);
-      const result = await copyImage({
-        source: `${source.host}/src/${repo}:v1`,
-        destination: `${destination.host}/dst/${repo}:v1`,
-        sourceCredentials: source.credentials(),
-        destinationCredentials: destination.credentials(),
-        platforms: ['linux/amd64'],
-      });
+      const { result, ref } = await engineCopyWith(img, repo, ['linux/amd64']);
       expect(result.sourceDigest).toBe(img.digest);
       expect(result.digest).not.toBe(img.digest);
-      const ref = `docker://${destination.host}/dst/${repo}:v1`;
 
       const raw = (await skopeo(['inspect', '--tls-verify=false', '--creds', creds(destination), '--raw', ref])).stdout;
       expect(`sha256:${crypto.createHash('sha256').update(raw).digest('hex')}`).toBe(result.digest);
