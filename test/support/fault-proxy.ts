@@ -223,18 +223,24 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
     req.on('end', () => upstream.end());
   };
 
-  const server = http.createServer((req, res) => {
+  /** Starts the record of a request (never the Authorization value, only its scheme). */
+  const recordRequest = (req: http.IncomingMessage, listener: ProxyRequestRecord['listener']): ProxyRequestRecord => {
     const record: ProxyRequestRecord = {
       method: req.method ?? '',
       path: req.url ?? '',
       status: 0,
       authorization: scheme(req.headers.authorization),
-      listener: 'proxy',
+      listener,
       requestBytes: 0,
       responseBytes: 0,
-      uploadId: UPLOAD_ID.exec(req.url ?? '')?.[1],
     };
     requests.push(record);
+    return record;
+  };
+
+  const server = http.createServer((req, res) => {
+    const record = recordRequest(req, 'proxy');
+    record.uploadId = UPLOAD_ID.exec(req.url ?? '')?.[1];
     const presented = req.headers.authorization;
     const stillExpired = presented !== undefined && /^bearer /i.test(presented) && expiredTokens.has(presented);
     const active = stillExpired ? { fault: { match: {}, kind: 'expire-token' } as Fault, left: 0 } : take(req);
@@ -308,16 +314,7 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
 
   // The redirect host: serves a redirected blob by its signed URL, refuses any Authorization header.
   const serveRedirect = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const record: ProxyRequestRecord = {
-      method: req.method ?? '',
-      path: req.url ?? '',
-      status: 0,
-      authorization: scheme(req.headers.authorization),
-      listener: 'redirect',
-      requestBytes: 0,
-      responseBytes: 0,
-    };
-    requests.push(record);
+    const record = recordRequest(req, 'redirect');
     const url = new URL(req.url ?? '/', 'http://redirect.invalid');
     const signed = signedUrls.get(url.searchParams.get('X-Amz-Signature') ?? '');
     const refuse = (status: number, code: string, message: string) => {
