@@ -2,6 +2,7 @@ import { promises as fs } from 'fs';
 import { LifecyclePolicy } from './policy';
 import { LifecyclePreviewImage, LifecyclePreviewResult } from './preview-types';
 import { LifecycleActionType, LifecycleStorageClass } from './rules';
+import { isDigest } from '../image-reference';
 
 const USAGE = `Usage: cdk-byoc-artifacts lifecycle preview POLICY.json IMAGES.json [--now ISO-8601] [--json]
 
@@ -139,7 +140,7 @@ export function parseImages(text: string, file: string): LifecyclePreviewImage[]
     }
     const raw = entry as Record<string, unknown>;
     const digest = raw.imageDigest;
-    if (typeof digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(digest)) {
+    if (typeof digest !== 'string' || !isDigest(digest)) {
       problems.push(`${where}: imageDigest ${JSON.stringify(digest)} is not a sha256 digest`);
     }
     const tags = raw.imageTags ?? [];

@@ -1,4 +1,5 @@
 import { Token } from 'aws-cdk-lib';
+import { isDigest, isTag } from '../image-reference';
 
 /**
  * Collects every problem found in a construct's props, so that one synth reports all of them
@@ -144,22 +145,18 @@ export function checkRepositoryName(p: ValidationProblems, prop: string, value: 
   }
 }
 
-const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-
 /** An image tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`. */
 export function checkImageTag(p: ValidationProblems, prop: string, value: string): void {
   if (skip(value)) return;
-  if (typeof value !== 'string' || !IMAGE_TAG.test(value)) {
+  if (typeof value !== 'string' || !isTag(value)) {
     p.add(prop, value, 'a tag is 1-128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"');
   }
 }
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
-
 /** A content digest: `sha256:` and 64 lowercase hex digits. */
 export function checkDigest(p: ValidationProblems, prop: string, value: string): void {
   if (skip(value)) return;
-  if (typeof value !== 'string' || !DIGEST.test(value)) {
+  if (typeof value !== 'string' || !isDigest(value)) {
     p.add(prop, value, 'a digest is "sha256:" followed by 64 lowercase hex digits');
   }
 }

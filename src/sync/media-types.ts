@@ -1,3 +1,5 @@
+import { isDigest } from '../image-reference';
+
 /** OCI image manifest. */
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 /** OCI image index. */
@@ -169,7 +171,7 @@ function checkDescriptor(value: unknown, where: string): Descriptor {
   if (d === null || typeof d !== 'object') {
     throw new Error(`${where} is not a descriptor`);
   }
-  if (typeof d.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(d.digest)) {
+  if (typeof d.digest !== 'string' || !isDigest(d.digest)) {
     throw new Error(`${where}.digest ${JSON.stringify(d.digest)} is not a sha256 digest (only sha256 is supported)`);
   }
   if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) {

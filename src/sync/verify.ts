@@ -1,6 +1,7 @@
 import * as crypto from 'crypto';
 import { Transform, TransformCallback } from 'stream';
 import { CopyError } from './errors';
+import { isDigest } from '../image-reference';
 
 export interface VerifyOptions {
   readonly digest: string;
@@ -25,7 +26,7 @@ export class VerifyingStream extends Transform {
 
   constructor(private readonly options: VerifyOptions) {
     super({ readableHighWaterMark: 1024 * 1024, writableHighWaterMark: 1024 * 1024 });
-    if (!/^sha256:[a-f0-9]{64}$/.test(options.digest)) {
+    if (!isDigest(options.digest)) {
       throw new CopyError('UNSUPPORTED', `cannot verify ${JSON.stringify(options.digest)}: only sha256 digests are supported`);
     }
     this.expectedHex = options.digest.slice('sha256:'.length);
