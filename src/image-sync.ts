@@ -10,6 +10,8 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IConstruct } from 'constructs';
 import { parseImageReference } from './image-reference';
+import { platformProblem } from './platform';
+import { ecrRepositoryArn, ecrRepositoryUri, parseEcrRepositoryArn, parseEcrRepositoryUri } from './private/ecr-names';
 import {
   Attributes,
   DEFAULT_TOTAL_TIMEOUT_SECONDS,
@@ -130,7 +132,7 @@ export class ImageSource {
     if (uri === undefined && arn === undefined) {
       p.add('repositoryUri', undefined, 'give the tenant repository as repositoryUri or repositoryArn');
     }
-    if (uri !== undefined && !isToken(uri) && !ECR_URI.test(uri)) {
+    if (uri !== undefined && !isToken(uri) && !parseEcrRepositoryUri(uri)) {
       p.add('repositoryUri', uri, 'an ECR repository URI <account>.dkr.ecr.<region>.amazonaws.com/<name>');
     }
     if (arn !== undefined) {
@@ -483,7 +485,7 @@ export class ImageSync extends Construct {
       checkImageTag(p, 'tag', tag);
     }
     for (const platform of props.platforms ?? []) {
-      if (!isToken(platform) && !PLATFORM.test(platform)) {
+      if (!isToken(platform) && platformProblem(platform) !== undefined) {
         p.add('platforms', platform, 'os/architecture[/variant], e.g. "linux/amd64" or "linux/arm64/v8"');
       }
     }
@@ -791,9 +793,6 @@ function sameSetting(a: unknown, b: unknown): boolean {
   return false;
 }
 
-const ECR_URI = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\/([a-z0-9._/-]+)$/;
-const ECR_ARN = /^arn:(aws[a-z-]*):ecr:([a-z0-9-]+):(\d{12}):repository\/(.+)$/;
-const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 const RELEASE_ID = /^[\w+=,.@-]{1,64}$/;
 
 function checkTagOrDigest(p: ValidationProblems, tag: string | undefined, digest: string | undefined): void {
@@ -809,12 +808,9 @@ function checkTagOrDigest(p: ValidationProblems, tag: string | undefined, digest
 }
 
 function uriFromArn(arn: string): string {
-  const [, partition, region, account, name] = ECR_ARN.exec(arn)!;
-  return `${account}.dkr.ecr.${region}.amazonaws.com${partition === 'aws-cn' ? '.cn' : ''}/${name}`;
+  return ecrRepositoryUri(parseEcrRepositoryArn(arn)!);
 }
 
 function arnFromUri(uri: string): string {
-  const [, account, region, cn, name] = ECR_URI.exec(uri)!;
-  const partition = cn ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
-  return `arn:${partition}:ecr:${region}:${account}:repository/${name}`;
+  return ecrRepositoryArn(parseEcrRepositoryUri(uri)!);
 }

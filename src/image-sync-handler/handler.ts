@@ -349,7 +349,7 @@ async function removeOnDelete(event: ImageSyncEvent, deps: HandlerDependencies):
   const registry = copied.repositoryUri.slice(0, copied.repositoryUri.indexOf('/'));
   const repositoryName = copied.repositoryUri.slice(registry.length + 1);
   const ecr = deps.ecr(regionOf(registry, deps));
-  const registryId = parseEcrRegistry(registry)?.accountId;
+  const registryId = parseEcrRegistry(registry)?.account;
   let current: string | undefined;
   try {
     const out = await ecr.send(new DescribeImagesCommand({ registryId, repositoryName, imageIds: [{ imageTag: copied.tag }] }));

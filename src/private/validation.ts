@@ -1,4 +1,5 @@
 import { Token } from 'aws-cdk-lib';
+import { isEcrRepositoryName } from './ecr-names';
 import { isDigest, isTag } from '../image-reference';
 
 /**
@@ -133,12 +134,11 @@ export function checkExternalId(p: ValidationProblems, prop: string, value: stri
 // The pattern of AWS::ECR::Repository's current resource schema (the OCI distribution name
 // grammar): separators are ".", "_", "__" or any run of "-". The older API pattern allowed only
 // single ".", "_" or "-", which rejects names ECR accepts today.
-const REPOSITORY_NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 
 /** An ECR repository name: 2-256 characters, lowercase path segments separated by '/'. */
 export function checkRepositoryName(p: ValidationProblems, prop: string, value: string): void {
   if (skip(value)) return;
-  if (typeof value !== 'string' || value.length < 2 || value.length > 256 || !REPOSITORY_NAME.test(value)) {
+  if (typeof value !== 'string' || !isEcrRepositoryName(value)) {
     p.add(prop, value,
       'an ECR repository name is 2-256 characters: lowercase letters and digits joined by ".", "_", "__" or "-" runs, ' +
       'namespaces separated by "/", e.g. "acme/api"');

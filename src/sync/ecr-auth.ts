@@ -1,9 +1,11 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { hostWithoutPort } from '../image-reference';
 import { CredentialSource, RegistryCredentials } from './auth';
 import { CopyError } from './errors';
+import { parseEcrRepositoryArn } from '../private/ecr-names';
 import { ECR_AUTH_ACTIONS, ECR_PULL_ACTIONS } from '../private/perms';
+
+export { isEcrRegistry, parseEcrRegistry } from '../private/ecr-names';
 
 /** AWS credentials, shaped like the SDK's `AwsCredentialIdentity` so they can be passed to any client. */
 export interface AwsCredentialIdentity {
@@ -13,21 +15,8 @@ export interface AwsCredentialIdentity {
   readonly expiration?: Date;
 }
 
-const ECR_HOST_RE = /^([0-9]{12})\.dkr[.-]ecr(?:-fips)?\.([a-z0-9-]+)\.(?:amazonaws\.com(?:\.cn)?|on\.aws)$/;
-const REPOSITORY_ARN_RE = /^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository\/[a-z0-9][a-z0-9._/-]*$/;
 /** Renew the cached ECR token this long before it expires (they last 12 hours). */
 const RENEW_BEFORE_MS = 5 * 60 * 1000;
-
-/** True for `<account>.dkr.ecr.<region>.amazonaws.com` (also `.com.cn`, FIPS and dual-stack hosts), with or without a port. */
-export function isEcrRegistry(registry: string): boolean {
-  return parseEcrRegistry(registry) !== undefined;
-}
-
-/** The account and region of an ECR registry host; undefined for other hosts. */
-export function parseEcrRegistry(registry: string): { accountId: string; region: string } | undefined {
-  const match = ECR_HOST_RE.exec(hostWithoutPort(registry).toLowerCase());
-  return match ? { accountId: match[1], region: match[2] } : undefined;
-}
 
 /**
  * Credentials for ECR registries from `GetAuthorizationToken` (Basic `AWS:<token>`), cached until
@@ -101,7 +90,7 @@ export interface PullSessionOptions {
  * the role allows, so even a broad role yields a session that reads one repository.
  */
 export function pullSessionPolicy(repositoryArn: string): string {
-  if (!REPOSITORY_ARN_RE.test(repositoryArn)) {
+  if (!parseEcrRepositoryArn(repositoryArn)) {
     throw new CopyError('INVALID', `repositoryArn ${JSON.stringify(repositoryArn)} is not an ECR repository ARN (arn:aws:ecr:<region>:<account>:repository/<name>)`);
   }
   return JSON.stringify({

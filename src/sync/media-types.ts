@@ -1,4 +1,8 @@
 import { isDigest } from '../image-reference';
+import { Platform } from '../platform';
+
+export { formatPlatform, parsePlatform, platformMatches } from '../platform';
+export type { Platform } from '../platform';
 
 /** OCI image manifest. */
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -45,12 +49,6 @@ export interface Descriptor {
   readonly artifactType?: string;
 }
 
-export interface Platform {
-  readonly os: string;
-  readonly architecture: string;
-  readonly variant?: string;
-}
-
 /** The fields the engine reads from any manifest kind. Everything else is carried as bytes. */
 export interface ParsedManifest {
   readonly mediaType: string;
@@ -65,42 +63,6 @@ export interface ParsedManifest {
 
 export function isIndexType(mediaType: string): boolean {
   return INDEX_TYPES.has(mediaType);
-}
-
-/** `os/architecture[/variant]`. */
-export function formatPlatform(p: Platform): string {
-  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
-}
-
-/** Parses `os/arch[/variant]`; throws on anything else. */
-export function parsePlatform(text: string): Platform {
-  const parts = text.split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some(p => !/^[a-z0-9_.-]+$/i.test(p))) {
-    throw new Error(`Invalid platform ${JSON.stringify(text)}: expected os/architecture[/variant], e.g. linux/amd64 or linux/arm64/v8`);
-  }
-  return { os: parts[0], architecture: parts[1], variant: parts[2] };
-}
-
-// arm64 images are v8 whether or not they say so; 32-bit arm defaults to v7.
-function normalizedVariant(p: Platform): string | undefined {
-  if (p.variant) {
-    return p.variant;
-  }
-  if (p.architecture === 'arm64') {
-    return 'v8';
-  }
-  return undefined;
-}
-
-/** Whether `candidate` satisfies the wanted platform (a wanted platform without a variant matches any variant). */
-export function platformMatches(wanted: Platform, candidate: Platform): boolean {
-  if (wanted.os !== candidate.os || wanted.architecture !== candidate.architecture) {
-    return false;
-  }
-  if (!wanted.variant) {
-    return true;
-  }
-  return normalizedVariant(wanted) === normalizedVariant(candidate);
 }
 
 /**

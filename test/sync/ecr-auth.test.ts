@@ -12,11 +12,11 @@ const ROLE_ARN = 'arn:aws:iam::123456789012:role/vendor-pull';
 
 describe('isEcrRegistry / parseEcrRegistry', () => {
   test.each([
-    [REGISTRY, { accountId: '123456789012', region: 'eu-west-1' }],
-    ['123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn', { accountId: '123456789012', region: 'cn-north-1' }],
-    ['123456789012.dkr.ecr-fips.us-east-1.amazonaws.com', { accountId: '123456789012', region: 'us-east-1' }],
-    ['123456789012.dkr-ecr.us-west-2.on.aws', { accountId: '123456789012', region: 'us-west-2' }],
-    [`${REGISTRY}:443`, { accountId: '123456789012', region: 'eu-west-1' }],
+    [REGISTRY, { account: '123456789012', region: 'eu-west-1', partition: 'aws' }],
+    ['123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn', { account: '123456789012', region: 'cn-north-1', partition: 'aws-cn' }],
+    ['123456789012.dkr.ecr-fips.us-east-1.amazonaws.com', { account: '123456789012', region: 'us-east-1', partition: 'aws' }],
+    ['123456789012.dkr-ecr.us-west-2.on.aws', { account: '123456789012', region: 'us-west-2', partition: 'aws' }],
+    [`${REGISTRY}:443`, { account: '123456789012', region: 'eu-west-1', partition: 'aws' }],
   ])('recognizes %s', (host, expected) => {
     expect(isEcrRegistry(host)).toBe(true);
     expect(parseEcrRegistry(host)).toEqual(expected);
