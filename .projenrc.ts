@@ -86,24 +86,30 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // unrs-resolver 1.13.0's platform builds are missing from the registry mirror; 1.12.2 is complete.
 project.package.addPackageResolutions('unrs-resolver@1.12.2');
 
-// The Lambda entry points and the CLI ship bundled under assets/; their unbundled lib/ copies are
-// never loaded (and would need devDependencies at run time).
-project.npmignore?.addPatterns('/lib/**/*.lambda.js', '/lib/**/*.lambda.d.ts', '/lib/cli.js', '/lib/cli.d.ts');
+// What ships is what works: the package's API is lib/index.js and what it requires. The copy engine,
+// the ImageSync handler and the CLI run only as the esbuild bundles under assets/ (they carry the
+// AWS SDK clients, devDependencies here); their unbundled lib/ copies could not be required from an
+// installed package, so they stay out of it.
+project.npmignore?.addPatterns(
+  '/lib/**/*.lambda.js', '/lib/**/*.lambda.d.ts',
+  '/lib/sync/', '/lib/image-sync-handler/', '/lib/cli/',
+);
 
 // The CLI runs the copy engine on a laptop or in CI: one self-contained file, like the Lambda.
-project.bundler.addBundle('./src/cli.ts', {
+project.bundler.addBundle('./src/cli/index.ts', {
   platform: 'node',
   target: 'node20',
   // Peer dependencies, installed beside the package (the lifecycle model uses Duration and Token).
   externals: ['aws-cdk-lib', 'constructs'],
   sourcemap: false,
   executable: true,
+  // The bundler names the output after the entry (assets/cli/index/index.js); keep the bin where it was.
+  outfile: '../index.js',
 });
 project.addBins({ 'cdk-byoc-artifacts': 'assets/cli/index.js' });
-// The bundled code (copy engine, handlers, CLI) may import what the bundles carry.
-project.eslint?.allowDevDeps('src/sync/**');
-project.eslint?.allowDevDeps('src/image-sync-handler/**');
-project.eslint?.allowDevDeps('src/cli.ts');
+// The Lambda entry (allowed by projen) and the CLI build the AWS SDK clients the bundles carry; the
+// engine and the handler take narrow functions instead and import no SDK.
+project.eslint?.allowDevDeps('src/cli/**');
 
 project.eslint?.allowDevDeps('examples/**');
 project.eslint?.allowDevDeps('scripts/**');

@@ -19,8 +19,10 @@ import { App } from 'aws-cdk-lib';
 import { mockClient } from 'aws-sdk-client-mock';
 import { buildInstallApp, TENANT_ACCESS_ROLE_ARN } from '../examples/install-app';
 import { buildTenantApp, EXTERNAL_ID } from '../examples/tenant-app';
-import { Props } from '../src/image-sync-contract';
-import { handleEvent, HandlerDependencies, ImageSyncEvent, IsCompleteResponse, OnEventResponse } from '../src/image-sync-handler/handler';
+import { Attributes, IMAGE_SYNC_RESOURCE_TYPE, Props, SourceKinds } from '../src/image-sync-contract';
+import { HandlerDependencies } from '../src/image-sync-handler/dependencies';
+import { handleEvent, IsCompleteResponse, OnEventResponse } from '../src/image-sync-handler/handler';
+import { ImageSyncEvent } from '../src/image-sync-handler/request';
 import { createDependencies } from '../src/image-sync.lambda';
 import { BuiltImage, buildImage, expectImage, pushImage, readManifest } from '../test/support/images';
 import { startRegistry, stopAll, TestRegistry } from '../test/support/registry';
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
   const aws = fakeAws(tenant, install);
   const deps = createDependencies({
     region: 'eu-west-1',
-    endpoint: (registry) => ({ [TENANT_HOST]: tenant.host, [INSTALL_HOST]: install.host }[registry] ?? registry),
+    dial: (registry) => ({ [TENANT_HOST]: tenant.host, [INSTALL_HOST]: install.host }[registry] ?? registry),
     log: (message) => console.log(dim(`     handler: ${message}`)),
   });
 
@@ -66,7 +68,7 @@ async function main(): Promise<void> {
   console.log(`   pushed ${TENANT_REPO}:1.0.0 to the tenant registry: ${short(v1.digest)}, ${v1.blobs.size} blobs, ${mib(blobBytes(v1))}`);
 
   const first = await release(deps, 'Create', '1.0.0', 'r-1');
-  check(first.result.Data!.ImageDigest === v1.digest, 'the install digest equals the tenant digest');
+  check(first.result.Data![Attributes.IMAGE_DIGEST] === v1.digest, 'the install digest equals the tenant digest');
   await expectImage(install, INSTALL_REPO, '1.0.0', v1);
   check(true, 'the install registry holds every blob and the manifest byte for byte');
   check(aws.assumeRoleCalls() === 1, `one 900-second pull session of ${TENANT_ACCESS_ROLE_ARN}, scoped to ${TENANT_REPO}`);
@@ -76,15 +78,15 @@ async function main(): Promise<void> {
   await pushImage(tenant, TENANT_REPO, '1.1.0', v2);
   console.log(`   pushed ${TENANT_REPO}:1.1.0: ${short(v2.digest)}, shares ${LAYER_SIZES.length - 1} of ${LAYER_SIZES.length} layers with 1.0.0`);
   const second = await release(deps, 'Update', '1.1.0', 'r-2', first.result.PhysicalResourceId);
-  const copied = Number(second.result.Data!.BlobsCopied);
-  check(second.result.Data!.ImageDigest === v2.digest, 'the install digest equals the tenant digest');
-  check(copied === 2 && Number(second.result.Data!.BlobsSkipped) === LAYER_SIZES.length - 1,
-    `copied only the changed layer and the new config (${copied} blobs, ${mib(Number(second.result.Data!.BytesCopied))}); skipped ${LAYER_SIZES.length - 1} layers`);
+  const copied = Number(second.result.Data![Attributes.BLOBS_COPIED]);
+  check(second.result.Data![Attributes.IMAGE_DIGEST] === v2.digest, 'the install digest equals the tenant digest');
+  check(copied === 2 && Number(second.result.Data![Attributes.BLOBS_SKIPPED]) === LAYER_SIZES.length - 1,
+    `copied only the changed layer and the new config (${copied} blobs, ${mib(Number(second.result.Data![Attributes.BYTES_COPIED]))}); skipped ${LAYER_SIZES.length - 1} layers`);
   check((await readManifest(install, INSTALL_REPO, '1.0.0'))?.digest === v1.digest, 'release 1.0.0 is still in the install repository for running workloads');
 
   console.log(bold('\n4. Release 1.1.0 again (a stack update that changes nothing in the image)'));
   const third = await release(deps, 'Update', '1.1.0', 'r-2b', second.result.PhysicalResourceId);
-  check(third.result.Data!.BytesCopied === '0', 'nothing copied: the destination already holds the digest under the tag');
+  check(third.result.Data![Attributes.BYTES_COPIED] === '0', 'nothing copied: the destination already holds the digest under the tag');
   check(third.result.PhysicalResourceId === second.result.PhysicalResourceId, 'the physical id is unchanged');
 
   aws.restore();
@@ -124,11 +126,11 @@ async function release(deps: HandlerDependencies, requestType: 'Create' | 'Updat
     RequestId: crypto.randomUUID(),
     StackId: 'arn:aws:cloudformation:eu-west-1:222222222222:stack/ByocInstall/demo',
     LogicalResourceId: 'ComponentImageSync',
-    ResourceType: 'Custom::ImageSync',
+    ResourceType: IMAGE_SYNC_RESOURCE_TYPE,
     PhysicalResourceId: physicalResourceId,
     ResponseURL: 'https://example.invalid/never-called',
     ResourceProperties: {
-      [Props.SOURCE_KIND]: 'TenantEcr',
+      [Props.SOURCE_KIND]: SourceKinds.TENANT_ECR,
       [Props.SOURCE_IMAGE]: `${TENANT_HOST}/${TENANT_REPO}:${tag}`,
       [Props.SOURCE_REPOSITORY_ARN]: `arn:aws:ecr:eu-west-1:111111111111:repository/${TENANT_REPO}`,
       [Props.ACCESS_ROLE_ARN]: TENANT_ACCESS_ROLE_ARN,
@@ -151,11 +153,11 @@ async function release(deps: HandlerDependencies, requestType: 'Create' | 'Updat
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const d = result.Data!;
-  const mibPerSecond = Number(d.BytesCopied) / 1024 / 1024 / seconds;
-  console.log(`   ${requestType} ${releaseId}: ${bold(d.ImageUri)}`);
-  console.log(`     digest ${d.ImageDigest}`);
-  console.log(`     copied ${d.BlobsCopied} blobs, ${mib(Number(d.BytesCopied))}; skipped ${d.BlobsSkipped}; ` +
-    `${seconds.toFixed(2)} s${Number(d.BytesCopied) > 0 ? ` (${mibPerSecond.toFixed(0)} MiB/s)` : ''}`);
+  const mibPerSecond = Number(d[Attributes.BYTES_COPIED]) / 1024 / 1024 / seconds;
+  console.log(`   ${requestType} ${releaseId}: ${bold(d[Attributes.IMAGE_URI])}`);
+  console.log(`     digest ${d[Attributes.IMAGE_DIGEST]}`);
+  console.log(`     copied ${d[Attributes.BLOBS_COPIED]} blobs, ${mib(Number(d[Attributes.BYTES_COPIED]))}; skipped ${d[Attributes.BLOBS_SKIPPED]}; ` +
+    `${seconds.toFixed(2)} s${Number(d[Attributes.BYTES_COPIED]) > 0 ? ` (${mibPerSecond.toFixed(0)} MiB/s)` : ''}`);
   console.log(dim(`     physical id ${result.PhysicalResourceId}`));
   return { onEvent, result };
 }

@@ -1,32 +1,41 @@
-import { ECRClient } from '@aws-sdk/client-ecr';
+import { BatchDeleteImageCommand, DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { STSClient } from '@aws-sdk/client-sts';
-import { handleEvent, HandlerDependencies, ImageSyncEvent, IsCompleteResponse, OnEventResponse } from './image-sync-handler/handler';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { EcrTag, HandlerDependencies } from './image-sync-handler/dependencies';
+import { handleEvent, IsCompleteResponse, OnEventResponse } from './image-sync-handler/handler';
+import { ImageSyncEvent } from './image-sync-handler/request';
+import { AwsCredentials } from './sync';
 
 /**
- * Builds the handler's AWS clients. The Lambda uses the defaults; tests and the demo pass
- * `endpoint`/`plainHttp` to reach loopback registries through the same code path.
+ * The handler's dependencies from AWS SDK clients. The Lambda uses the defaults; tests and the demo
+ * pass `dial`/`plainHttp` to reach loopback registries through the same code path.
  */
 export function createDependencies(overrides: Partial<HandlerDependencies> = {}): HandlerDependencies {
   const region = overrides.region ?? process.env.AWS_REGION ?? 'us-east-1';
+  const sts = new STSClient({ region });
   const secretsManager = new SecretsManagerClient({ region });
   const ecrClients = new Map<string, ECRClient>();
+  // A pull session's client serves one copy: its token must not outlive the invocation.
+  const ecr = (r: string, credentials?: AwsCredentials): ECRClient => (credentials ? new ECRClient({ region: r, credentials })
+    : ecrClients.get(r) ?? ecrClients.set(r, new ECRClient({ region: r })).get(r)!);
+  const image = (t: EcrTag) => ({ registryId: t.registryId, repositoryName: t.repositoryName, imageIds: [{ imageTag: t.tag }] });
   return {
     region,
-    sts: new STSClient({ region }),
-    readSecret: async (secretId) => (await secretsManager.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString,
-    ecr: (clientRegion, credentials) => {
-      if (credentials) {
-        // A pull session's client serves one copy: its token must not outlive the invocation.
-        return new ECRClient({ region: clientRegion, credentials });
-      }
-      let client = ecrClients.get(clientRegion);
-      if (!client) {
-        client = new ECRClient({ region: clientRegion });
-        ecrClients.set(clientRegion, client);
-      }
-      return client;
+    assumeRole: async (r) => {
+      const c = (await sts.send(new AssumeRoleCommand({
+        RoleArn: r.roleArn,
+        RoleSessionName: r.sessionName,
+        ExternalId: r.externalId,
+        DurationSeconds: r.durationSeconds,
+        Policy: r.policy,
+        Tags: r.sessionTags?.map((t) => ({ Key: t.key, Value: t.value })),
+      }))).Credentials;
+      return c && { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
     },
+    ecrAuthorizationToken: async (r, credentials) => (await ecr(r, credentials).send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0],
+    describeTag: async (t) => (await ecr(t.region).send(new DescribeImagesCommand(image(t)))).imageDetails?.[0]?.imageDigest,
+    deleteTag: async (t) => (await ecr(t.region).send(new BatchDeleteImageCommand(image(t)))).failures ?? [],
+    readSecret: async (secretId) => (await secretsManager.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString,
     ...overrides,
   };
 }

@@ -6,21 +6,11 @@ import { BatchDeleteImageCommand, DescribeImagesCommand, ECRClient, GetAuthoriza
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Props } from '../src/image-sync-contract';
-import { CopyError } from '../src/sync';
+import { Attributes, IMAGE_SYNC_RESOURCE_TYPE, Props, SourceKinds } from '../src/image-sync-contract';
 import { startFaultProxy } from './support/fault-proxy';
-import {
-  BUDGET_KEY,
-  copyFailure,
-  handleEvent,
-  HandlerDependencies,
-  ImageSyncEvent,
-  IsCompleteResponse,
-  OnEventResponse,
-  PHASE_KEY,
-  sessionName,
-} from '../src/image-sync-handler/handler';
-import { parsePhysicalId, parseSyncRequest } from '../src/image-sync-handler/properties';
+import { HandlerDependencies } from '../src/image-sync-handler/dependencies';
+import { handleEvent, IsCompleteResponse, OnEventResponse } from '../src/image-sync-handler/handler';
+import { BUDGET_KEY, ImageSyncEvent, PHASE_KEY } from '../src/image-sync-handler/request';
 import { createDependencies, handler } from '../src/image-sync.lambda';
 import { BuiltImage, buildArtifact, buildImage, buildIndex, expectImage, pushImage, readManifest } from './support/images';
 import { startRegistry, stopAll, TestRegistry } from './support/registry';
@@ -88,7 +78,7 @@ function deps(overrides: Partial<HandlerDependencies> = {}): HandlerDependencies
   };
   return createDependencies({
     region: 'eu-west-1',
-    endpoint: (registry) => hosts[registry] ?? registry,
+    dial: (registry) => hosts[registry] ?? registry,
     log: (message, fields) => logs.push(JSON.stringify({ message, ...fields })),
     ...overrides,
   });
@@ -102,7 +92,7 @@ function repoName(prefix: string): string {
 function tenantProps(sourceRepo: string, destRepo: string, extra: { [key: string]: unknown } = {}): { [key: string]: unknown } {
   return {
     ServiceToken: 'arn:aws:lambda:eu-west-1:444455556666:function:framework-onEvent',
-    [Props.SOURCE_KIND]: 'TenantEcr',
+    [Props.SOURCE_KIND]: SourceKinds.TENANT_ECR,
     [Props.SOURCE_IMAGE]: `${TENANT_HOST}/${sourceRepo}:v1`,
     [Props.SOURCE_REPOSITORY_ARN]: `arn:aws:ecr:eu-west-1:111122223333:repository/${sourceRepo}`,
     [Props.ACCESS_ROLE_ARN]: ROLE_ARN,
@@ -123,7 +113,7 @@ function cfnEvent(requestType: 'Create' | 'Update' | 'Delete', properties: { [ke
     RequestId: `req-${++seq}`,
     StackId: 'arn:aws:cloudformation:eu-west-1:444455556666:stack/Install/1',
     LogicalResourceId: 'ApiImage',
-    ResourceType: 'Custom::ImageSync',
+    ResourceType: IMAGE_SYNC_RESOURCE_TYPE,
     ResponseURL: RESPONSE_URL,
     ResourceProperties: properties,
     ...extra,
@@ -164,14 +154,14 @@ describe('image-sync handler', () => {
     expect(onEvent.PhysicalResourceId).toBe(`${INSTALL_HOST}/${dst}:v1`);
     expect(result.PhysicalResourceId).toBe(`${INSTALL_HOST}/${dst}:v1@${img.digest}`);
     expect(result.Data).toEqual({
-      ImageDigest: img.digest,
-      ImageUri: `${INSTALL_HOST}/${dst}@${img.digest}`,
-      ImageTag: 'v1',
-      RepositoryUri: `${INSTALL_HOST}/${dst}`,
-      MediaType: img.mediaType,
-      BytesCopied: String([...img.blobs.values()].reduce((n, b) => n + b.length, 0)),
-      BlobsCopied: '3',
-      BlobsSkipped: '0',
+      [Attributes.IMAGE_DIGEST]: img.digest,
+      [Attributes.IMAGE_URI]: `${INSTALL_HOST}/${dst}@${img.digest}`,
+      [Attributes.IMAGE_TAG]: 'v1',
+      [Attributes.REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
+      [Attributes.MEDIA_TYPE]: img.mediaType,
+      [Attributes.BYTES_COPIED]: String([...img.blobs.values()].reduce((n, b) => n + b.length, 0)),
+      [Attributes.BLOBS_COPIED]: '3',
+      [Attributes.BLOBS_SKIPPED]: '0',
     });
     await expectImage(install, dst, 'v1', img);
 
@@ -199,7 +189,7 @@ describe('image-sync handler', () => {
 
     const { result } = await runProvider(cfnEvent('Create', tenantProps(src, dst)));
 
-    expect(result.Data).toMatchObject({ ImageDigest: img.digest, BytesCopied: '0', BlobsCopied: '0' });
+    expect(result.Data).toMatchObject({ [Attributes.IMAGE_DIGEST]: img.digest, [Attributes.BYTES_COPIED]: '0', [Attributes.BLOBS_COPIED]: '0' });
     expect(logs.some((l) => l.includes('"alreadyPresent":true'))).toBe(true);
   });
 
@@ -222,7 +212,7 @@ describe('image-sync handler', () => {
     expect(base.length).toBe(3);
     expect(onEvent.PhysicalResourceId).toBe(created.result.PhysicalResourceId);
     expect(result.PhysicalResourceId).toBe(`${INSTALL_HOST}/${dst}:v1@${v2.digest}`);
-    expect(result.Data).toMatchObject({ ImageDigest: v2.digest, BlobsCopied: '2', BlobsSkipped: '1' });
+    expect(result.Data).toMatchObject({ [Attributes.IMAGE_DIGEST]: v2.digest, [Attributes.BLOBS_COPIED]: '2', [Attributes.BLOBS_SKIPPED]: '1' });
     expect((await readManifest(install, dst, 'v1'))?.digest).toBe(v2.digest);
   });
 
@@ -236,7 +226,7 @@ describe('image-sync handler', () => {
     const updated = await runProvider(cfnEvent('Update', tenantProps(src, dst, { [Props.RELEASE_ID]: 'r-99' }), { PhysicalResourceId: created.result.PhysicalResourceId }));
 
     expect(updated.result.PhysicalResourceId).toBe(created.result.PhysicalResourceId);
-    expect(updated.result.Data).toMatchObject({ BytesCopied: '0' });
+    expect(updated.result.Data).toMatchObject({ [Attributes.BYTES_COPIED]: '0' });
     expect(stsMock.commandCalls(AssumeRoleCommand)[1].args[0].input.RoleSessionName).toBe('sync-r-99-ApiImage');
   });
 
@@ -248,14 +238,14 @@ describe('image-sync handler', () => {
 
     const { result } = await runProvider(cfnEvent('Create', tenantProps(src, dst, { [Props.PLATFORMS]: ['linux/arm64'] })));
 
-    const digest = result.Data!.ImageDigest;
+    const digest = result.Data![Attributes.IMAGE_DIGEST];
     expect(digest).not.toBe(index.digest);
     const copied = JSON.parse((await readManifest(install, dst, 'v1'))!.body.toString('utf8'));
     expect(copied.manifests.map((m: any) => m.platform.architecture)).toEqual(['arm64']);
     // The filtered index is rebuilt identically: syncing the release again is a no-op.
     const again = await runProvider(cfnEvent('Update', tenantProps(src, dst, { [Props.PLATFORMS]: ['linux/arm64'] }), { PhysicalResourceId: result.PhysicalResourceId }));
     expect(again.result.PhysicalResourceId).toBe(result.PhysicalResourceId);
-    expect(again.result.Data).toMatchObject({ ImageDigest: digest, BytesCopied: '0' });
+    expect(again.result.Data).toMatchObject({ [Attributes.IMAGE_DIGEST]: digest, [Attributes.BYTES_COPIED]: '0' });
   });
 
   test('copies a Helm chart pushed as an OCI artifact the same way', async () => {
@@ -266,7 +256,7 @@ describe('image-sync handler', () => {
 
     const { result } = await runProvider(cfnEvent('Create', tenantProps(src, dst)));
 
-    expect(result.Data).toMatchObject({ ImageDigest: chart.digest, MediaType: chart.mediaType });
+    expect(result.Data).toMatchObject({ [Attributes.IMAGE_DIGEST]: chart.digest, [Attributes.MEDIA_TYPE]: chart.mediaType });
     await expectImage(install, dst, 'v1', chart);
   });
 
@@ -277,14 +267,14 @@ describe('image-sync handler', () => {
     await pushImage(install, build, 'main', img);
 
     const { result } = await runProvider(cfnEvent('Create', {
-      [Props.SOURCE_KIND]: 'Ecr',
+      [Props.SOURCE_KIND]: SourceKinds.ECR,
       [Props.SOURCE_IMAGE]: `${INSTALL_HOST}/${build}:main`,
       [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
       [Props.DESTINATION_REPOSITORY_NAME]: dst,
       [Props.DESTINATION_TAG]: 'main',
     }));
 
-    expect(result.Data!.ImageDigest).toBe(img.digest);
+    expect(result.Data![Attributes.IMAGE_DIGEST]).toBe(img.digest);
     expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(0);
   });
 
@@ -298,7 +288,7 @@ describe('image-sync handler', () => {
     secretsMock.on(GetSecretValueCommand, { SecretId: secretArn }).resolves({ SecretString: login });
 
     const { result } = await runProvider(cfnEvent('Create', {
-      [Props.SOURCE_KIND]: 'Registry',
+      [Props.SOURCE_KIND]: SourceKinds.REGISTRY,
       [Props.SOURCE_IMAGE]: `${HUB_HOST}/${pub}:1.27`,
       [Props.CREDENTIALS_SECRET_ARN]: secretArn,
       [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
@@ -306,7 +296,7 @@ describe('image-sync handler', () => {
       [Props.DESTINATION_TAG]: '1.27',
     }));
 
-    expect(result.Data!.ImageDigest).toBe(img.digest);
+    expect(result.Data![Attributes.IMAGE_DIGEST]).toBe(img.digest);
     await expectImage(install, dst, '1.27', img);
   });
 
@@ -317,14 +307,14 @@ describe('image-sync handler', () => {
     await pushImage(open, pub, '1.27-alpine', img);
 
     const { result } = await runProvider(cfnEvent('Create', {
-      [Props.SOURCE_KIND]: 'Registry',
+      [Props.SOURCE_KIND]: SourceKinds.REGISTRY,
       [Props.SOURCE_IMAGE]: `${PUBLIC_HOST}/${pub}:1.27-alpine`,
       [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
       [Props.DESTINATION_REPOSITORY_NAME]: dst,
       [Props.DESTINATION_TAG]: 'nginx-1.27-alpine',
     }));
 
-    expect(result.Data!.ImageDigest).toBe(img.digest);
+    expect(result.Data![Attributes.IMAGE_DIGEST]).toBe(img.digest);
     await expectImage(install, dst, 'nginx-1.27-alpine', img);
     expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
@@ -334,7 +324,7 @@ describe('image-sync handler', () => {
     secretsMock.on(GetSecretValueCommand).rejects(Object.assign(new Error('Secrets Manager can\'t find the specified secret.'), { name: 'ResourceNotFoundException' }));
 
     await expect(runProvider(cfnEvent('Create', {
-      [Props.SOURCE_KIND]: 'Registry',
+      [Props.SOURCE_KIND]: SourceKinds.REGISTRY,
       [Props.SOURCE_IMAGE]: `${HUB_HOST}/public/app:1`,
       [Props.CREDENTIALS_SECRET_ARN]: 'arn:aws:secretsmanager:eu-west-1:444455556666:secret:gone-AbCdEf',
       [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
@@ -389,8 +379,8 @@ describe('image-sync handler', () => {
     // The last poll skips what earlier polls copied; no blob is copied twice (a blob whose upload
     // finished just as a poll was stopped counts in neither poll's copies: it is skipped later).
     const total = img.blobs.size;
-    expect(Number(answer.Data!.BlobsSkipped)).toBeGreaterThan(0);
-    expect(Number(answer.Data!.BlobsCopied) + Number(answer.Data!.BlobsSkipped)).toBe(total);
+    expect(Number(answer.Data![Attributes.BLOBS_SKIPPED])).toBeGreaterThan(0);
+    expect(Number(answer.Data![Attributes.BLOBS_COPIED]) + Number(answer.Data![Attributes.BLOBS_SKIPPED])).toBe(total);
     const copiedPerPoll: number[] = logs.map((l) => JSON.parse(l)).filter((l) => l.blobsCopied !== undefined).map((l) => l.blobsCopied);
     expect(copiedPerPoll.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(total);
     await expectImage(install, dst, 'v1', img);
@@ -408,11 +398,11 @@ describe('image-sync handler', () => {
         { match: { method: 'GET', path: /\/manifests\// }, kind: 'status', status: 503, times: 1 },
         { match: {}, kind: 'expire-token', times: 1 },
       ]);
-      const viaProxy = deps({ endpoint: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
+      const viaProxy = deps({ dial: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
 
       const { result } = await runProvider(cfnEvent('Create', tenantProps(src, dst)), viaProxy);
 
-      expect(result.Data!.ImageDigest).toBe(img.digest);
+      expect(result.Data![Attributes.IMAGE_DIGEST]).toBe(img.digest);
       await expectImage(install, dst, 'v1', img);
       const redirected = proxy.requests.filter((r) => r.listener === 'redirect');
       expect(redirected.length).toBeGreaterThanOrEqual(img.blobs.size);
@@ -434,11 +424,11 @@ describe('image-sync handler', () => {
         { match: { method: 'PUT', path: /\/blobs\/uploads\// }, kind: 'status', status: 500, times: 1 },
         { match: { method: 'PUT', path: /\/manifests\// }, kind: 'status', status: 503, retryAfterSeconds: 0, times: 1 },
       ]);
-      const d = deps({ endpoint: (registry) => (registry === TENANT_HOST ? source.host : destination.host) });
+      const d = deps({ dial: (registry) => (registry === TENANT_HOST ? source.host : destination.host) });
 
       const { result } = await runProvider(cfnEvent('Create', tenantProps(src, dst)), d);
 
-      expect(result.Data!.ImageDigest).toBe(img.digest);
+      expect(result.Data![Attributes.IMAGE_DIGEST]).toBe(img.digest);
       await expectImage(install, dst, 'v1', img);
       expect(source.requests.some((r) => r.fault === 'truncate')).toBe(true);
       expect(destination.requests.filter((r) => r.fault === 'status')).toHaveLength(2);
@@ -506,7 +496,7 @@ describe('image-sync handler', () => {
     const { result, polls } = await runProvider(cfnEvent('Create', tenantProps(src, dst)));
 
     expect(polls).toBe(2);
-    expect(result.Data!.ImageDigest).toBe(img.digest);
+    expect(result.Data![Attributes.IMAGE_DIGEST]).toBe(img.digest);
     expect(logs.some((l) => l.includes('transient failure, will retry on the next poll'))).toBe(true);
   });
 
@@ -518,7 +508,7 @@ describe('image-sync handler', () => {
     const proxy = await startFaultProxy(tenant);
     try {
       proxy.setFaults([{ match: { method: 'GET', path: /\/manifests\// }, kind: 'status', status: 503, retryAfterSeconds: 0 }]);
-      const viaProxy = deps({ endpoint: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
+      const viaProxy = deps({ dial: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
       const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), viaProxy, longInvocation) as OnEventResponse;
       const merged = { ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent };
 
@@ -527,7 +517,7 @@ describe('image-sync handler', () => {
       const after = await handleEvent(merged, viaProxy, longInvocation) as IsCompleteResponse;
 
       expect(during).toEqual({ IsComplete: false });
-      expect(after.Data!.ImageDigest).toBe(img.digest);
+      expect(after.Data![Attributes.IMAGE_DIGEST]).toBe(img.digest);
     } finally {
       await proxy.stop();
     }
@@ -540,7 +530,7 @@ describe('image-sync handler', () => {
     const proxy = await startFaultProxy(tenant);
     try {
       proxy.setFaults([{ match: { method: 'GET', path: /\/manifests\// }, kind: 'status', status: 503, retryAfterSeconds: 0 }]);
-      const viaProxy = deps({ endpoint: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
+      const viaProxy = deps({ dial: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
       const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), deps({ now: () => Date.now() - 11 * 60_000 }), longInvocation) as OnEventResponse;
 
       await expect(handleEvent({ ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent }, viaProxy, longInvocation))
@@ -569,7 +559,7 @@ describe('image-sync handler', () => {
     const proxy = await startFaultProxy(tenant);
     try {
       proxy.setFaults([{ kind: 'corrupt', atByte: 100, match: { method: 'GET', path: /\/blobs\/sha256:/ } }]);
-      const viaProxy = deps({ endpoint: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
+      const viaProxy = deps({ dial: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
 
       await expect(runProvider(cfnEvent('Create', tenantProps(src, dst)), viaProxy)).rejects.toThrow(
         /failed: .*The bytes received do not match their digest: the image in the source is corrupt or was changed during the copy; push it again\./,
@@ -585,7 +575,7 @@ describe('image-sync handler', () => {
     secretsMock.on(GetSecretValueCommand).resolves({ SecretString: 'hunter2-not-json' });
 
     const failure = runProvider(cfnEvent('Create', {
-      [Props.SOURCE_KIND]: 'Registry',
+      [Props.SOURCE_KIND]: SourceKinds.REGISTRY,
       [Props.SOURCE_IMAGE]: `${HUB_HOST}/public/app:1`,
       [Props.CREDENTIALS_SECRET_ARN]: 'arn:aws:secretsmanager:eu-west-1:444455556666:secret:hub-AbCdEf',
       [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
@@ -599,7 +589,8 @@ describe('image-sync handler', () => {
 
   test('fails on invalid properties naming each problem', async () => {
     await expect(handleEvent(cfnEvent('Create', { [Props.SOURCE_KIND]: 'Ftp', [Props.DESTINATION_TAG]: '-x' }), deps(), longInvocation))
-      .rejects.toThrow(/^Invalid Custom::ImageSync properties: SourceKind "Ftp" is not one of TenantEcr, Ecr, Registry; SourceImage is missing; .*DestinationTag "-x" is not a valid tag/);
+      .rejects.toThrow(new RegExp(`^Invalid ${IMAGE_SYNC_RESOURCE_TYPE} properties: ${Props.SOURCE_KIND} "Ftp" is not one of `
+        + `${Object.values(SourceKinds).join(', ')}; ${Props.SOURCE_IMAGE} is missing; .*${Props.DESTINATION_TAG} "-x" is not a valid tag`));
   });
 
   test('keeps the image on Delete by default', async () => {
@@ -697,33 +688,12 @@ describe('image-sync handler', () => {
     printed.mockRestore();
 
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0])).toMatchObject({ message: 'onEvent', requestType: 'Create', properties: { ExternalId: '***' } });
+    expect(JSON.parse(lines[0])).toMatchObject({ message: 'onEvent', requestType: 'Create', properties: { [Props.EXTERNAL_ID]: '***' } });
     expect(lines[0]).not.toContain('abc123secret');
 
     expect(answer.PhysicalResourceId).toBe(`${INSTALL_HOST}/install/api:v1`);
     expect(answer[PHASE_KEY]).toBe('isComplete');
     expect(answer[BUDGET_KEY]).toBeGreaterThan(Date.now());
-  });
-});
-
-describe('image-sync failure reasons', () => {
-  const request = parseSyncRequest(tenantProps('tenant/api', 'install/api'));
-
-  test('says to release under a new tag when ECR refuses to overwrite an immutable tag', () => {
-    const ecrAnswer = new CopyError('REGISTRY', `PUT ${INSTALL_HOST}/v2/install/api/manifests/v1: 400 TAG_INVALID: The image tag 'v1' already exists `
-      + 'in the \'install/api\' repository and cannot be overwritten because the repository is immutable.');
-
-    expect(copyFailure(ecrAnswer, request).message).toMatch(
-      /^Copying .* failed: .* The destination tag v1 already holds a different image and the repository's tags are immutable: release under a new tag/,
-    );
-  });
-
-  test.each([
-    ['NETWORK', /in a VPC, add endpoints for ECR \(api, dkr\), S3 and STS, or a NAT gateway/],
-    ['UNSUPPORTED', /rebuild or convert it to OCI or Docker schema 2/],
-    ['DENIED', /the install repository lets only its writers push/],
-  ] as const)('says what to do on a %s failure', (code, advice) => {
-    expect(copyFailure(new CopyError(code, 'registry said no'), request).message).toMatch(advice);
   });
 });
 
@@ -754,20 +724,6 @@ describe('the bundled Lambda asset', () => {
     // Its log lines (what CloudWatch would get) name the request but not the response URL or external id.
     expect(printed.map((l) => JSON.parse(l).message)).toEqual(['onEvent', 'onEvent', 'delete: keeping the image']);
     expect(printed.join('\n')).not.toMatch(/abc123secret|install-acme-0042/);
-  });
-});
-
-describe('image-sync physical ids and session names', () => {
-  test('reads back the repository, tag and digest of a physical id', () => {
-    const digest = `sha256:${'e'.repeat(64)}`;
-    expect(parsePhysicalId(`127.0.0.1:5000/a/b:v1@${digest}`)).toEqual({ repositoryUri: '127.0.0.1:5000/a/b', tag: 'v1', digest });
-    expect(parsePhysicalId(`${INSTALL_HOST}/a:v1`)).toBeUndefined();
-    expect(parsePhysicalId('AWSCDK::CustomResourceProviderFramework::CREATE_FAILED')).toBeUndefined();
-  });
-
-  test('builds session names of at most 64 allowed characters', () => {
-    expect(sessionName('release 2026/11', 'Api')).toBe('sync-release_2026_11-Api');
-    expect(sessionName(undefined, 'x'.repeat(80))).toHaveLength(64);
   });
 });
 

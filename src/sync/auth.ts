@@ -1,5 +1,6 @@
-import { CopyError } from './errors';
-import { HttpPool, discard, isRetryableNetworkError, isRetryableStatus, readBody, retryDelayMs, sleep } from './http';
+import { CopyError, describeNetworkError } from './errors';
+import { HttpPool, discard, readBody } from './http';
+import { Retry, TOKEN_ATTEMPTS, isRetryableNetworkError, isRetryableStatus, withRetries } from './retry';
 
 /** Username and password (or token) for a registry. */
 export interface RegistryCredentials {
@@ -233,18 +234,14 @@ export class Authenticator {
       headers.authorization = basicAuthorization(credentials);
     }
     const tokenHost = url.host;
-    for (let attempt = 0; ; attempt++) {
+    return withRetries({ attempts: TOKEN_ATTEMPTS, signal: this.signal }, async ({ last }) => {
       const started = Date.now();
       let res;
       try {
         res = await this.pool.send({ method: 'GET', url, headers, signal: this.signal });
       } catch (err) {
-        if (this.signal?.aborted) {
-          throw err;
-        }
-        if (attempt < 4 && isRetryableNetworkError(err)) {
-          await sleep(retryDelayMs(attempt), this.signal);
-          continue;
+        if (!last && isRetryableNetworkError(err)) {
+          return new Retry(`the token service ${tokenHost} for ${this.registry} failed: ${describeNetworkError(err)}`);
         }
         throw new CopyError('NETWORK', `could not reach the token service ${tokenHost} for ${this.registry}: ${(err as Error).message}`, {
           registry: this.registry, retryable: true, cause: err,
@@ -267,9 +264,8 @@ export class Authenticator {
         return { token, expiresAt: started + seconds * 900 };
       }
       discard(res);
-      if (attempt < 4 && isRetryableStatus(res.status)) {
-        await sleep(retryDelayMs(attempt, res.headers['retry-after']), this.signal);
-        continue;
+      if (!last && isRetryableStatus(res.status)) {
+        return new Retry(`the token service ${tokenHost} for ${this.registry} answered HTTP ${res.status}`, res.headers['retry-after']);
       }
       if (res.status === 401 || res.status === 403) {
         throw new CopyError('UNAUTHORIZED',
@@ -279,7 +275,7 @@ export class Authenticator {
       throw new CopyError('REGISTRY', `the token service ${tokenHost} for ${this.registry} answered HTTP ${res.status}`, {
         registry: this.registry, status: res.status, retryable: isRetryableStatus(res.status),
       });
-    }
+    });
   }
 }
 

@@ -66,3 +66,18 @@ export function redact(text: string, secrets: Iterable<string>): string {
   }
   return out;
 }
+
+/** The engine aborts its signal with a StoppedError reason; any other reason is a caller's abort. */
+export function stoppedFrom(signal: AbortSignal): StoppedError {
+  return signal.reason instanceof StoppedError ? signal.reason : new StoppedError('aborted');
+}
+
+/** A network error's code and message, never headers or URLs with query strings. */
+export function describeNetworkError(err: unknown): string {
+  if (err instanceof StoppedError) {
+    return err.message;
+  }
+  const e = err as { code?: string; message?: string };
+  const message = (e?.message ?? String(err)).replace(/https?:\/\/\S+/g, '<url>');
+  return e?.code && !message.includes(e.code) ? `${e.code}: ${message}` : message;
+}

@@ -1,7 +1,7 @@
 import * as http from 'http';
 import * as https from 'https';
 import { Readable, pipeline } from 'stream';
-import { StoppedError } from './errors';
+import { stoppedFrom } from './errors';
 
 /** One HTTP exchange. Bodies are either a replayable Buffer or a one-shot stream. */
 export interface HttpRequest {
@@ -32,11 +32,6 @@ export interface HttpPoolOptions {
 
 const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-const RETRYABLE_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
-const RETRYABLE_CODES = new Set([
-  'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'ECONNABORTED', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH',
-  'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE', 'HPE_INVALID_CONSTANT', 'ERR_HTTP_REQUEST_TIMEOUT',
-]);
 
 /**
  * Keep-alive connection pools for one copy. Connection reuse is what makes many small blobs
@@ -104,7 +99,7 @@ export class HttpPool {
   ): Promise<HttpResponse> {
     return new Promise<HttpResponse>((resolve, reject) => {
       if (signal?.aborted) {
-        reject(abortError(signal));
+        reject(stoppedFrom(signal));
         return;
       }
       const secure = url.protocol === 'https:';
@@ -172,76 +167,6 @@ export async function readBody(res: HttpResponse, limit = 16 * 1024 * 1024): Pro
 export function discard(res: HttpResponse): void {
   res.body.resume();
   res.body.on('error', () => undefined);
-}
-
-export function isRetryableStatus(status: number): boolean {
-  return RETRYABLE_STATUSES.has(status);
-}
-
-/** Connection resets, timeouts, truncated bodies: worth another try. */
-export function isRetryableNetworkError(err: unknown): boolean {
-  const e = err as { code?: string; message?: string } | undefined;
-  if (!e) {
-    return false;
-  }
-  if (e.code && RETRYABLE_CODES.has(e.code)) {
-    return true;
-  }
-  return /socket hang up|aborted|premature close|other side closed/i.test(e.message ?? '');
-}
-
-/**
- * Delay before attempt `attempt + 1`: the server's Retry-After when it sent one (capped), otherwise
- * exponential backoff with full jitter so that parallel transfers do not retry in lock step.
- */
-export function retryDelayMs(attempt: number, retryAfter?: string | string[], now = Date.now()): number {
-  const fromServer = parseRetryAfterMs(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, now);
-  if (fromServer !== undefined) {
-    return Math.min(fromServer, 60_000);
-  }
-  const ceiling = Math.min(200 * 2 ** attempt, 8_000);
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
-
-/** `Retry-After: <seconds>` or `Retry-After: <HTTP date>` in milliseconds from now. */
-export function parseRetryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === '') {
-    return undefined;
-  }
-  const trimmed = value.trim();
-  if (/^[0-9]+$/.test(trimmed)) {
-    return Number(trimmed) * 1000;
-  }
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/** Waits, but wakes up with a {@link StoppedError} as soon as the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(stoppedFrom(signal));
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(stoppedFrom(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** The engine aborts its signal with a StoppedError reason; any other reason is a caller's abort. */
-export function stoppedFrom(signal: AbortSignal): StoppedError {
-  return signal.reason instanceof StoppedError ? signal.reason : new StoppedError('aborted');
-}
-
-function abortError(signal: AbortSignal): Error {
-  return stoppedFrom(signal);
 }
 
 function sameOrigin(a: URL, b: URL): boolean {

@@ -1,10 +1,9 @@
 import { Recorder, basicValue, expectNoSecrets } from './helpers';
 import { copyImage } from '../../src/sync/copy';
 import { CopyError } from '../../src/sync/errors';
-import { resolveDigest, deleteManifest } from '../../src/sync/manifests';
 import { startFaultProxy } from '../support/fault-proxy';
 import {
-  BuiltImage, allBlobs, blobExists, buildArtifact, buildImage, buildIndex, expectImage, pushImage, readManifest, MEDIA_TYPES,
+  BuiltImage, allBlobs, blobExists, buildArtifact, buildImage, buildIndex, expectImage, pushImage, readManifest,
 } from '../support/images';
 import { startRegistry, stopAll, TestRegistry } from '../support/registry';
 
@@ -438,19 +437,5 @@ describe('copyImage: references', () => {
     const error = await copyImage(options).catch(e => e);
     expect(error.code).toBe('INVALID');
     expect(error.message).toMatch(message);
-  });
-});
-
-describe('resolveDigest and deleteManifest', () => {
-  test('resolve a tag to its digest, delete by tag, and treat a second delete as done', async () => {
-    const img = buildImage();
-    const name = repo('delete/me');
-    await pushImage(token, name, 'v1', img);
-    const creds = token.credentials();
-    expect(await resolveDigest(`${token.host}/${name}:v1`, creds)).toBe(img.digest);
-    await deleteManifest(`${token.host}/${name}:v1`, creds);
-    expect(await resolveDigest(`${token.host}/${name}:v1`, creds)).toBeUndefined();
-    await expect(deleteManifest(`${token.host}/${name}@${img.digest}`, creds)).resolves.toBeUndefined();
-    expect(MEDIA_TYPES.ociManifest).toBe(img.mediaType);
   });
 });

@@ -1,47 +1,6 @@
 import * as http from 'http';
 import { AddressInfo } from 'net';
-import { StoppedError } from '../../src/sync/errors';
-import { HttpPool, isRetryableNetworkError, parseRetryAfterMs, readBody, retryDelayMs, sleep } from '../../src/sync/http';
-
-describe('retry timing', () => {
-  test('honours Retry-After in seconds and as an HTTP date', () => {
-    const now = Date.parse('2026-01-01T00:00:00Z');
-    expect(parseRetryAfterMs('3', now)).toBe(3000);
-    expect(parseRetryAfterMs('Thu, 01 Jan 2026 00:00:05 GMT', now)).toBe(5000);
-    expect(parseRetryAfterMs('Wed, 31 Dec 2025 00:00:00 GMT', now)).toBe(0);
-    expect(parseRetryAfterMs('soon', now)).toBeUndefined();
-    expect(parseRetryAfterMs(undefined, now)).toBeUndefined();
-    expect(retryDelayMs(0, '2', now)).toBe(2000);
-  });
-
-  test('caps Retry-After at a minute', () => {
-    expect(retryDelayMs(0, '3600')).toBe(60_000);
-  });
-
-  test('backs off exponentially with jitter, capped at 8 s', () => {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const ceiling = Math.min(200 * 2 ** attempt, 8000);
-      for (let i = 0; i < 20; i++) {
-        const d = retryDelayMs(attempt);
-        expect(d).toBeGreaterThanOrEqual(ceiling / 2);
-        expect(d).toBeLessThanOrEqual(ceiling);
-      }
-    }
-  });
-
-  test('treats resets and timeouts as retryable, other errors not', () => {
-    expect(isRetryableNetworkError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).toBe(true);
-    expect(isRetryableNetworkError(new Error('socket hang up'))).toBe(true);
-    expect(isRetryableNetworkError(Object.assign(new Error('x'), { code: 'ERR_INVALID_URL' }))).toBe(false);
-  });
-
-  test('sleep wakes up with the abort reason', async () => {
-    const controller = new AbortController();
-    const pending = sleep(10_000, controller.signal);
-    controller.abort(new StoppedError('deadline'));
-    await expect(pending).rejects.toMatchObject({ reason: 'deadline' });
-  });
-});
+import { HttpPool, readBody } from '../../src/sync/http';
 
 describe('HttpPool redirects', () => {
   let target: http.Server;

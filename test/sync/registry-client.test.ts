@@ -2,7 +2,7 @@ import * as http from 'http';
 import { AddressInfo } from 'net';
 import { Readable } from 'stream';
 import { HttpPool } from '../../src/sync/http';
-import { RegistryClient, describeRegistryErrors } from '../../src/sync/registry-client';
+import { RegistryClient } from '../../src/sync/registry-client';
 
 /** A scripted fake registry: records requests, answers with the handler. */
 async function fake(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
@@ -75,10 +75,5 @@ describe('RegistryClient', () => {
     } finally {
       await registry.close();
     }
-  });
-
-  test('summarizes registry error bodies, and shortens anything else', () => {
-    expect(describeRegistryErrors('{"errors":[{"code":"A","message":"one"},{"code":"B"}]}')).toBe('A: one; B');
-    expect(describeRegistryErrors('<html>\n  Bad   gateway </html>')).toBe('<html> Bad gateway </html>');
   });
 });

@@ -1,35 +1,17 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import {
-  assumePullSession, ecrCredentialSource, isEcrRegistry, parseEcrRegistry, pullSessionPolicy,
-} from '../../src/sync/ecr-auth';
+import { createDependencies } from '../../src/image-sync.lambda';
+import { assumePullSession, ecrCredentialSource, pullSessionPolicy } from '../../src/sync/ecr-credentials';
 import { CopyError } from '../../src/sync/errors';
 
 const REGISTRY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
 const REPO_ARN = 'arn:aws:ecr:eu-west-1:123456789012:repository/vendor/app';
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/vendor-pull';
 
-describe('isEcrRegistry / parseEcrRegistry', () => {
-  test.each([
-    [REGISTRY, { account: '123456789012', region: 'eu-west-1', partition: 'aws' }],
-    ['123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn', { account: '123456789012', region: 'cn-north-1', partition: 'aws-cn' }],
-    ['123456789012.dkr.ecr-fips.us-east-1.amazonaws.com', { account: '123456789012', region: 'us-east-1', partition: 'aws' }],
-    ['123456789012.dkr-ecr.us-west-2.on.aws', { account: '123456789012', region: 'us-west-2', partition: 'aws' }],
-    [`${REGISTRY}:443`, { account: '123456789012', region: 'eu-west-1', partition: 'aws' }],
-  ])('recognizes %s', (host, expected) => {
-    expect(isEcrRegistry(host)).toBe(true);
-    expect(parseEcrRegistry(host)).toEqual(expected);
-  });
-
-  test.each([
-    'public.ecr.aws', '12345678901.dkr.ecr.eu-west-1.amazonaws.com', '123456789012.dkr.ecr.eu-west-1.amazonaws.com.evil.example',
-    'ghcr.io', '127.0.0.1:5000',
-  ])('does not take %s for a private ECR registry', host => {
-    expect(isEcrRegistry(host)).toBe(false);
-    expect(parseEcrRegistry(host)).toBeUndefined();
-  });
-});
+// The AWS calls as the Lambda makes them: SDK clients, here under aws-sdk-client-mock.
+const aws = createDependencies({ region: 'eu-west-1' });
+const getToken = () => aws.ecrAuthorizationToken('eu-west-1');
 
 describe('ecrCredentialSource', () => {
   const ecr = mockClient(ECRClient);
@@ -41,13 +23,13 @@ describe('ecrCredentialSource', () => {
 
   test('decodes AWS:<token> from GetAuthorizationToken', async () => {
     ecr.on(GetAuthorizationTokenCommand).resolves(token('AWS', 'secret:with:colons', new Date(Date.now() + 12 * 3600_000)));
-    const source = ecrCredentialSource(new ECRClient({ region: 'eu-west-1' }));
+    const source = ecrCredentialSource(getToken);
     await expect(source(REGISTRY)).resolves.toEqual({ username: 'AWS', password: 'secret:with:colons' });
   });
 
   test('caches the token until five minutes before it expires', async () => {
     ecr.on(GetAuthorizationTokenCommand).resolves(token('AWS', 'one', new Date(Date.now() + 12 * 3600_000)));
-    const source = ecrCredentialSource(new ECRClient({ region: 'eu-west-1' }));
+    const source = ecrCredentialSource(getToken);
     await Promise.all([source(REGISTRY), source(REGISTRY)]);
     await source(REGISTRY);
     expect(ecr.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(1);
@@ -57,7 +39,7 @@ describe('ecrCredentialSource', () => {
     ecr.on(GetAuthorizationTokenCommand)
       .resolvesOnce(token('AWS', 'old', new Date(Date.now() + 4 * 60_000)))
       .resolves(token('AWS', 'new', new Date(Date.now() + 12 * 3600_000)));
-    const source = ecrCredentialSource(new ECRClient({ region: 'eu-west-1' }));
+    const source = ecrCredentialSource(getToken);
     expect((await source(REGISTRY))?.password).toBe('old');
     expect((await source(REGISTRY))?.password).toBe('new');
     expect(ecr.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(2);
@@ -67,7 +49,7 @@ describe('ecrCredentialSource', () => {
     ecr.on(GetAuthorizationTokenCommand)
       .rejectsOnce(Object.assign(new Error('User is not authorized to perform ecr:GetAuthorizationToken'), { name: 'AccessDeniedException' }))
       .resolves(token('AWS', 'later', new Date(Date.now() + 12 * 3600_000)));
-    const source = ecrCredentialSource(new ECRClient({ region: 'eu-west-1' }));
+    const source = ecrCredentialSource(getToken);
     const error = await source(REGISTRY).catch(e => e);
     expect(error).toBeInstanceOf(CopyError);
     expect(error.code).toBe('UNAUTHORIZED');
@@ -78,7 +60,7 @@ describe('ecrCredentialSource', () => {
 
   test('fails when the response carries no token', async () => {
     ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [] });
-    const source = ecrCredentialSource(new ECRClient({ region: 'eu-west-1' }));
+    const source = ecrCredentialSource(getToken);
     await expect(source(REGISTRY)).rejects.toThrow(/returned no token/);
   });
 });
@@ -115,7 +97,7 @@ describe('assumePullSession', () => {
       Credentials: { AccessKeyId: 'ASIAEXAMPLE', SecretAccessKey: 'secret', SessionToken: 'session', Expiration: expiration },
     });
     const creds = await assumePullSession({
-      sts: new STSClient({ region: 'eu-west-1' }),
+      assumeRole: aws.assumeRole,
       roleArn: ROLE_ARN,
       externalId: 'install-42',
       repositoryArn: REPO_ARN,
@@ -142,7 +124,7 @@ describe('assumePullSession', () => {
   test('fails with a message naming the role and what to check when AssumeRole is denied', async () => {
     sts.on(AssumeRoleCommand).rejects(Object.assign(new Error('not authorized to perform sts:AssumeRole'), { name: 'AccessDenied' }));
     const error = await assumePullSession({
-      sts: new STSClient({ region: 'eu-west-1' }), roleArn: ROLE_ARN, externalId: 'x-1', repositoryArn: REPO_ARN, sessionName: 's',
+      assumeRole: aws.assumeRole, roleArn: ROLE_ARN, externalId: 'x-1', repositoryArn: REPO_ARN, sessionName: 's',
     }).catch(e => e);
     expect(error.code).toBe('DENIED');
     expect(error.message).toContain(ROLE_ARN);
@@ -151,7 +133,7 @@ describe('assumePullSession', () => {
 
   test('fails before calling STS on a duration outside 900-43200', async () => {
     await expect(assumePullSession({
-      sts: new STSClient({ region: 'eu-west-1' }), roleArn: ROLE_ARN, externalId: 'x-1', repositoryArn: REPO_ARN, sessionName: 's', durationSeconds: 60,
+      assumeRole: aws.assumeRole, roleArn: ROLE_ARN, externalId: 'x-1', repositoryArn: REPO_ARN, sessionName: 's', durationSeconds: 60,
     })).rejects.toThrow(/durationSeconds 60 is not allowed/);
     expect(sts.commandCalls(AssumeRoleCommand)).toHaveLength(0);
   });

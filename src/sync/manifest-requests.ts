@@ -1,21 +1,24 @@
-import { ImageReference, isLoopbackHost, normalizeDockerHub, parseImageReference } from '../image-reference';
+/**
+ * Single manifest requests outside a copy: what digest a tag names, and removing a manifest.
+ */
+import { ImageReference } from '../image-reference';
 import { CredentialSource } from './auth';
-import { CopyError, redact } from './errors';
+import { redact } from './errors';
 import { HttpPool } from './http';
+import { ImageReferenceInput, engineReference } from './reference';
 import { RegistryClient } from './registry-client';
+import { RegistryRoutes, routeOf } from './registry-connection';
 
-/** Options for the single-request helpers. */
-export interface ManifestRequestOptions {
-  /** Which registries speak plain HTTP; default: loopback hosts. */
-  readonly plainHttp?: (registry: string) => boolean;
+/** Options for the single-request helpers: where to dial, which hosts speak HTTP, and a stop signal. */
+export interface ManifestRequestOptions extends RegistryRoutes {
   readonly signal?: AbortSignal;
 }
 
 /** Resolve a manifest digest (HEAD) without copying; undefined when absent. */
 export async function resolveDigest(
-  reference: string, credentials?: CredentialSource, options: ManifestRequestOptions = {},
+  reference: ImageReferenceInput, credentials?: CredentialSource, options: ManifestRequestOptions = {},
 ): Promise<string | undefined> {
-  const ref = parse(reference);
+  const ref = engineReference(reference);
   return withClient(ref, credentials, options, async client => {
     const info = await client.headManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest');
     return info?.digest;
@@ -26,8 +29,10 @@ export async function resolveDigest(
  * Delete a manifest at the destination. A tag is first resolved to its digest; registries delete
  * by digest, which removes every tag pointing at it. Deleting what is already gone succeeds.
  */
-export async function deleteManifest(reference: string, credentials?: CredentialSource, options: ManifestRequestOptions = {}): Promise<void> {
-  const ref = parse(reference);
+export async function deleteManifest(
+  reference: ImageReferenceInput, credentials?: CredentialSource, options: ManifestRequestOptions = {},
+): Promise<void> {
+  const ref = engineReference(reference);
   await withClient(ref, credentials, options, async client => {
     const digest = ref.digest ?? (await client.headManifest(ref.repository, ref.tag ?? 'latest', [`repository:${ref.repository}:pull,delete`]))?.digest;
     if (digest) {
@@ -36,25 +41,15 @@ export async function deleteManifest(reference: string, credentials?: Credential
   });
 }
 
-function parse(reference: string): ImageReference {
-  try {
-    return normalizeDockerHub(parseImageReference(reference));
-  } catch (err) {
-    throw new CopyError('INVALID', (err as Error).message);
-  }
-}
-
 async function withClient<T>(ref: ImageReference, credentials: CredentialSource | undefined, options: ManifestRequestOptions,
   fn: (client: RegistryClient) => Promise<T>): Promise<T> {
   const pool = new HttpPool({ maxSockets: 4 });
-  const client = new RegistryClient({
-    registry: ref.registry, credentials, plainHttp: (options.plainHttp ?? isLoopbackHost)(ref.registry), pool, signal: options.signal,
-  });
+  const client = new RegistryClient({ registry: ref.registry, ...routeOf(ref.registry, options), credentials, pool, signal: options.signal });
   try {
     return await fn(client);
   } catch (err) {
     if (err instanceof Error) {
-      err.message = redact(err.message, client.auth.secrets);
+      err.message = redact(err.message, client.secrets);
     }
     throw err;
   } finally {

@@ -2,7 +2,7 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PassThrough } from 'stream';
-import { lifecyclePreviewCommand } from '../../src/lifecycle/preview-command';
+import { lifecyclePreviewCommand } from '../../src/cli/lifecycle-preview';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'lifecycle');
 const POLICY = path.join(FIXTURES, 'policy.json');
@@ -16,7 +16,7 @@ async function cli(...argv: string[]): Promise<{ code: number; stdout: string; s
   const err: Buffer[] = [];
   stdout.on('data', (chunk: Buffer) => out.push(chunk));
   stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  const code = await lifecyclePreviewCommand(argv, { stdout, stderr });
+  const code = await lifecyclePreviewCommand(argv, { stdout, stderr, env: {} });
   return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
 

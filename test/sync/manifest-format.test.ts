@@ -1,7 +1,4 @@
-import { selectPlatforms } from '../../src/sync/copy';
-import {
-  DOCKER_MANIFEST_LIST, OCI_ARTIFACT_MANIFEST, OCI_INDEX, OCI_MANIFEST, Descriptor, parseManifest, parsePlatform, platformMatches,
-} from '../../src/sync/media-types';
+import { DOCKER_MANIFEST_LIST, OCI_ARTIFACT_MANIFEST, OCI_INDEX, OCI_MANIFEST, parseManifest } from '../../src/sync/manifest-format';
 
 const D = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
@@ -48,32 +45,5 @@ describe('parseManifest', () => {
       /manifests\[0\]\.platform needs "os" and "architecture"/],
   ])('fails on %s', (_name, bytes, message) => {
     expect(() => parseManifest(bytes, undefined)).toThrow(message);
-  });
-});
-
-describe('platforms', () => {
-  test.each([
-    ['linux/amd64', 'linux/amd64', true],
-    ['linux/arm64', 'linux/arm64/v8', true],
-    ['linux/arm64/v8', 'linux/arm64', true],
-    ['linux/arm/v7', 'linux/arm/v6', false],
-    ['linux/arm', 'linux/arm/v6', true],
-    ['linux/amd64', 'windows/amd64', false],
-  ])('%s matches %s: %s', (wanted, candidate, expected) => {
-    expect(platformMatches(parsePlatform(wanted), parsePlatform(candidate))).toBe(expected);
-  });
-
-  test('fails on a platform that is not os/arch[/variant]', () => {
-    expect(() => parsePlatform('linux/amd64/v2/extra')).toThrow(/expected os\/architecture\[\/variant\]/);
-  });
-
-  test('keeps the attestation manifests of the platforms it keeps, and only those', () => {
-    const entry = (digest: string, os: string, architecture: string, annotations?: { [k: string]: string }): Descriptor =>
-      ({ mediaType: OCI_MANIFEST, digest, size: 1, platform: { os, architecture }, annotations });
-    const amd = entry(D(1), 'linux', 'amd64');
-    const arm = entry(D(2), 'linux', 'arm64');
-    const amdAttestation = entry(D(3), 'unknown', 'unknown', { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': D(1) });
-    const armAttestation = entry(D(4), 'unknown', 'unknown', { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': D(2) });
-    expect(selectPlatforms([amd, arm, amdAttestation, armAttestation], [parsePlatform('linux/arm64')])).toEqual([arm, armAttestation]);
   });
 });

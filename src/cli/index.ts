@@ -1,13 +1,7 @@
 #!/usr/bin/env node
-import { lifecyclePreviewCommand } from './lifecycle/preview-command';
-import { copyCommand } from './sync/copy-command';
-
-/** Where a command writes; injected so tests can run the CLI in-process. */
-export interface CliIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-  readonly env: NodeJS.ProcessEnv;
-}
+import { Io } from './args';
+import { copyCommand } from './copy';
+import { lifecyclePreviewCommand } from './lifecycle-preview';
 
 const USAGE = `Usage:
   cdk-byoc-artifacts copy SRC DST [--src-creds USER:PASS] [--dest-creds USER:PASS]
@@ -23,7 +17,7 @@ const USAGE = `Usage:
 `;
 
 /** Runs the CLI with the given words (without `node` and the script) and returns the exit status. */
-export async function main(argv: string[], io: CliIo): Promise<number> {
+export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'copy':

@@ -1,5 +1,5 @@
 import { PassThrough } from 'stream';
-import { copyCommand } from '../../src/sync/copy-command';
+import { copyCommand } from '../../src/cli/copy';
 import { startFaultProxy } from '../support/fault-proxy';
 import { buildImage, buildIndex, expectImage, pushImage, readManifest } from '../support/images';
 import { startRegistry, stopAll, TestRegistry } from '../support/registry';

@@ -1,8 +1,9 @@
 import { promises as fs } from 'fs';
-import { LifecyclePolicy } from './policy';
-import { LifecyclePreviewImage, LifecyclePreviewResult } from './preview-types';
-import { LifecycleActionType, LifecycleStorageClass } from './rules';
 import { isDigest } from '../image-reference';
+import { Io, UsageError, parseArgs } from './args';
+import { LifecyclePolicy } from '../lifecycle/policy';
+import { LifecyclePreviewImage, LifecyclePreviewResult } from '../lifecycle/preview-types';
+import { LifecycleActionType, LifecycleStorageClass } from '../lifecycle/rules';
 
 const USAGE = `Usage: cdk-byoc-artifacts lifecycle preview POLICY.json IMAGES.json [--now ISO-8601] [--json]
 
@@ -14,22 +15,15 @@ const USAGE = `Usage: cdk-byoc-artifacts lifecycle preview POLICY.json IMAGES.js
                'aws ecr get-lifecycle-policy-preview' instead of a table
 `;
 
-interface Io {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-}
-
-class UsageError extends Error {}
-
 /**
  * `cdk-byoc-artifacts lifecycle preview POLICY.json IMAGES.json [--now ISO] [--json]`: shows what
  * the policy would expire or archive among the images, and by which rule. `argv` holds the words
  * after `lifecycle preview`. Returns 0 on success, 1 when an input is invalid, 2 on a usage error.
  */
 export async function lifecyclePreviewCommand(argv: string[], io: Io): Promise<number> {
-  let args: { policyFile: string; imagesFile: string; now: Date; json: boolean };
+  let args: PreviewArgs | 'help';
   try {
-    args = parseArgs(argv);
+    args = previewArgs(argv);
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr.write(`${e.message}\n\n${USAGE}`);
@@ -37,7 +31,7 @@ export async function lifecyclePreviewCommand(argv: string[], io: Io): Promise<n
     }
     throw e;
   }
-  if (args.policyFile === '--help') {
+  if (args === 'help') {
     io.stdout.write(USAGE);
     return 0;
   }
@@ -69,32 +63,29 @@ export async function lifecyclePreviewCommand(argv: string[], io: Io): Promise<n
   return 0;
 }
 
-function parseArgs(argv: string[]): { policyFile: string; imagesFile: string; now: Date; json: boolean } {
-  const positional: string[] = [];
+interface PreviewArgs {
+  readonly policyFile: string;
+  readonly imagesFile: string;
+  readonly now: Date;
+  readonly json: boolean;
+}
+
+function previewArgs(argv: string[]): PreviewArgs | 'help' {
+  const args = parseArgs(argv, { values: ['--now'], flags: ['--json'] });
+  if (args === 'help') {
+    return 'help';
+  }
   let now = new Date();
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const word = argv[i];
-    if (word === '--help' || word === '-h') {
-      return { policyFile: '--help', imagesFile: '', now, json };
-    } else if (word === '--json') {
-      json = true;
-    } else if (word === '--now' || word.startsWith('--now=')) {
-      const value = word === '--now' ? argv[++i] : word.slice('--now='.length);
-      if (value === undefined || !/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(Date.parse(value))) {
-        throw new UsageError(`--now needs an ISO-8601 date or time such as 2026-06-01T12:00:00Z, got ${JSON.stringify(value ?? '')}`);
-      }
-      now = new Date(value);
-    } else if (word.startsWith('-') && word !== '-') {
-      throw new UsageError(`unknown option ${JSON.stringify(word)}`);
-    } else {
-      positional.push(word);
+  for (const value of args.values.get('--now') ?? []) {
+    if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(Date.parse(value))) {
+      throw new UsageError(`--now needs an ISO-8601 date or time such as 2026-06-01T12:00:00Z, got ${JSON.stringify(value)}`);
     }
+    now = new Date(value);
   }
-  if (positional.length !== 2) {
-    throw new UsageError(`expected POLICY.json and IMAGES.json, got ${positional.length} file name(s)`);
+  if (args.positional.length !== 2) {
+    throw new UsageError(`expected POLICY.json and IMAGES.json, got ${args.positional.length} file name(s)`);
   }
-  return { policyFile: positional[0], imagesFile: positional[1], now, json };
+  return { policyFile: args.positional[0], imagesFile: args.positional[1], now, json: args.flags.has('--json') };
 }
 
 async function readText(file: string): Promise<string> {

@@ -1,7 +1,7 @@
 import * as crypto from 'crypto';
 import { PassThrough, Readable, Writable, pipeline } from 'stream';
 import { CopyError } from '../../src/sync/errors';
-import { VerifyingStream } from '../../src/sync/verify';
+import { VerifyingStream } from '../../src/sync/verifying-stream';
 
 function digestOf(data: Buffer): string {
   return 'sha256:' + crypto.createHash('sha256').update(data).digest('hex');

@@ -1,19 +1,43 @@
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+/**
+ * Credentials for ECR: registry logins from `ecr:GetAuthorizationToken`, and the pull session
+ * (`sts:AssumeRole` with a session policy) that reads one tenant repository. The AWS calls are
+ * narrow functions the caller builds from its SDK clients.
+ */
 import { CredentialSource, RegistryCredentials } from './auth';
 import { CopyError } from './errors';
 import { parseEcrRepositoryArn } from '../private/ecr-names';
 import { ECR_AUTH_ACTIONS, ECR_PULL_ACTIONS } from '../private/perms';
 
-export { isEcrRegistry, parseEcrRegistry } from '../private/ecr-names';
-
 /** AWS credentials, shaped like the SDK's `AwsCredentialIdentity` so they can be passed to any client. */
-export interface AwsCredentialIdentity {
+export interface AwsCredentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
   readonly sessionToken?: string;
   readonly expiration?: Date;
 }
+
+/** What `ecr:GetAuthorizationToken` answers for the caller: base64 of `AWS:<token>`, and its expiry. */
+export interface EcrAuthorizationData {
+  readonly authorizationToken?: string;
+  readonly expiresAt?: Date;
+}
+
+/** Calls `ecr:GetAuthorizationToken` (in the registry's region, as some AWS identity). */
+export type GetEcrAuthorizationToken = () => Promise<EcrAuthorizationData | undefined>;
+
+/** An `sts:AssumeRole` request. */
+export interface AssumeRoleRequest {
+  readonly roleArn: string;
+  readonly externalId: string;
+  readonly sessionName: string;
+  readonly durationSeconds: number;
+  /** The session policy (JSON). */
+  readonly policy: string;
+  readonly sessionTags?: { key: string; value: string }[];
+}
+
+/** Calls `sts:AssumeRole`: the session's credentials, as far as STS returned them. */
+export type AssumeRole = (request: AssumeRoleRequest) => Promise<Partial<AwsCredentials> | undefined>;
 
 /** Renew the cached ECR token this long before it expires (they last 12 hours). */
 const RENEW_BEFORE_MS = 5 * 60 * 1000;
@@ -21,16 +45,16 @@ const RENEW_BEFORE_MS = 5 * 60 * 1000;
 /**
  * Credentials for ECR registries from `GetAuthorizationToken` (Basic `AWS:<token>`), cached until
  * five minutes before the token expires. The token is valid for every registry the caller's IAM
- * identity may read, so one call serves cross-account pulls too; the client's region must be the
+ * identity may read, so one call serves cross-account pulls too; the call's region must be the
  * registry's region.
  */
-export function ecrCredentialSource(client: ECRClient): CredentialSource {
+export function ecrCredentialSource(getToken: GetEcrAuthorizationToken): CredentialSource {
   let cached: { credentials: Promise<RegistryCredentials>; expiresAt: number } | undefined;
   return async (registry: string) => {
     if (cached && Date.now() < cached.expiresAt) {
       return cached.credentials;
     }
-    const entry = { credentials: fetchEcrCredentials(client, registry), expiresAt: Number.POSITIVE_INFINITY };
+    const entry = { credentials: fetchEcrCredentials(registry), expiresAt: Number.POSITIVE_INFINITY };
     cached = entry;
     try {
       const credentials = await entry.credentials;
@@ -42,17 +66,13 @@ export function ecrCredentialSource(client: ECRClient): CredentialSource {
       throw err;
     }
 
-    async function fetchEcrCredentials(ecr: ECRClient, host: string): Promise<RegistryCredentials> {
-      let response;
+    async function fetchEcrCredentials(host: string): Promise<RegistryCredentials> {
+      let data: EcrAuthorizationData | undefined;
       try {
-        response = await ecr.send(new GetAuthorizationTokenCommand({}));
+        data = await getToken();
       } catch (err) {
-        const e = err as { name?: string; message?: string };
-        throw new CopyError('UNAUTHORIZED', `ecr:GetAuthorizationToken failed for ${host}: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`, {
-          registry: host, cause: err,
-        });
+        throw new CopyError('UNAUTHORIZED', `ecr:GetAuthorizationToken failed for ${host}: ${awsErrorText(err)}`, { registry: host, cause: err });
       }
-      const data = response.authorizationData?.[0];
       if (!data?.authorizationToken) {
         throw new CopyError('UNAUTHORIZED', `ecr:GetAuthorizationToken returned no token for ${host}`, { registry: host });
       }
@@ -70,7 +90,7 @@ export function ecrCredentialSource(client: ECRClient): CredentialSource {
 
 /** Options for {@link assumePullSession}. */
 export interface PullSessionOptions {
-  readonly sts: STSClient;
+  readonly assumeRole: AssumeRole;
   /** The tenant's pull role. */
   readonly roleArn: string;
   /** The external id the role's trust policy requires. */
@@ -103,31 +123,36 @@ export function pullSessionPolicy(repositoryArn: string): string {
 }
 
 /** AssumeRole with a session policy allowing only pull actions on repositoryArn (+ GetAuthorizationToken on '*'). */
-export async function assumePullSession(options: PullSessionOptions): Promise<AwsCredentialIdentity> {
+export async function assumePullSession(options: PullSessionOptions): Promise<AwsCredentials> {
   const durationSeconds = options.durationSeconds ?? 900;
   if (!Number.isInteger(durationSeconds) || durationSeconds < 900 || durationSeconds > 43200) {
     throw new CopyError('INVALID', `durationSeconds ${JSON.stringify(durationSeconds)} is not allowed: an integer from 900 to 43200`);
   }
   const policy = pullSessionPolicy(options.repositoryArn);
-  let response;
+  let c: Partial<AwsCredentials> | undefined;
   try {
-    response = await options.sts.send(new AssumeRoleCommand({
-      RoleArn: options.roleArn,
-      RoleSessionName: options.sessionName,
-      ExternalId: options.externalId,
-      DurationSeconds: durationSeconds,
-      Policy: policy,
-      Tags: options.sessionTags?.map(t => ({ Key: t.key, Value: t.value })),
-    }));
+    c = await options.assumeRole({
+      roleArn: options.roleArn,
+      externalId: options.externalId,
+      sessionName: options.sessionName,
+      durationSeconds,
+      policy,
+      sessionTags: options.sessionTags,
+    });
   } catch (err) {
-    const e = err as { name?: string; message?: string };
+    const e = err as { name?: string };
     throw new CopyError(e?.name === 'AccessDenied' || e?.name === 'AccessDeniedException' ? 'DENIED' : 'UNAUTHORIZED',
-      `sts:AssumeRole of ${options.roleArn} failed: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}; check the role's trust policy (principal, external id, sts:TagSession)`,
+      `sts:AssumeRole of ${options.roleArn} failed: ${awsErrorText(err)}; check the role's trust policy (principal, external id, sts:TagSession)`,
       { cause: err });
   }
-  const c = response.Credentials;
-  if (!c?.AccessKeyId || !c.SecretAccessKey) {
+  if (!c?.accessKeyId || !c.secretAccessKey) {
     throw new CopyError('UNAUTHORIZED', `sts:AssumeRole of ${options.roleArn} returned no credentials`);
   }
-  return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
+  return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken, expiration: c.expiration };
+}
+
+/** `Name: message` of an AWS SDK error. */
+function awsErrorText(err: unknown): string {
+  const e = err as { name?: string; message?: string };
+  return `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`;
 }

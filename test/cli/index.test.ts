@@ -1,12 +1,12 @@
 import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildIndex, expectImage, pushImage, readManifest } from './support/images';
-import { startRegistry, stopAll, TestRegistry } from './support/registry';
+import { buildIndex, expectImage, pushImage, readManifest } from '../support/images';
+import { startRegistry, stopAll, TestRegistry } from '../support/registry';
 
-// The package's `bin`: the esbuild bundle of src/cli.ts that `npm test` builds first.
-const BIN = path.join(__dirname, '..', 'assets', 'cli', 'index.js');
-const FIXTURES = path.join(__dirname, 'fixtures', 'lifecycle');
+// The package's `bin`: the esbuild bundle of src/cli/index.ts that `npm test` builds first.
+const BIN = path.join(__dirname, '..', '..', 'assets', 'cli', 'index.js');
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'lifecycle');
 
 interface Run {
   readonly code: number;

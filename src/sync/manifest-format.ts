@@ -1,9 +1,6 @@
 import { isDigest } from '../image-reference';
 import { Platform } from '../platform';
 
-export { formatPlatform, parsePlatform, platformMatches } from '../platform';
-export type { Platform } from '../platform';
-
 /** OCI image manifest. */
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 /** OCI image index. */

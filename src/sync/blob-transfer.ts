@@ -1,0 +1,194 @@
+/**
+ * One verified blob transfer: mounted from another repository of the same registry when it can
+ * be, otherwise streamed from the source GET through a verifier into the destination upload
+ * (one PUT with the body, or PATCH chunks), and tried again as a whole when it fails on the way.
+ */
+import { Readable, pipeline } from 'stream';
+import type { CopyProgressEvent } from './copy';
+import { CopyError, StoppedError, describeNetworkError } from './errors';
+import { HttpResponse } from './http';
+import { Descriptor } from './manifest-format';
+import { RegistryClient } from './registry-client';
+import { BLOB_ATTEMPTS, isRetryable, withRetries } from './retry';
+import { VerifyingStream } from './verifying-stream';
+
+/** ECR's minimum size of every chunk of a chunked upload but the last. */
+export const MIN_CHUNK = 5 * 1024 * 1024;
+export const DEFAULT_CHUNK = 8 * 1024 * 1024;
+const PROGRESS_STEP = 1024 * 1024;
+
+export interface BlobTransferOptions {
+  readonly source: RegistryClient;
+  readonly sourceRepository: string;
+  readonly destination: RegistryClient;
+  readonly destinationRepository: string;
+  /** The scopes of every destination request: one token serves the whole copy (and mounts). */
+  readonly scopes: readonly string[];
+  /** Ask the destination to mount each blob from the source repository first (both on one registry). */
+  readonly mount: boolean;
+  /** `monolithic`: POST + one PUT with the body; `chunked`: PATCH chunks, then PUT. */
+  readonly uploadMode: 'monolithic' | 'chunked';
+  /** Chunk size of chunked uploads. */
+  readonly chunkSize: number;
+  /** The copy's stop signal: aborting it ends retries and their waits. */
+  readonly signal: AbortSignal;
+  /** Throws a StoppedError once the copy must stop. */
+  readonly checkStop: () => void;
+  readonly emit: (event: CopyProgressEvent) => void;
+}
+
+/** How a blob came to be at the destination. */
+export type BlobOutcome = 'copied' | 'mounted' | 'present';
+
+/** Blob transfers of one copy; what one transfer learns of the destination (no mounts, no bodies on PUT) serves the next. */
+export class BlobTransfer {
+  private chunked: boolean;
+  private mountWorks: boolean;
+
+  constructor(private readonly options: BlobTransferOptions) {
+    this.chunked = options.uploadMode === 'chunked';
+    this.mountWorks = options.mount;
+  }
+
+  /**
+   * Copies one blob the destination lacked. A transfer that fails on the way (reset, truncation,
+   * corruption, an expired token) is retried as a whole, after checking whether the destination
+   * committed the blob after all.
+   */
+  public async copy(d: Descriptor): Promise<BlobOutcome> {
+    try {
+      return await withRetries({
+        attempts: BLOB_ATTEMPTS,
+        signal: this.options.signal,
+        retryable: isRetryable,
+        onRetry: n => this.options.emit({
+          kind: 'retry', digest: d.digest, message: `blob ${d.digest}: ${n.reason}; retrying (attempt ${n.attempt} of ${n.attempts})`,
+        }),
+      }, ({ index }) => this.copyOnce(d, index > 0));
+    } catch (err) {
+      if (err instanceof CopyError || err instanceof StoppedError) {
+        throw err;
+      }
+      throw new CopyError('NETWORK', `copying blob ${d.digest} failed: ${describeNetworkError(err)}`, {
+        registry: this.options.destination.registry, cause: err,
+      });
+    }
+  }
+
+  private async copyOnce(d: Descriptor, check: boolean): Promise<BlobOutcome> {
+    const { source, destination, sourceRepository, destinationRepository: repo, scopes, emit } = this.options;
+    this.options.checkStop();
+    // After a failed attempt the blob may have been committed after all: look again.
+    if (check && await destination.headBlob(repo, d.digest, scopes) !== undefined) {
+      emit({ kind: 'blob-skipped', digest: d.digest, total: d.size, message: 'already at the destination' });
+      return 'present';
+    }
+    let location: URL | undefined;
+    if (this.mountWorks) {
+      try {
+        const started = await destination.startUpload(repo, scopes, { digest: d.digest, from: sourceRepository });
+        if (started.mounted) {
+          emit({ kind: 'blob-skipped', digest: d.digest, total: d.size, message: `mounted from ${sourceRepository}` });
+          return 'mounted';
+        }
+        location = started.location;
+      } catch (err) {
+        if (!(err instanceof CopyError) || (err.status !== 401 && err.status !== 403 && err.status !== 404 && err.status !== 405)) {
+          throw err;
+        }
+        this.mountWorks = false;
+      }
+    }
+    this.options.checkStop();
+    emit({ kind: 'blob-start', digest: d.digest, total: d.size });
+    let res: HttpResponse;
+    if (location) {
+      res = await source.getBlob(sourceRepository, d.digest);
+    } else {
+      // Open the upload and the download at once: one round trip less per blob.
+      const [started, fetched] = await Promise.allSettled([
+        destination.startUpload(repo, scopes),
+        source.getBlob(sourceRepository, d.digest),
+      ]);
+      if (started.status === 'rejected') {
+        if (fetched.status === 'fulfilled') {
+          fetched.value.body.destroy();
+        }
+        throw started.reason;
+      }
+      if (fetched.status === 'rejected') {
+        throw fetched.reason;
+      }
+      location = started.value.location!;
+      res = fetched.value;
+    }
+    let moved = 0;
+    let reported = 0;
+    const verifier = new VerifyingStream({
+      digest: d.digest,
+      size: d.size,
+      source: `${source.registry}/${sourceRepository}`,
+      onBytes: n => {
+        moved += n;
+        if (moved - reported >= PROGRESS_STEP) {
+          reported = moved;
+          emit({ kind: 'blob-progress', digest: d.digest, bytes: moved, total: d.size });
+        }
+      },
+    });
+    const body = pipeline(res.body, verifier, () => undefined) as unknown as Readable;
+    try {
+      if (this.chunked) {
+        await this.uploadChunked(location, d, body);
+      } else {
+        await this.uploadMonolithic(location, d, body);
+      }
+    } finally {
+      if (!res.body.readableEnded) {
+        res.body.destroy();
+      }
+    }
+    emit({ kind: 'blob-done', digest: d.digest, bytes: d.size, total: d.size });
+    return 'copied';
+  }
+
+  private async uploadMonolithic(location: URL, d: Descriptor, body: Readable): Promise<void> {
+    try {
+      await this.options.destination.putUpload(this.options.destinationRepository, location, d.digest, d.size, body, this.options.scopes);
+    } catch (err) {
+      if (err instanceof CopyError && err.status !== undefined && err.status >= 400 && err.status < 500
+        && ![401, 403, 404, 408, 429].includes(err.status) && err.code !== 'INVALID') {
+        // The registry does not take a body on the closing PUT: switch to PATCH chunks and retry.
+        this.chunked = true;
+        throw new CopyError(err.code, `${err.message}; switching to chunked uploads`, { registry: err.registry, status: err.status, retryable: true });
+      }
+      throw err;
+    }
+  }
+
+  private async uploadChunked(start: URL, d: Descriptor, body: Readable): Promise<void> {
+    const { destination, destinationRepository: repo, scopes, chunkSize } = this.options;
+    let location = start;
+    let offset = 0;
+    let parts: Buffer[] = [];
+    let buffered = 0;
+    const flush = async () => {
+      const chunk = parts.length === 1 ? parts[0] : Buffer.concat(parts, buffered);
+      parts = [];
+      buffered = 0;
+      location = await destination.patchUpload(repo, location, chunk, offset, scopes);
+      offset += chunk.length;
+    };
+    for await (const piece of body) {
+      parts.push(piece as Buffer);
+      buffered += (piece as Buffer).length;
+      if (buffered >= chunkSize) {
+        await flush();
+      }
+    }
+    if (buffered > 0) {
+      await flush();
+    }
+    await destination.finishUpload(repo, location, d.digest, scopes);
+  }
+}

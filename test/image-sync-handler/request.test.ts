@@ -1,0 +1,79 @@
+import { IMAGE_SYNC_RESOURCE_TYPE, Props, SourceKinds } from '../../src/image-sync-contract';
+import { BUDGET_KEY, ImageSyncEvent, PHASE_KEY, STARTED_KEY, describeEvent, parseEvent } from '../../src/image-sync-handler/request';
+
+const INSTALL_HOST = '444455556666.dkr.ecr.eu-west-1.amazonaws.com';
+const DIGEST = `sha256:${'c'.repeat(64)}`;
+const PROPERTIES = {
+  ServiceToken: 'arn:aws:lambda:eu-west-1:444455556666:function:framework-onEvent',
+  [Props.SOURCE_KIND]: SourceKinds.REGISTRY,
+  [Props.SOURCE_IMAGE]: 'ghcr.io/acme/app:1.4.2',
+  [Props.EXTERNAL_ID]: 'install-acme-0042',
+  [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/install/app`,
+  [Props.DESTINATION_REPOSITORY_NAME]: 'install/app',
+  [Props.DESTINATION_TAG]: '1.4.2',
+  [Props.PLATFORMS]: ['linux/arm64'],
+  [Props.REMOVE_ON_DELETE]: 'true',
+};
+
+function event(requestType: ImageSyncEvent['RequestType'], extra: Partial<ImageSyncEvent> = {}): ImageSyncEvent {
+  return {
+    RequestType: requestType,
+    LogicalResourceId: 'AppImage',
+    ResourceType: IMAGE_SYNC_RESOURCE_TYPE,
+    ResponseURL: 'https://cloudformation-custom-resource-response.s3.amazonaws.com/signed?X-Amz-Signature=secret',
+    ResourceProperties: PROPERTIES,
+    ...extra,
+  };
+}
+
+describe('parseEvent', () => {
+  test('reads a Create once: parsed references, the logical id and the tag', () => {
+    const request = parseEvent(event('Create'));
+
+    expect(request).toMatchObject({ step: 'start', requestType: 'Create', logicalId: 'AppImage' });
+    expect(request.step === 'start' && request.sync).toMatchObject({
+      kind: SourceKinds.REGISTRY,
+      source: { registry: 'ghcr.io', repository: 'acme/app', tag: '1.4.2' },
+      destination: { registry: INSTALL_HOST, repository: 'install/app', tag: '1.4.2' },
+      destinationRepositoryUri: `${INSTALL_HOST}/install/app`,
+      platforms: ['linux/arm64'],
+      removeOnDelete: true,
+      totalTimeoutSeconds: 3600,
+    });
+  });
+
+  test('reads the isComplete phase of an Update with its budget and start time', () => {
+    const request = parseEvent(event('Update', { [PHASE_KEY]: 'isComplete', [BUDGET_KEY]: 5_000, [STARTED_KEY]: 1_000 }));
+
+    expect(request).toMatchObject({ step: 'copy', requestType: 'Update', budgetEndsAt: 5_000, startedAt: 1_000 });
+  });
+
+  test('reads a Delete with what its physical id says was copied', () => {
+    const request = parseEvent(event('Delete', { PhysicalResourceId: `${INSTALL_HOST}/install/app:1.4.2@${DIGEST}` }));
+
+    expect(request).toMatchObject({ step: 'delete', copied: { repositoryUri: `${INSTALL_HOST}/install/app`, tag: '1.4.2', digest: DIGEST } });
+    expect(parseEvent(event('Delete', { [PHASE_KEY]: 'isComplete' }))).toEqual({ step: 'delete-done', requestType: 'Delete', logicalId: 'AppImage' });
+  });
+
+  test('reads a Delete whose properties cannot be read as one that keeps everything', () => {
+    const request = parseEvent(event('Delete', { ResourceProperties: { [Props.SOURCE_KIND]: 'Ftp' } }));
+
+    expect(request).toMatchObject({ step: 'delete' });
+    expect(request.step === 'delete' && request.sync).toBeUndefined();
+  });
+
+  test('fails on invalid properties of a Create, and on an unknown request type', () => {
+    expect(() => parseEvent(event('Create', { ResourceProperties: { ...PROPERTIES, [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/install/app:v1` } })))
+      .toThrow(new RegExp(`^Invalid ${IMAGE_SYNC_RESOURCE_TYPE} properties: ${Props.DESTINATION_REPOSITORY_URI}: Invalid image reference`));
+    expect(() => parseEvent({ ...event('Create'), RequestType: 'Replace' as 'Create' })).toThrow('Unsupported request type "Replace"');
+  });
+});
+
+describe('describeEvent', () => {
+  test('leaves out the response URL, the service token and the external id', () => {
+    const text = JSON.stringify(describeEvent(event('Create')));
+
+    expect(text).not.toMatch(/X-Amz-Signature|ServiceToken|install-acme-0042/);
+    expect(JSON.parse(text)).toMatchObject({ requestType: 'Create', logicalResourceId: 'AppImage', properties: { [Props.EXTERNAL_ID]: '***' } });
+  });
+});
