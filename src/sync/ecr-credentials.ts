@@ -71,7 +71,7 @@ export function ecrCredentialSource(getToken: GetEcrAuthorizationToken): Credent
       try {
         data = await getToken();
       } catch (err) {
-        throw new CopyError('UNAUTHORIZED', `ecr:GetAuthorizationToken failed for ${host}: ${awsErrorText(err)}`, { registry: host, cause: err });
+        throw new CopyError('UNAUTHORIZED', `ecr:GetAuthorizationToken failed for ${host}: ${sdkErrorText(err)}`, { registry: host, cause: err });
       }
       if (!data?.authorizationToken) {
         throw new CopyError('UNAUTHORIZED', `ecr:GetAuthorizationToken returned no token for ${host}`, { registry: host });
@@ -142,7 +142,7 @@ export async function assumePullSession(options: PullSessionOptions): Promise<Aw
   } catch (err) {
     const e = err as { name?: string };
     throw new CopyError(e?.name === 'AccessDenied' || e?.name === 'AccessDeniedException' ? 'DENIED' : 'UNAUTHORIZED',
-      `sts:AssumeRole of ${options.roleArn} failed: ${awsErrorText(err)}; check the role's trust policy (principal, external id, sts:TagSession)`,
+      `sts:AssumeRole of ${options.roleArn} failed: ${sdkErrorText(err)}; check the role's trust policy (principal, external id, sts:TagSession)`,
       { cause: err });
   }
   if (!c?.accessKeyId || !c.secretAccessKey) {
@@ -152,7 +152,7 @@ export async function assumePullSession(options: PullSessionOptions): Promise<Aw
 }
 
 /** `Name: message` of an AWS SDK error. */
-function awsErrorText(err: unknown): string {
+function sdkErrorText(err: unknown): string {
   const e = err as { name?: string; message?: string };
   return `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`;
 }

@@ -2,15 +2,14 @@
  * The copy engine, as the ImageSync handler and the CLI use it. It ships inside their bundles
  * only: nothing here is part of the package's API.
  */
-export { staticCredentials, parseChallenges } from './auth';
 export type { CredentialSource, RegistryCredentials } from './auth';
 export { copyImage } from './copy';
 export type { CopyImageOptions, CopyProgressEvent, CopyResult } from './copy';
-export { assumePullSession, ecrCredentialSource, pullSessionPolicy } from './ecr-credentials';
+export { assumePullSession, ecrCredentialSource } from './ecr-credentials';
 export type { AssumeRole, AssumeRoleRequest, AwsCredentials, EcrAuthorizationData, GetEcrAuthorizationToken, PullSessionOptions } from './ecr-credentials';
 export { CopyError, StoppedError } from './errors';
 export type { CopyErrorCode } from './errors';
-export { deleteManifest, resolveDigest } from './manifest-requests';
+export { resolveDigest } from './manifest-requests';
 export type { ManifestRequestOptions } from './manifest-requests';
 export type { ImageReferenceInput } from './reference';
 export type { RegistryRoutes } from './registry-connection';
