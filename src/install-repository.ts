@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { attachLifecyclePolicy } from './lifecycle/attach';
 import { LifecyclePolicy } from './lifecycle/policy';
-import { LifecycleRule, TagStatus } from './lifecycle/rules';
+import { LifecyclePolicyRule } from './lifecycle/rules';
 import { ECR_AUTH_ACTIONS, ECR_IMAGE_WRITE_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from './private/perms';
 import { checkSecureRepositoryProps, createSecureRepository } from './private/secure-repository';
 import { ValidationProblems } from './private/validation';
@@ -29,7 +29,7 @@ export interface InstallRepositoryProps extends SecureRepositoryProps {
    *
    * @default - the default policy: see `maxReleaseCount` and `maxUntaggedImageCount`
    */
-  readonly lifecycleRules?: LifecycleRule[];
+  readonly lifecycleRules?: LifecyclePolicyRule[];
 
   /**
    * How many tagged images (releases) the default lifecycle policy keeps; older ones expire as
@@ -98,19 +98,19 @@ export class InstallRepository extends Construct {
    * @param maxReleaseCount tagged images to keep (default 30)
    * @param maxUntaggedImageCount untagged images to keep (default ten times `maxReleaseCount`)
    */
-  public static defaultLifecycleRules(maxReleaseCount?: number, maxUntaggedImageCount?: number): LifecycleRule[] {
+  public static defaultLifecycleRules(maxReleaseCount?: number, maxUntaggedImageCount?: number): LifecyclePolicyRule[] {
     const releases = maxReleaseCount ?? InstallRepository.DEFAULT_MAX_RELEASE_COUNT;
     const untagged = maxUntaggedImageCount ?? releases * InstallRepository.DEFAULT_UNTAGGED_IMAGES_PER_RELEASE;
     return [
       {
         description: `Keep the ${releases} newest releases (tagged images)`,
-        tagStatus: TagStatus.TAGGED,
+        tagStatus: ecr.TagStatus.TAGGED,
         tagPatternList: ['*'],
         maxImageCount: releases,
       },
       {
         description: `Keep the ${untagged} newest untagged images (platform manifests, referrers)`,
-        tagStatus: TagStatus.UNTAGGED,
+        tagStatus: ecr.TagStatus.UNTAGGED,
         maxImageCount: untagged,
       },
     ];
@@ -127,9 +127,9 @@ export class InstallRepository extends Construct {
 
   private readonly writerArns: string[] = [];
   private readonly basePolicy?: LifecyclePolicy;
-  private readonly configuredRules: LifecycleRule[];
-  private readonly defaultRules?: LifecycleRule[];
-  private readonly addedRules: LifecycleRule[] = [];
+  private readonly configuredRules: LifecyclePolicyRule[];
+  private readonly defaultRules?: LifecyclePolicyRule[];
+  private readonly addedRules: LifecyclePolicyRule[] = [];
 
   constructor(scope: Construct, id: string, props: InstallRepositoryProps = {}) {
     super(scope, id);
@@ -147,7 +147,7 @@ export class InstallRepository extends Construct {
       }
     }
     if (props.lifecycleRules !== undefined && !Array.isArray(props.lifecycleRules)) {
-      problems.add('lifecycleRules', props.lifecycleRules, 'a list of LifecycleRule');
+      problems.add('lifecycleRules', props.lifecycleRules, 'a list of LifecyclePolicyRule');
     }
     problems.throwIfAny();
 
@@ -187,7 +187,7 @@ export class InstallRepository extends Construct {
    * Adds a lifecycle rule. With the default policy, added rules are evaluated before the default
    * rules (which stay as the catch-all); otherwise after the configured rules.
    */
-  public addLifecycleRule(rule: LifecycleRule): void {
+  public addLifecycleRule(rule: LifecyclePolicyRule): void {
     this.addedRules.push(rule);
   }
 

@@ -8,7 +8,7 @@ import { DockerImageName, ECRDeployment } from 'cdk-ecr-deployment';
 import { Construct, IConstruct } from 'constructs';
 import { attachLifecyclePolicy } from './lifecycle/attach';
 import { LifecyclePolicy } from './lifecycle/policy';
-import { LifecycleRule } from './lifecycle/rules';
+import { LifecyclePolicyRule } from './lifecycle/rules';
 import { ECR_AUTH_ACTIONS, ECR_CROSS_ACCOUNT_PULL_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from './private/perms';
 import { checkSecureRepositoryProps, createSecureRepository } from './private/secure-repository';
 import {
@@ -32,7 +32,7 @@ export interface TenantRepositoryProps extends SecureRepositoryProps {
    *
    * @default - no lifecycle rules
    */
-  readonly lifecycleRules?: LifecycleRule[];
+  readonly lifecycleRules?: LifecyclePolicyRule[];
 }
 
 /**
@@ -366,7 +366,7 @@ export class TenantRepository extends Construct {
 
   private readonly tags = new Map<string, string>();
   private readonly lifecycleBase?: LifecyclePolicy;
-  private readonly lifecycleRules: LifecycleRule[];
+  private readonly lifecycleRules: LifecyclePolicyRule[];
 
   constructor(scope: Construct, id: string, props: TenantRepositoryProps = {}) {
     super(scope, id);
@@ -394,7 +394,7 @@ export class TenantRepository extends Construct {
   /**
    * Adds a lifecycle rule, evaluated after the rules configured so far.
    */
-  public addLifecycleRule(rule: LifecycleRule): void {
+  public addLifecycleRule(rule: LifecyclePolicyRule): void {
     this.lifecycleRules.push(rule);
   }
 

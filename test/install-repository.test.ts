@@ -1,12 +1,13 @@
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { InstallRepository } from '../src/install-repository';
 import { LifecyclePolicy } from '../src/lifecycle/policy';
-import { LifecycleActionType, TagStatus } from '../src/lifecycle/rules';
+import { LifecycleActionType } from '../src/lifecycle/rules';
 import { ECR_IMAGE_WRITE_ACTIONS } from '../src/private/perms';
 
 function stack(): Stack {
@@ -174,14 +175,14 @@ describe('InstallRepository', () => {
       rules: [{ rulePriority: 5, selection: { tagStatus: 'tagged', tagPrefixList: ['v'], countType: 'imageCountMoreThan', countNumber: 3 }, action: { type: 'expire' } }],
     }));
     const repo = new InstallRepository(s, 'Repo', { lifecyclePolicy: policy });
-    repo.addLifecycleRule({ tagStatus: TagStatus.ANY, maxImageAge: Duration.days(400), action: LifecycleActionType.TRANSITION });
+    repo.addLifecycleRule({ tagStatus: ecr.TagStatus.ANY, maxImageAge: Duration.days(400), action: LifecycleActionType.TRANSITION });
     expect(lifecycleOf(s).rules.map((r) => r.rulePriority)).toEqual([5, 6]);
   });
 
   test('fails at synth with every lifecycle problem in one message', () => {
     const s = stack();
     const repo = new InstallRepository(s, 'Repo', { lifecycleRules: [{ maxImageCount: 0 }] });
-    repo.addLifecycleRule({ tagStatus: TagStatus.UNTAGGED, maxTimeSinceLastPull: Duration.days(3), action: LifecycleActionType.EXPIRE });
+    repo.addLifecycleRule({ tagStatus: ecr.TagStatus.UNTAGGED, maxTimeSinceLastPull: Duration.days(3), action: LifecycleActionType.EXPIRE });
     expect(() => Template.fromStack(s)).toThrow(/Invalid InstallRepository lifecycle policy: rules\[0\] \(rulePriority 1\): selection.countNumber: 0[\s\S]*Invalid InstallRepository lifecycle policy: rules\[1\] \(rulePriority 2\): action.type: "expire"/);
   });
 
