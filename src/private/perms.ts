@@ -23,3 +23,6 @@ export const ECR_IMAGE_WRITE_ACTIONS = [...ECR_PUSH_ACTIONS, 'ecr:BatchDeleteIma
 
 /** The cross-account pull set: pull plus read, as granted by `EcrAccessRole` and `grantCrossAccountPull`. */
 export const ECR_CROSS_ACCOUNT_PULL_ACTIONS = [...ECR_PULL_ACTIONS, ...ECR_READ_ACTIONS];
+
+/** Assuming a cross-account access role with a tagged session (the release id): what `ImageSync` grants for a tenant source. */
+export const STS_ASSUME_ROLE_ACTIONS = ['sts:AssumeRole', 'sts:TagSession'];
