@@ -1,4 +1,5 @@
 export * from './tenant-repository';
+export * from './tenant-image';
 export * from './ecr-access-role';
 export * from './install-repository';
 export * from './image-source';
