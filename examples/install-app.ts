@@ -57,14 +57,14 @@ export class InstallStack extends Stack {
         accessRole: iam.Role.fromRoleArn(this, 'TenantAccessRole', TENANT_ACCESS_ROLE_ARN, { mutable: false }),
         externalId: EXTERNAL_ID,
       }),
-      destination: ImageSyncDestination.installRepository(this.repository),
+      destination: ImageSyncDestination.fromInstallRepository(this.repository),
       releaseId: props.releaseId,
       platforms: [ecr_assets.Platform.LINUX_ARM64],
     });
 
     this.proxy = new ImageSync(this, 'Proxy', {
       source: ImageSource.fromRegistry(PROXY_IMAGE),
-      destination: ImageSyncDestination.installRepository(this.repository),
+      destination: ImageSyncDestination.fromInstallRepository(this.repository),
       tag: 'nginx-1.27-alpine',
       platforms: [ecr_assets.Platform.LINUX_ARM64],
     });

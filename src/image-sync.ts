@@ -167,7 +167,7 @@ export class ImageSync extends Construct {
     const sourceProperties = props.source._bind(provider);
     props.destination._bind(provider, removeOnDelete);
 
-    const repository = props.destination.destinationRepository;
+    const repository = props.destination.repository;
     const properties: { [key: string]: unknown } = {
       ...sourceProperties,
       [Props.DESTINATION_REPOSITORY_URI]: repository.repositoryUri,
@@ -222,6 +222,6 @@ class DigestPinnedImage extends ecs.ContainerImage {
 
   public bind(_scope: Construct, containerDefinition: ecs.ContainerDefinition): ecs.ContainerImageConfig {
     this.destination.grantPull(containerDefinition.taskDefinition.obtainExecutionRole());
-    return { imageName: this.destination.destinationRepository.repositoryUriForDigest(this.digest) };
+    return { imageName: this.destination.repository.repositoryUriForDigest(this.digest) };
   }
 }

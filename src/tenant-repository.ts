@@ -1,16 +1,14 @@
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { attachLifecyclePolicy } from './lifecycle/attach';
 import { LifecyclePolicy } from './lifecycle/policy';
 import { LifecyclePolicyRule } from './lifecycle/rules';
-import { ECR_AUTH_ACTIONS, ECR_CROSS_ACCOUNT_PULL_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from './private/perms';
-import { checkSecureRepositoryProps, createSecureRepository } from './private/secure-repository';
+import { ECR_CROSS_ACCOUNT_PULL_ACTIONS } from './private/perms';
 import {
-  ValidationProblems, checkAccountId, checkArn, checkNonEmpty, checkOrganizationId, checkRepositoryName, isToken,
-} from './private/validation';
+  checkSecureRepositoryProps, importRepositoryByAttributes, importRepositoryByName, SecureRepositoryBase,
+} from './private/secure-repository';
+import { checkAccountId, checkNonEmpty, checkOrganizationId, isToken, ValidationProblems } from './private/validation';
 import { SecureRepositoryProps } from './repository-props';
 import { TenantImage, TenantImageSource } from './tenant-image';
 
@@ -26,7 +24,8 @@ export interface TenantRepositoryProps extends SecureRepositoryProps {
   readonly lifecyclePolicy?: LifecyclePolicy;
 
   /**
-   * Lifecycle rules in evaluation order (after the rules of `lifecyclePolicy` when both are given).
+   * Lifecycle rules in evaluation order, after the rules of `lifecyclePolicy` (see
+   * `lifecyclePolicy()` for the whole order).
    *
    * @default - no lifecycle rules
    */
@@ -77,99 +76,38 @@ export interface TenantTarballImageOptions {
 
 /**
  * The vendor's (tenant's) ECR repository of component artifacts: images and OCI artifacts that
- * installs copy into their own accounts.
+ * installs copy into their own accounts. An `ecr.IRepository` itself: pass it wherever aws-cdk-lib
+ * expects one (`repository` is the inner `ecr.Repository`).
  *
  * Secure defaults: immutable tags (with optional mutable patterns), scan on push, AES256 or a
  * customer KMS key, retained on stack deletion.
+ *
+ * Grants: `grantPull`, `grantPush`, `grantPullPush`, `grantRead` (aws-cdk-lib's:
+ * `ecr:DescribeRepositories`, `ecr:DescribeImages`), `grant`, and `grantCrossAccountPull` for the
+ * repository-policy alternative to `EcrAccessRole`.
  */
-export class TenantRepository extends Construct {
+export class TenantRepository extends SecureRepositoryBase {
   /**
    * Imports an existing repository of this account and region by name.
    */
   public static fromRepositoryName(scope: Construct, id: string, repositoryName: string): ecr.IRepository {
-    const problems = new ValidationProblems('TenantRepository.fromRepositoryName');
-    checkRepositoryName(problems, 'repositoryName', repositoryName);
-    problems.throwIfAny();
-    return ecr.Repository.fromRepositoryName(scope, id, repositoryName);
+    return importRepositoryByName('TenantRepository', scope, id, repositoryName);
   }
 
   /**
    * Imports an existing repository by name and ARN (of any account or region).
    */
   public static fromRepositoryAttributes(scope: Construct, id: string, attrs: ecr.RepositoryAttributes): ecr.IRepository {
-    const problems = new ValidationProblems('TenantRepository.fromRepositoryAttributes');
-    checkRepositoryName(problems, 'repositoryName', attrs.repositoryName);
-    checkArn(problems, 'repositoryArn', attrs.repositoryArn, { service: 'ecr', resourceType: 'repository' });
-    problems.throwIfAny();
-    return ecr.Repository.fromRepositoryAttributes(scope, id, attrs);
+    return importRepositoryByAttributes('TenantRepository', scope, id, attrs);
   }
 
-  /** The underlying ECR repository. */
-  public readonly repository: ecr.IRepository;
-  /** The repository's name. */
-  public readonly repositoryName: string;
-  /** The repository's ARN. */
-  public readonly repositoryArn: string;
-  /** The repository's URI: `<account>.dkr.ecr.<region>.amazonaws.com/<name>`. */
-  public readonly repositoryUri: string;
-  /**
-   * The customer managed key encrypting the images.
-   *
-   * @default - AES256
-   */
-  public readonly encryptionKey?: kms.IKey;
-
   private readonly tags = new Map<string, string>();
-  private readonly lifecycleBase?: LifecyclePolicy;
-  private readonly lifecycleRules: LifecyclePolicyRule[];
 
   constructor(scope: Construct, id: string, props: TenantRepositoryProps = {}) {
-    super(scope, id);
     const problems = new ValidationProblems('TenantRepository');
     checkSecureRepositoryProps(problems, props);
     problems.throwIfAny();
-
-    const repository = createSecureRepository(this, props);
-    this.repository = repository;
-    this.repositoryName = repository.repositoryName;
-    this.repositoryArn = repository.repositoryArn;
-    this.repositoryUri = repository.repositoryUri;
-    this.encryptionKey = props.encryptionKey;
-
-    this.lifecycleBase = props.lifecyclePolicy;
-    this.lifecycleRules = [...(props.lifecycleRules ?? [])];
-    attachLifecyclePolicy(this, 'TenantRepository', repository.node.defaultChild as ecr.CfnRepository, () => {
-      if (this.lifecycleBase) {
-        return this.lifecycleBase.withRules(this.lifecycleRules);
-      }
-      return this.lifecycleRules.length > 0 ? LifecyclePolicy.fromRules(this.lifecycleRules) : undefined;
-    });
-  }
-
-  /**
-   * Adds a lifecycle rule, evaluated after the rules configured so far.
-   */
-  public addLifecycleRule(rule: LifecyclePolicyRule): void {
-    this.lifecycleRules.push(rule);
-  }
-
-  /**
-   * Grants pulling images: `ecr:BatchCheckLayerAvailability`, `ecr:GetDownloadUrlForLayer`,
-   * `ecr:BatchGetImage` on this repository, and `ecr:GetAuthorizationToken` on `*`.
-   */
-  public grantPull(grantee: iam.IGrantable): iam.Grant {
-    return this.grantWithToken(grantee, ECR_PULL_ACTIONS);
-  }
-
-  /**
-   * Grants pushing images: `ecr:BatchCheckLayerAvailability`, `ecr:BatchGetImage`,
-   * `ecr:InitiateLayerUpload`, `ecr:UploadLayerPart`, `ecr:CompleteLayerUpload`, `ecr:PutImage` on
-   * this repository, and `ecr:GetAuthorizationToken` on `*`.
-   *
-   * The set ECR documents for pushing: clients check which layers and manifests exist first.
-   */
-  public grantPush(grantee: iam.IGrantable): iam.Grant {
-    return this.grantWithToken(grantee, ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', ...ECR_PUSH_ACTIONS]);
+    super(scope, id, props, { construct: 'TenantRepository', lifecyclePolicy: props.lifecyclePolicy, lifecycleRules: props.lifecycleRules });
   }
 
   /**
@@ -202,13 +140,6 @@ export class TenantRepository extends Construct {
   }
 
   /**
-   * Adds a statement to the repository policy.
-   */
-  public addToResourcePolicy(statement: iam.PolicyStatement): iam.AddToResourcePolicyResult {
-    return this.repository.addToResourcePolicy(statement);
-  }
-
-  /**
    * Builds an image from a Dockerfile directory and copies it into this repository.
    *
    * @param id construct id of the image
@@ -233,7 +164,7 @@ export class TenantRepository extends Construct {
     if (tag !== undefined) {
       this.checkTagUnused(tag);
     }
-    const image = new TenantImage(this, id, { repository: this.repository, source, tag });
+    const image = new TenantImage(this, id, { repository: this, source, tag });
     if (tag === undefined) {
       // The default tag is the content hash: the same build added twice.
       this.checkTagUnused(image.imageTag);
@@ -248,12 +179,5 @@ export class TenantRepository extends Construct {
     const problems = new ValidationProblems('TenantImage');
     problems.add('tag', tag, `a tag no other image of this repository uses (image "${owner}" has it, and tags are immutable)`);
     problems.throwIfAny();
-  }
-
-  private grantWithToken(grantee: iam.IGrantable, actions: string[]): iam.Grant {
-    const grant = this.repository.grant(grantee, ...actions);
-    // IAM accepts no other resource for this action: the token is for the registry.
-    iam.Grant.addToPrincipal({ grantee, actions: ECR_AUTH_ACTIONS, resourceArns: ['*'] });
-    return grant;
   }
 }

@@ -13,7 +13,7 @@ import { IMAGE_SYNC_RESOURCE_TYPE } from '../src/image-sync-contract';
 import { ImageSyncDestination } from '../src/image-sync-destination';
 
 function destination(stack: Stack, id = 'Repo'): ImageSyncDestination {
-  return ImageSyncDestination.repository(new ecr.Repository(stack, id));
+  return ImageSyncDestination.fromEcr(new ecr.Repository(stack, id));
 }
 
 describe('ImageSource.fromTenantEcr', () => {

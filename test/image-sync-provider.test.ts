@@ -16,7 +16,7 @@ import { ImageSyncDestination } from '../src/image-sync-destination';
 import { ImageSyncProvider } from '../src/image-sync-provider';
 
 function destination(stack: Stack, id = 'Repo'): ImageSyncDestination {
-  return ImageSyncDestination.repository((stack.node.tryFindChild(id) as ecr.IRepository | undefined) ?? new ecr.Repository(stack, id));
+  return ImageSyncDestination.fromEcr((stack.node.tryFindChild(id) as ecr.IRepository | undefined) ?? new ecr.Repository(stack, id));
 }
 
 function isolatedVpc(stack: Stack): ec2.Vpc {
@@ -108,7 +108,7 @@ describe('ImageSyncProvider', () => {
   test('lets the function assume only the named access role and push only to its destination', () => {
     const stack = newStack();
     const repo = new ecr.Repository(stack, 'Repo');
-    new ImageSync(stack, 'Api', { source: tenantSource(stack), destination: ImageSyncDestination.repository(repo) });
+    new ImageSync(stack, 'Api', { source: tenantSource(stack), destination: ImageSyncDestination.fromEcr(repo) });
     const template = Template.fromStack(stack);
     const statements = policyStatements(template, SHARED_ROLE_PREFIX);
 

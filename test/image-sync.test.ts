@@ -21,7 +21,7 @@ describe('ImageSync', () => {
   test('renders a Custom::ImageSync with the tenant source, the destination and the default tag', () => {
     const stack = newStack();
     const repo = new ecr.Repository(stack, 'Repo', { repositoryName: 'install/api' });
-    new ImageSync(stack, 'Api', { source: tenantSource(stack), destination: ImageSyncDestination.repository(repo), releaseId: 'r-2026.11' });
+    new ImageSync(stack, 'Api', { source: tenantSource(stack), destination: ImageSyncDestination.fromEcr(repo), releaseId: 'r-2026.11' });
 
     Template.fromStack(stack).hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, {
       ServiceToken: Match.anyValue(),
@@ -43,7 +43,7 @@ describe('ImageSync', () => {
     const stack = newStack();
     new ImageSync(stack, 'Api', {
       source: tenantSource(stack),
-      destination: ImageSyncDestination.repository(new ecr.Repository(stack, 'Repo')),
+      destination: ImageSyncDestination.fromEcr(new ecr.Repository(stack, 'Repo')),
       platforms: [ecr_assets.Platform.LINUX_ARM64, ecr_assets.Platform.custom('linux/arm/v7')],
     });
 
@@ -55,7 +55,7 @@ describe('ImageSync', () => {
     const repo = new ecr.Repository(stack, 'Repo');
     new ImageSync(stack, 'Proxy', {
       source: ImageSource.fromRegistry('docker.io/library/nginx:1.27', { credentials: new secretsmanager.Secret(stack, 'HubLogin') }),
-      destination: ImageSyncDestination.repository(repo),
+      destination: ImageSyncDestination.fromEcr(repo),
       removeOnDelete: true,
     });
     const template = Template.fromStack(stack);
@@ -70,7 +70,7 @@ describe('ImageSync', () => {
   test('grants pull on the destination to other consumers', () => {
     const stack = newStack();
     const repo = new InstallRepository(stack, 'Install');
-    const sync = new ImageSync(stack, 'Api', { source: tenantSource(stack), destination: ImageSyncDestination.installRepository(repo) });
+    const sync = new ImageSync(stack, 'Api', { source: tenantSource(stack), destination: ImageSyncDestination.fromInstallRepository(repo) });
     const nodes = new iam.Role(stack, 'Nodes', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
     sync.grantPull(nodes);
 
@@ -84,7 +84,7 @@ describe('ImageSync', () => {
   test('exposes the copy\'s attributes and a digest-pinned container image that grants pull', () => {
     const stack = newStack();
     const repo = new ecr.Repository(stack, 'Repo');
-    const sync = new ImageSync(stack, 'Api', { source: tenantSource(stack), destination: ImageSyncDestination.repository(repo) });
+    const sync = new ImageSync(stack, 'Api', { source: tenantSource(stack), destination: ImageSyncDestination.fromEcr(repo) });
     const task = new ecs.FargateTaskDefinition(stack, 'Task');
     task.addContainer('api', { image: sync.containerImage() });
     const template = Template.fromStack(stack);
@@ -107,11 +107,11 @@ describe('ImageSync', () => {
     const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
     const build = new ecr.Repository(stack, 'Build', { imageScanOnPush: true });
     const inVpc = new ImageSyncProvider(stack, 'InVpc', { vpc });
-    new ImageSync(stack, 'Tenant', { source: tenantSource(stack), destination: ImageSyncDestination.installRepository(repo), provider: inVpc, removeOnDelete: true });
-    new ImageSync(stack, 'Local', { source: ImageSource.fromEcr(build, { tag: 'main' }), destination: ImageSyncDestination.repository(build), tag: 'copy' });
+    new ImageSync(stack, 'Tenant', { source: tenantSource(stack), destination: ImageSyncDestination.fromInstallRepository(repo), provider: inVpc, removeOnDelete: true });
+    new ImageSync(stack, 'Local', { source: ImageSource.fromEcr(build, { tag: 'main' }), destination: ImageSyncDestination.fromEcr(build), tag: 'copy' });
     new ImageSync(stack, 'Hub', {
       source: ImageSource.fromRegistry('docker.io/library/nginx:1.27', { credentials: secretsmanager.Secret.fromSecretNameV2(stack, 'Login', 'hub-login') }),
-      destination: ImageSyncDestination.installRepository(repo),
+      destination: ImageSyncDestination.fromInstallRepository(repo),
     });
     const report = new AwsSolutionsChecks().validateScope(stack);
 
@@ -126,7 +126,7 @@ describe('ImageSync', () => {
     const other = new Stack(stack.node.scope as any, 'Other', { env: stack.environment as any });
     const provider = new ImageSyncProvider(other, 'Sync');
     expect(() => new ImageSync(stack, 'Api', {
-      source: tenantSource(stack), destination: ImageSyncDestination.repository(new ecr.Repository(stack, 'Repo')), provider,
+      source: tenantSource(stack), destination: ImageSyncDestination.fromEcr(new ecr.Repository(stack, 'Repo')), provider,
     })).toThrow(/provider: "Other\/Sync" is not allowed: a provider of this ImageSync's stack Install/);
   });
 
@@ -139,7 +139,7 @@ describe('ImageSync', () => {
     ['a two-hour budget', (s: Stack) => ({ source: tenantSource(s), totalTimeout: Duration.hours(2) }), /totalTimeout: "7200 seconds" is not allowed: between 5 minutes and 1 hour/],
   ])('fails on %s', (_name, props, message) => {
     const stack = newStack();
-    expect(() => new ImageSync(stack, 'Api', { destination: ImageSyncDestination.repository(new ecr.Repository(stack, 'Repo')), ...(props(stack) as any) }))
+    expect(() => new ImageSync(stack, 'Api', { destination: ImageSyncDestination.fromEcr(new ecr.Repository(stack, 'Repo')), ...(props(stack) as any) }))
       .toThrow(message);
   });
 });

@@ -10,6 +10,7 @@ import * as cxapi from 'aws-cdk-lib/cx-api';
 import { ECRDeployment } from 'cdk-ecr-deployment';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { asList, COMPONENT, identityStatements, newStack, repoLogicalId } from './support/tenant';
+import { InstallRepository } from '../src/install-repository';
 import { TenantImage, TenantImageSource } from '../src/tenant-image';
 import { TenantRepository } from '../src/tenant-repository';
 
@@ -127,5 +128,19 @@ describe('TenantImage', () => {
   test('fails on a build platform that is not os/architecture[/variant]', () => {
     expect(() => TenantImageSource.fromDirectory(COMPONENT, { platform: ecr_assets.Platform.custom('arm64') }))
       .toThrow('Invalid TenantImageSource.fromDirectory props:\n  - platform: "arm64" is not allowed: os/architecture[/variant]');
+  });
+
+  test('copies into an install repository given as its inner repository, exempting the copy role from its write deny', () => {
+    const stack = newStack();
+    const install = new InstallRepository(stack, 'Install');
+    new TenantImage(stack, 'Img', { repository: install.repository, source: TenantImageSource.fromDirectory(COMPONENT), tag: 'x1' });
+    const template = Template.fromStack(stack);
+    const copyRole = Object.keys(template.findResources('AWS::IAM::Role', { Properties: { Description: Match.stringLikeRegexp('cdk-ecr-deployment') } }))[0];
+
+    template.hasResourceProperties('AWS::ECR::Repository', {
+      RepositoryPolicyText: {
+        Statement: [Match.objectLike({ Effect: 'Deny', Condition: { ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [copyRole, 'Arn'] } } } })],
+      },
+    });
   });
 });

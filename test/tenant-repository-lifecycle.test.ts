@@ -39,6 +39,16 @@ describe('TenantRepository lifecycle', () => {
     });
   });
 
+  test('lifecyclePolicy() shows the rules in evaluation order: the policy\'s, the configured, then the added', () => {
+    const s = stack();
+    const base = LifecyclePolicy.fromRules([{ description: 'base', tagPatternList: ['v*'], maxImageCount: 50 }]);
+    const repo = new TenantRepository(s, 'Repo', { lifecyclePolicy: base, lifecycleRules: [{ description: 'configured', tagPatternList: ['pr-*'], maxImageCount: 5 }] });
+    repo.addLifecycleRule({ description: 'added', tagStatus: ecr.TagStatus.UNTAGGED, maxImageCount: 10 });
+    expect(JSON.parse(repo.lifecyclePolicy()!.renderPolicyText()).rules.map((r: any) => [r.rulePriority, r.description])).toEqual([
+      [1, 'base'], [2, 'configured'], [3, 'added'],
+    ]);
+  });
+
   test('addLifecycleRule alone gives the repository a lifecycle policy', () => {
     const s = stack();
     const repo = new TenantRepository(s, 'Repo');

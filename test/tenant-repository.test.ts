@@ -4,6 +4,7 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { COMPONENT, newStack, PULL, PUSH, repoLogicalId } from './support/tenant';
+import { EcrAccessRole } from '../src/ecr-access-role';
 import { TenantRepository } from '../src/tenant-repository';
 
 describe('TenantRepository', () => {
@@ -108,6 +109,32 @@ describe('TenantRepository', () => {
         ],
       },
     });
+  });
+
+  test('grantPullPush allows pull and push on the repository and the login token on *', () => {
+    const stack = newStack();
+    const repo = new TenantRepository(stack, 'Repo');
+    repo.grantPullPush(new iam.Role(stack, 'Ci', { assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com') }));
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          { Action: [...PULL, ...PUSH], Effect: 'Allow', Resource: { 'Fn::GetAtt': [repoLogicalId(template), 'Arn'] } },
+          { Action: 'ecr:GetAuthorizationToken', Effect: 'Allow', Resource: '*' },
+        ],
+      },
+    });
+  });
+
+  test('is an ecr.IRepository: an EcrAccessRole takes it and pulls from its ARN', () => {
+    const stack = newStack();
+    const repo = new TenantRepository(stack, 'Repo');
+    new EcrAccessRole(stack, 'Pull', { repositories: [repo], trustedAccountIds: ['222222222222'], externalId: 'ext-1' });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::Role', {
+      Policies: [{ PolicyName: 'EcrPull', PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Resource: { 'Fn::GetAtt': [repoLogicalId(template), 'Arn'] } })]) } }],
+    });
+    expect(stack.resolve(repo.repositoryUriForTag('v1'))).toEqual(stack.resolve(repo.repository.repositoryUriForTag('v1')));
   });
 
   test('grantCrossAccountPull allows exactly the pull set to the named accounts in the repository policy', () => {

@@ -26,6 +26,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DockerImageName, ECRDeployment } from 'cdk-ecr-deployment';
 import { Construct, IConstruct } from 'constructs';
 import { ECR_AUTH_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from './perms';
+import { InstallRepository } from '../install-repository';
 
 /** The memory of the copy handler, and so the key of its singleton (see above). */
 export const COPY_MEMORY_MIB = 1024;
@@ -102,7 +103,9 @@ class ImageCopyRole extends Construct {
   public allow(from: ecr.IRepository, to: ecr.IRepository): void {
     this.grantOnce(from, ECR_PULL_ACTIONS);
     // Pull on the destination too: the copy checks which layers and manifests are already there.
-    this.grantOnce(to, [...ECR_PULL_ACTIONS, ...ECR_PUSH_ACTIONS]);
+    // An install repository's inner repository is granted through its owner, which also exempts
+    // the role from the owner's write deny.
+    this.grantOnce(InstallRepository._of(to) ?? to, [...ECR_PULL_ACTIONS, ...ECR_PUSH_ACTIONS]);
   }
 
   /** Lets the handler write its logs (to its own log group only) before any copy runs. */
