@@ -8,6 +8,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IConstruct } from 'constructs';
 import { DEFAULT_TOTAL_TIMEOUT_SECONDS } from './image-sync-contract';
 import { ImageSyncFunction } from './image-sync-function';
+import { stackSingleton } from './private/stack-singleton';
 import { SyncEndpoints } from './private/sync-endpoints';
 import { checkRoleName, isToken, ValidationProblems } from './private/validation';
 
@@ -122,9 +123,7 @@ export class ImageSyncProvider extends Construct {
    * @param scope any construct of the stack
    */
   public static of(scope: IConstruct): ImageSyncProvider {
-    const stack = Stack.of(scope);
-    const existing = stack.node.tryFindChild(SHARED_ID);
-    return existing instanceof ImageSyncProvider ? existing : new ImageSyncProvider(stack, SHARED_ID);
+    return stackSingleton(scope, SHARED_ID, ImageSyncProvider, (stack, id) => new ImageSyncProvider(stack, id));
   }
 
   /** The sync function. */

@@ -26,6 +26,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DockerImageName, ECRDeployment } from 'cdk-ecr-deployment';
 import { Construct, IConstruct } from 'constructs';
 import { ECR_AUTH_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from './perms';
+import { stackSingleton } from './stack-singleton';
 import { InstallRepository } from '../install-repository';
 
 /** The memory of the copy handler, and so the key of its singleton (see above). */
@@ -73,9 +74,7 @@ export function copyImage(scope: Construct, id: string, copy: ImageCopy): Constr
  */
 class ImageCopyRole extends Construct {
   public static of(scope: IConstruct): ImageCopyRole {
-    const stack = Stack.of(scope);
-    const existing = stack.node.tryFindChild(COPY_ROLE_ID);
-    return existing instanceof ImageCopyRole ? existing : new ImageCopyRole(stack, COPY_ROLE_ID);
+    return stackSingleton(scope, COPY_ROLE_ID, ImageCopyRole, (stack, id) => new ImageCopyRole(stack, id));
   }
 
   public readonly role: iam.Role;
