@@ -59,8 +59,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   publishToNuget: { dotNetNamespace: 'CdkByocArtifacts', packageId: 'CdkByocArtifacts' },
   publishToGo: { moduleName: 'github.com/cdk-byoc-artifacts/cdk-byoc-artifacts-go' },
 
-  gitignore: ['cdk.out/', '/.bench/', '/.demo/', '/dist-code/'],
-  npmIgnoreOptions: { ignorePatterns: ['/examples/', '/.ci/', '/scripts/', '/.bench/', '/.demo/', '/dist-code/', '/cdk.out/', '/cdk.json'] },
+  gitignore: ['cdk.out/', '/.bench/', '/.demo/', '/dist-code/', '/.rosetta-check/', '.jsii.tabl.json'],
+  npmIgnoreOptions: { ignorePatterns: ['/rosetta/', '/.rosetta-check/', '/examples/', '/.ci/', '/scripts/', '/.bench/', '/.demo/', '/dist-code/', '/cdk.out/', '/cdk.json'] },
 
   jestOptions: {
     jestConfig: {
@@ -137,6 +137,13 @@ const pacmakCheck = project.addTask('pacmak-check', {
   description: 'Generate Python, Java, .NET and Go code offline to prove the API is jsii-clean for every target',
   exec: 'rm -rf dist-code && jsii-pacmak --code-only --outdir dist-code --targets python java dotnet go',
 });
+
+// Every TypeScript snippet of README.md and docs/ compiles (jsii-rosetta --strict) and translates.
+const checkSnippets = project.addTask('check-snippets', {
+  description: 'Type-check and translate every TypeScript snippet of README.md and docs/ with jsii-rosetta --strict',
+  exec: 'tsx scripts/check-snippets.ts',
+});
+project.postCompileTask.spawn(checkSnippets);
 
 // Building the Python, Java and .NET packages needs PyPI, Maven Central and NuGet. `build` packages
 // the npm tarball and generates every other target's code offline, which is what jsii can check
