@@ -83,6 +83,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
 });
 
+// Only TenantImage needs cdk-ecr-deployment (about 50 MB with its Go handler): install-only apps
+// and CLI users leave it out. The construct loads it on first use and says how to install it.
+project.package.addField('peerDependenciesMeta', { 'cdk-ecr-deployment': { optional: true } });
+
 // unrs-resolver 1.13.0's platform builds are missing from the registry mirror; 1.12.2 is complete.
 project.package.addPackageResolutions('unrs-resolver@1.12.2');
 

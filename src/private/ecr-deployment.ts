@@ -12,6 +12,9 @@
  *   (`Role.withoutPolicyUpdates()`) drops those statements; the real role holds only our grants.
  * - The handler writes its logs to `/aws/lambda/<function name>`, which it creates itself.
  *
+ * cdk-ecr-deployment is an optional peer dependency: it is loaded when the first `TenantImage` is
+ * created, so install-only apps and the CLI never need it (it is about 50 MB with its Go handler).
+ *
  * What breaks if that changes:
  * - another uuid, purpose or construct id: the handler is not found, a warning says so, and the
  *   role gets no permission to write logs (copies still run, silently);
@@ -23,7 +26,7 @@ import { Annotations, ArnFormat, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DockerImageName, ECRDeployment } from 'cdk-ecr-deployment';
+import type { ECRDeployment } from 'cdk-ecr-deployment';
 import { Construct, IConstruct } from 'constructs';
 import { ECR_AUTH_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from './perms';
 import { stackSingleton } from './stack-singleton';
@@ -54,6 +57,7 @@ export interface ImageCopy {
  * Returns the deployment: depend on it to use the image in the same stack.
  */
 export function copyImage(scope: Construct, id: string, copy: ImageCopy): Construct {
+  const { DockerImageName, ECRDeployment } = loadEcrDeployment();
   const copyRole = ImageCopyRole.of(scope);
   copyRole.allow(copy.sourceRepository, copy.destinationRepository);
   const deployment = new ECRDeployment(scope, id, {
@@ -67,6 +71,30 @@ export function copyImage(scope: Construct, id: string, copy: ImageCopy): Constr
   });
   copyRole.attachTo(deployment);
   return deployment;
+}
+
+/** The module name, in a variable so that bundlers leave the optional dependency alone. */
+const MODULE = 'cdk-ecr-deployment';
+
+/**
+ * Loads cdk-ecr-deployment, or explains how to install it.
+ *
+ * @param load how to load a module (tests pass one that fails)
+ */
+export function loadEcrDeployment(load: (name: string) => unknown = require): typeof import('cdk-ecr-deployment') {
+  try {
+    return load(MODULE) as typeof import('cdk-ecr-deployment');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') {
+      throw err;
+    }
+    throw new Error(
+      'TenantImage (TenantRepository.addImage, addTarball) copies CDK-built images with the cdk-ecr-deployment package, ' +
+      'which is not installed. It is an optional peer dependency: install it next to cdk-byoc-artifacts, e.g. ' +
+      '`npm install cdk-ecr-deployment@^4.2.65`. Every other construct works without it.',
+    );
+  }
 }
 
 /**

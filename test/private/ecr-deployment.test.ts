@@ -1,6 +1,7 @@
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { DockerImageName, ECRDeployment } from 'cdk-ecr-deployment';
+import { loadEcrDeployment } from '../../src/private/ecr-deployment';
 import { TenantRepository } from '../../src/tenant-repository';
 import { ASSET_REPO_ARN, COMPONENT, newStack, PULL, PUSH, repoLogicalId } from '../support/tenant';
 
@@ -60,5 +61,27 @@ describe('cdk-ecr-deployment coupling', () => {
     });
     new TenantRepository(stack, 'Repo').addImage('A', { directory: COMPONENT, tag: 'a' });
     Annotations.fromStack(stack).hasWarning('/Tenant/Repo/A/Deployment', Match.stringLikeRegexp('already has a cdk-ecr-deployment handler'));
+  });
+});
+
+describe('loadEcrDeployment', () => {
+  test('loads cdk-ecr-deployment when it is installed', () => {
+    expect(loadEcrDeployment().ECRDeployment).toBeDefined();
+  });
+
+  test('fails with how to install cdk-ecr-deployment when it is missing', () => {
+    const missing = (name: string) => {
+      throw Object.assign(new Error(`Cannot find module '${name}'`), { code: 'MODULE_NOT_FOUND' });
+    };
+
+    expect(() => loadEcrDeployment(missing)).toThrow(/optional peer dependency: install it next to cdk-byoc-artifacts, e\.g\. `npm install cdk-ecr-deployment@\^4\.2\.65`/);
+  });
+
+  test('fails with the original error when cdk-ecr-deployment is installed but broken', () => {
+    const broken = () => {
+      throw new SyntaxError('Unexpected token');
+    };
+
+    expect(() => loadEcrDeployment(broken)).toThrow(SyntaxError);
   });
 });
