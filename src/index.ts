@@ -4,3 +4,4 @@ export * from './install-repository';
 export * from './image-sync';
 export * from './lifecycle';
 export * from './repository-props';
+export * from './customer-ready-synthesizer';
