@@ -111,6 +111,10 @@ project.eslint?.allowDevDeps('src/image-sync-handler/**');
 project.eslint?.allowDevDeps('src/cli.ts');
 
 project.eslint?.allowDevDeps('examples/**');
+// The consumer app (test/consumer/) imports the package by name, as its users do: in this repository
+// the name means src/, so tsc and eslint check the app against the source; the consumer smoke test
+// checks it against the packed package.
+project.tsconfigDev.file.addOverride('compilerOptions.paths', { 'cdk-byoc-artifacts': ['./src/index.ts'] });
 project.eslint?.allowDevDeps('scripts/**');
 
 // `projen test` does not run pre-compile, where the Lambda bundles are built: bundle first,
@@ -131,6 +135,11 @@ project.addTask('demo', {
 project.addTask('bench', {
   description: 'Benchmark the copy engine against skopeo on two local registries',
   steps: [{ exec: 'bash scripts/ensure-tools.sh' }, { exec: 'tsx scripts/bench.ts', receiveArgs: true }],
+});
+project.addTask('consumer-smoke', {
+  description: 'Install the packed package (dist/js) into a fresh strict TypeScript app: type-check, synthesize and run its CLI on Node.js 22 and 24',
+  exec: 'bash scripts/consumer-smoke.sh',
+  receiveArgs: true,
 });
 const pacmakCheck = project.addTask('pacmak-check', {
   description: 'Generate Python, Java, .NET and Go code offline to prove the API is jsii-clean for every target',
