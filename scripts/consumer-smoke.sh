@@ -68,7 +68,7 @@ cp -r test/consumer/fixtures "$app/fixtures"
 cat >"$app/package.json" <<JSON
 { "name": "byoc-consumer-smoke", "version": "0.0.0", "private": true, "license": "UNLICENSED" }
 JSON
-# What a strict consumer project uses; skipLibCheck is off (as in 'cdk init') so the package's
+# What a strict consumer project uses; skipLibCheck is off (stricter than 'cdk init') so the package's
 # declarations are type-checked too. Not exactOptionalPropertyTypes: aws-cdk-lib's own declarations
 # fail it when skipLibCheck is off.
 cat >"$app/tsconfig.json" <<'JSON'
