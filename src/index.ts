@@ -8,3 +8,4 @@ export * from './image-sync-provider';
 export * from './image-sync';
 export * from './lifecycle';
 export * from './repository-props';
+export * from './customer-ready-synthesizer';

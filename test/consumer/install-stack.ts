@@ -1,0 +1,37 @@
+/**
+ * A customer's install account, as a user of the package writes it: the install repository and
+ * one release copied into it from the tenant repository, through the tenant's pull role.
+ */
+import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { ACCESS_ROLE_NAME, EXTERNAL_ID, TENANT_ENV } from './tenant-stack';
+import { ImageSource, ImageSync, ImageSyncDestination, InstallRepository } from 'cdk-byoc-artifacts';
+
+/** What the vendor hands the customer: the tenant stack's outputs. */
+export const TENANT_REPOSITORY_URI = `${TENANT_ENV.account}.dkr.ecr.${TENANT_ENV.region}.amazonaws.com/acme/component`;
+export const TENANT_ACCESS_ROLE_ARN = `arn:aws:iam::${TENANT_ENV.account}:role/${ACCESS_ROLE_NAME}`;
+export const INSTALL_ENV = { account: '222222222222', region: 'eu-west-1' };
+
+export interface InstallStackProps extends StackProps {
+  /** The release to install: the component's tag in the tenant repository. */
+  readonly componentTag: string;
+}
+
+export class InstallStack extends Stack {
+  constructor(scope: Construct, id: string, props: InstallStackProps) {
+    super(scope, id, props);
+
+    const artifacts = new InstallRepository(this, 'Artifacts', { repositoryName: 'acme/install' });
+    const component = new ImageSync(this, 'Component', {
+      source: ImageSource.fromTenantEcr({
+        repositoryUri: TENANT_REPOSITORY_URI,
+        tag: props.componentTag,
+        accessRoleArn: TENANT_ACCESS_ROLE_ARN,
+        externalId: EXTERNAL_ID,
+      }),
+      destination: ImageSyncDestination.installRepository(artifacts),
+    });
+
+    new CfnOutput(this, 'ComponentImageUri', { value: component.imageUri });
+  }
+}
