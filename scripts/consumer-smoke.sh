@@ -5,10 +5,13 @@
 #   bash scripts/consumer-smoke.sh [TARBALL]     (default: the one dist/js/cdk-byoc-artifacts*.tgz)
 #
 # Build the tarball first with `npx projen build` (or `npx projen compile && npx projen package:js`).
-# The app is test/consumer/*.ts: it imports only from 'cdk-byoc-artifacts'. Steps:
+# The app is test/consumer/*.ts plus every TypeScript snippet of README.md: they import only from the
+# package and its peers. Steps:
 #   1. the tarball holds the compiled library, the .jsii assembly, both bundles and no sources;
 #   2. npm install TARBALL with aws-cdk-lib, constructs, typescript and tsx into a temporary app;
 #   3. tsc --noEmit with a strict tsconfig (skipLibCheck off) under each TypeScript in TS_VERSIONS;
+#      then each README snippet synthesizes without cdk-ecr-deployment (an image build says how to
+#      install it) and, where it builds an image, with it;
 #   4. under each Node.js in NODE_VERSIONS: synthesize with tsx (tenant stack, install stack,
 #      customer-ready install stack) and check the templates; run `npx cdk-byoc-artifacts --help`
 #      and `lifecycle preview` on a fixture and check the result.
@@ -65,6 +68,16 @@ tsx_version=$(installed tsx)
 
 cp test/consumer/*.ts "$app/"
 cp -r test/consumer/fixtures "$app/fixtures"
+# Every TypeScript snippet of the README, as a program of its own (they are complete programs), and
+# the Docker build context the tenant snippet names.
+readme_snippets=$(node -e '
+  const fs = require("fs");
+  const blocks = [...fs.readFileSync("README.md", "utf8").matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => m[1]);
+  blocks.forEach((code, i) => fs.writeFileSync(`${process.argv[1]}/readme-${i + 1}.ts`, code));
+  process.stdout.write(String(blocks.length));
+' "$app")
+[ "$readme_snippets" -gt 0 ] || fail "found no TypeScript snippet in README.md"
+cp -r examples/component "$app/component"
 cat >"$app/package.json" <<JSON
 { "name": "byoc-consumer-smoke", "version": "0.0.0", "private": true, "license": "UNLICENSED" }
 JSON
@@ -114,6 +127,30 @@ for ts in $TS_VERSIONS; do
   (cd "$app" && node "node_modules/typescript-$i/bin/tsc" -p tsconfig.json) || fail "the app does not type-check with TypeScript $tsc_version"
   i=$((i + 1))
 done
+
+# --- 3b. the README's snippets, without and then with the optional cdk-ecr-deployment --------------
+# Install-only apps do not need cdk-ecr-deployment; a snippet that builds an image says how to get it.
+step "synthesize the README's $readme_snippets snippets without cdk-ecr-deployment"
+[ ! -e "$app/node_modules/cdk-ecr-deployment" ] || fail "npm installed the optional peer cdk-ecr-deployment unasked"
+needs_ecr_deployment=()
+for i in $(seq 1 "$readme_snippets"); do
+  log=$app/readme-$i.log
+  if (cd "$app" && CDK_OUTDIR="$app/readme-out/$i" npx --no-install tsx "readme-$i.ts") >"$log" 2>&1; then
+    continue
+  fi
+  grep -q 'npm install cdk-ecr-deployment' "$log" || { cat "$log" >&2; fail "README snippet $i does not synthesize"; }
+  needs_ecr_deployment+=("$i")
+done
+grep -q '"Custom::ImageSync"' "$app"/readme-out/*/*.template.json || fail "no README snippet synthesized an ImageSync"
+if [ ${#needs_ecr_deployment[@]} -gt 0 ]; then
+  ecr_deployment_version=$(installed cdk-ecr-deployment)
+  step "npm install cdk-ecr-deployment@$ecr_deployment_version for README snippets ${needs_ecr_deployment[*]}"
+  (cd "$app" && npm install --no-audit --no-fund --prefer-offline --loglevel=error "cdk-ecr-deployment@$ecr_deployment_version") \
+    || fail "npm install cdk-ecr-deployment failed"
+  for i in "${needs_ecr_deployment[@]}"; do
+    (cd "$app" && CDK_OUTDIR="$app/readme-out/$i" npx --no-install tsx "readme-$i.ts") || fail "README snippet $i does not synthesize with cdk-ecr-deployment"
+  done
+fi
 
 # --- 4. synthesize and run the CLI under each supported Node.js --------------------------------------
 check_templates() {

@@ -102,7 +102,7 @@ if (require.main === module) {
   const result = synthCustomerReadyInstall(process.argv[2]);
   const [region, bucket] = Object.entries(result.buckets)[0];
   console.log(`customer-ready install template: ${result.templateFile}`);
-  console.log(`asset manifest (publish with: npx cdk-assets publish --path ${result.assetManifestFile}):`);
+  console.log(`asset manifest ${result.assetManifestFile} (publish with: npx cdk publish-assets --unstable=publish-assets --app ${result.outdir} ${STACK_NAME}, see docs/delivery.md):`);
   for (const o of result.objects) {
     console.log(`  ${o.objectKey}  <- ${o.source} (${o.what})`);
   }

@@ -5,7 +5,9 @@ import { App, DefaultStackSynthesizer, Lazy, Stack, StackProps } from 'aws-cdk-l
 import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
 import { AssetManifest, AwsCloudFormationStackProperties, FileAsset, Manifest } from 'aws-cdk-lib/cloud-assembly-schema';
 import { CustomerReadySynthesizer, CustomerReadySynthesizerProps } from '../src/customer-ready-synthesizer';
-import { ImageSource, ImageSync, ImageSyncDestination } from '../src/image-sync';
+import { ImageSource } from '../src/image-source';
+import { ImageSync } from '../src/image-sync';
+import { ImageSyncDestination } from '../src/image-sync-destination';
 import { InstallRepository } from '../src/install-repository';
 
 const BUCKET = 'acme-byoc-assets-${AWS::Region}';
@@ -26,7 +28,7 @@ function installStack(app: App, id: string, props: StackProps = {}): Stack {
   const repository = new InstallRepository(stack, 'Artifacts', { repositoryName: 'acme/install' });
   new ImageSync(stack, 'Proxy', {
     source: ImageSource.fromRegistry('public.ecr.aws/nginx/nginx:1.27-alpine'),
-    destination: ImageSyncDestination.installRepository(repository),
+    destination: ImageSyncDestination.fromInstallRepository(repository),
     tag: 'nginx-1.27-alpine',
   });
   return stack;
