@@ -73,7 +73,10 @@ export interface CustomerReadySynthesizerProps {
  * vendor's bucket: the customer's path is CloudFormation, not the CDK CLI.
  *
  * @example
+ * import { App, Stack } from 'aws-cdk-lib';
+ * import { CustomerReadySynthesizer } from 'cdk-byoc-artifacts';
  *
+ * const app = new App();
  * new Stack(app, 'ByocInstall', {
  *   synthesizer: new CustomerReadySynthesizer({
  *     fileAssetsBucketName: 'acme-byoc-assets-${AWS::Region}',
