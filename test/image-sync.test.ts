@@ -32,7 +32,7 @@ describe('ImageSync', () => {
       ExternalId: EXTERNAL_ID,
       DestinationRepositoryUri: Match.anyValue(),
       DestinationRepositoryName: { Ref: Match.stringLikeRegexp('^Repo') },
-      DestinationTag: 'v1.2.3',
+      DestinationTag: 'api_v1.2.3',
       ReleaseId: 'r-2026.11',
       RemoveOnDelete: 'false',
       TotalTimeoutSeconds: '3600',
