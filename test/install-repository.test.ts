@@ -390,7 +390,8 @@ describe('InstallRepository release families', () => {
 
   test('renders a protect rule per live release first, then a keep rule per component, then the catch-all rules', () => {
     const { stack: s } = install({ web: '1.0.0', api: '2.1.0' });
-    expect(JSON.parse(policyText(s)).rules.map((r: any) => [r.rulePriority, r.selection.tagPatternList ?? r.selection.tagStatus, r.selection.countNumber])).toEqual([
+    const rules = JSON.parse(policyText(s)).rules;
+    expect(rules.map((r: any) => [r.rulePriority, r.selection.tagPatternList ?? r.selection.tagStatus, r.selection.countNumber])).toEqual([
       [1, ['api_2.1.0'], 1],
       [2, ['web_1.0.0'], 1],
       [3, ['api_*'], 30],

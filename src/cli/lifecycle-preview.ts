@@ -294,13 +294,15 @@ function imageDetailsOf(text: string): ImageDetails {
 function notesOn(results: LifecyclePreviewResult[], details: ImageDetails): string[] {
   const notes: string[] = [];
   const keptIndexes = [...details.indexes].filter((digest) => !results.some((r) => r.imageDigest === digest));
-  const untagged = results.filter((r) => r.imageTags.length === 0 && !details.subjects.has(r.imageDigest) && !details.followed.has(r.imageDigest));
+  const untagged = results.filter((r) => r.imageTags.length === 0
+    && !details.subjects.has(r.imageDigest) && !details.followed.has(r.imageDigest));
   if (keptIndexes.length > 0 && untagged.length > 0) {
     notes.push(`${untagged.length} untagged image(s) listed may be platform manifests of the ${keptIndexes.length} `
       + 'image index(es) kept: ECR does not expire or archive a manifest an index references before the index.');
   }
   const removed = new Set(results.map((r) => r.imageDigest));
-  const followers = [...details.subjects].filter(([digest, subject]) => removed.has(subject) && !removed.has(digest) && !details.followed.has(digest));
+  const followers = [...details.subjects]
+    .filter(([digest, subject]) => removed.has(subject) && !removed.has(digest) && !details.followed.has(digest));
   if (followers.length > 0) {
     notes.push(`${followers.length} referrer(s) (signatures, SBOMs, ...) of images listed will be expired or archived by ECR `
       + 'within 24 hours after their subject.');

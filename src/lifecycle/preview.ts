@@ -158,12 +158,12 @@ function followReferences(all: LifecyclePreviewImage[], acted: Array<{ result: L
   if (children.length === 0 && referrers.length === 0) {
     return;
   }
-  const byDigest = () => new Map(acted.map((entry, index) => [entry.result.imageDigest, index]));
+  const positions = () => new Map(acted.map((entry, index) => [entry.result.imageDigest, index]));
   // Kept for an index: never expired later as a referrer either, so the loop ends.
   const held = new Set<string>();
   for (let changed = true; changed;) {
     changed = false;
-    let index = byDigest();
+    let index = positions();
     // A manifest waits for every index that lists it.
     for (const child of children) {
       const own = index.get(child.imageDigest);
@@ -176,7 +176,7 @@ function followReferences(all: LifecyclePreviewImage[], acted: Array<{ result: L
       if (waits) {
         held.add(child.imageDigest);
         acted.splice(own, 1);
-        index = byDigest();
+        index = positions();
         changed = true;
       }
     }
@@ -184,7 +184,8 @@ function followReferences(all: LifecyclePreviewImage[], acted: Array<{ result: L
     for (const referrer of referrers) {
       const subject = index.get(referrer.subjectDigest!);
       const own = index.get(referrer.imageDigest);
-      if (held.has(referrer.imageDigest) || subject === undefined || strength(acted[subject].result.action) < 2 || (own !== undefined && strength(acted[own].result.action) === 2)) {
+      const subjectExpired = subject !== undefined && strength(acted[subject].result.action) === 2;
+      if (held.has(referrer.imageDigest) || !subjectExpired || (own !== undefined && strength(acted[own].result.action) === 2)) {
         continue;
       }
       const entry = {
@@ -194,7 +195,7 @@ function followReferences(all: LifecyclePreviewImage[], acted: Array<{ result: L
           imageTags: [...(referrer.imageTags ?? [])],
           imagePushedAt: referrer.imagePushedAt,
           action: { type: LifecycleActionType.EXPIRE },
-          appliedRulePriority: acted[subject].result.appliedRulePriority,
+          appliedRulePriority: acted[subject!].result.appliedRulePriority,
           storageClass: storageClassOf(referrer),
         },
       };
@@ -203,7 +204,7 @@ function followReferences(all: LifecyclePreviewImage[], acted: Array<{ result: L
       } else {
         acted.push(entry);
       }
-      index = byDigest();
+      index = positions();
       changed = true;
     }
   }

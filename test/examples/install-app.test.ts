@@ -61,7 +61,9 @@ describe('examples/install-app', () => {
       Platforms: ['linux/amd64', 'linux/arm64'],
       ReleaseId: `component-${COMPONENT_TAG}`,
     });
-    template.hasResourceProperties('Custom::ImageSync', { SourceKind: 'TenantEcr', SourceImage: `${TENANT_REPOSITORY_URI}@${WORKER_DIGEST}`, DestinationTag: `worker_${WORKER_TAG}` });
+    template.hasResourceProperties('Custom::ImageSync', {
+      SourceKind: 'TenantEcr', SourceImage: `${TENANT_REPOSITORY_URI}@${WORKER_DIGEST}`, DestinationTag: `worker_${WORKER_TAG}`,
+    });
     template.hasResourceProperties('Custom::ImageSync', { SourceKind: 'Registry', SourceImage: PROXY_IMAGE, DestinationTag: 'proxy_1.27-alpine' });
     const tags = Object.values(template.findResources('Custom::ImageSync')).map((r: any) => r.Properties.DestinationTag);
     expect(tags).toHaveLength(3);
@@ -75,7 +77,8 @@ describe('examples/install-app', () => {
     const { stack } = buildInstallApp(outdir);
     const repo = Object.values(Template.fromStack(stack).findResources('AWS::ECR::Repository'))[0] as any;
     const rules = JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules;
-    expect(rules.map((r: any) => [r.rulePriority, r.selection.tagStatus, r.selection.tagPatternList, r.selection.countNumber, r.action.type])).toEqual([
+    const shape = (r: any) => [r.rulePriority, r.selection.tagStatus, r.selection.tagPatternList, r.selection.countNumber, r.action.type];
+    expect(rules.map(shape)).toEqual([
       [1, 'tagged', [`api_${COMPONENT_TAG}`], 1, 'expire'],
       [2, 'tagged', ['proxy_1.27-alpine'], 1, 'expire'],
       [3, 'tagged', [`worker_${WORKER_TAG}`], 1, 'expire'],

@@ -74,7 +74,9 @@ export function generateHistory(options: HistoryOptions): ReleaseHistory {
       ? ['linux/amd64', 'linux/arm64', 'attestation linux/amd64', 'attestation linux/arm64'].map((part) => digestOf(`${tag} ${part}`))
       : [];
     const digest = digestOf(`${tag} ${multiArch ? 'index' : 'manifest'}`);
-    children.forEach((child, i) => images.push({ imageDigest: child, imageTags: [], imagePushedAt: new Date(at + i * 1000), referencedBy: [digest] }));
+    children.forEach((child, i) => {
+      images.push({ imageDigest: child, imageTags: [], imagePushedAt: new Date(at + i * 1000), referencedBy: [digest] });
+    });
     const pushedAt = new Date(at + children.length * 1000 + 1000);
     images.push({ imageDigest: digest, imageTags: [tag], imagePushedAt: pushedAt });
     releases.push({ component, tag, digest, children, pushedAt });
