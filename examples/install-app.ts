@@ -1,7 +1,11 @@
 /**
- * A customer's install account: its own repository, the release synced into it from the
- * vendor's tenant repository (through the tenant's pull role) and a public image synced from a
- * public registry, and an ECS task definition that runs both, pinned by digest.
+ * A customer's install account: one repository shared by three components, each an `ImageSync`
+ * owning its release family (`api_*`, `worker_*`, `proxy_*`): the vendor's multi-arch API
+ * (two platforms) and its worker pinned by digest, both synced from the tenant repository
+ * through the tenant's pull role, and a third-party proxy image synced once from a public
+ * registry. An ECS task definition runs all three, pinned by digest. The repository's default
+ * lifecycle policy keeps the 30 newest releases per component and never expires a release a
+ * sync points at.
  *
  * Synthesize it offline:
  *   CDK_DISABLE_VERSION_CHECK=1 npx cdk synth --app 'npx tsx examples/install-app.ts' -o cdk.out/install --quiet
@@ -28,21 +32,25 @@ export const TENANT_REPOSITORY_ARN = `arn:aws:ecr:${TENANT_ENV.region}:${TENANT_
 export const TENANT_ACCESS_ROLE_ARN = `arn:aws:iam::${TENANT_ENV.account}:role/${ACCESS_ROLE_NAME}`;
 /** The tenant repository's URI: derived from its ARN by `ImageSource.fromTenantEcr`. */
 export const TENANT_REPOSITORY_URI = `${TENANT_ENV.account}.dkr.ecr.${TENANT_ENV.region}.amazonaws.com/acme/component`;
-/** A public image the install runs next to the component (anonymous pull). */
+/** A public image the install runs next to the components (anonymous pull). */
 export const PROXY_IMAGE = 'public.ecr.aws/nginx/nginx:1.27-alpine';
+/** The worker release, pinned by digest in the tenant repository, and its release tag. */
+export const WORKER_DIGEST = 'sha256:5f0c8a1e9b7d4c3a2e1f0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a';
+export const WORKER_TAG = '2026.11.2';
 
 /** Props of the install stack. */
 export interface InstallStackProps extends StackProps {
-  /** The release to install: the component's tag in the tenant repository. */
+  /** The API release to install: its tag in the tenant repository. */
   readonly componentTag?: string;
   /** Names the release in the tenant's CloudTrail; changing it re-runs the sync. */
   readonly releaseId?: string;
 }
 
-/** The install stack: repository, two syncs, and a task definition that uses the digests. */
+/** The install stack: repository, three syncs, and a task definition that uses the digests. */
 export class InstallStack extends Stack {
   public readonly repository: InstallRepository;
-  public readonly component: ImageSync;
+  public readonly api: ImageSync;
+  public readonly worker: ImageSync;
   public readonly proxy: ImageSync;
   public readonly taskDefinition: ecs.FargateTaskDefinition;
 
@@ -51,21 +59,29 @@ export class InstallStack extends Stack {
 
     this.repository = new InstallRepository(this, 'Artifacts', { repositoryName: 'acme/install' });
 
-    this.component = new ImageSync(this, 'Component', {
-      source: ImageSource.fromTenantEcr(ecr.Repository.fromRepositoryArn(this, 'TenantRepository', TENANT_REPOSITORY_ARN), {
-        tag: props.componentTag ?? COMPONENT_TAG,
-        accessRole: iam.Role.fromRoleArn(this, 'TenantAccessRole', TENANT_ACCESS_ROLE_ARN, { mutable: false }),
-        externalId: EXTERNAL_ID,
-      }),
-      destination: ImageSyncDestination.fromInstallRepository(this.repository),
+    const tenantRepository = ecr.Repository.fromRepositoryArn(this, 'TenantRepository', TENANT_REPOSITORY_ARN);
+    const accessRole = iam.Role.fromRoleArn(this, 'TenantAccessRole', TENANT_ACCESS_ROLE_ARN, { mutable: false });
+    const destination = ImageSyncDestination.fromInstallRepository(this.repository);
+
+    // Component "api" (from the construct id): a multi-arch release, both platforms copied. Writes api_<tag>.
+    this.api = new ImageSync(this, 'Api', {
+      source: ImageSource.fromTenantEcr(tenantRepository, { tag: props.componentTag ?? COMPONENT_TAG, accessRole, externalId: EXTERNAL_ID }),
+      destination,
       releaseId: props.releaseId,
-      platforms: [ecr_assets.Platform.LINUX_ARM64],
+      platforms: [ecr_assets.Platform.LINUX_AMD64, ecr_assets.Platform.LINUX_ARM64],
     });
 
+    // Component "worker": pinned by digest, so it names its release tag. Writes worker_2026.11.2.
+    this.worker = new ImageSync(this, 'Worker', {
+      source: ImageSource.fromTenantEcr(tenantRepository, { digest: WORKER_DIGEST, accessRole, externalId: EXTERNAL_ID }),
+      destination,
+      tag: WORKER_TAG,
+    });
+
+    // A third-party image synced once: its own family, protected while this sync points at it.
     this.proxy = new ImageSync(this, 'Proxy', {
       source: ImageSource.fromRegistry(PROXY_IMAGE),
-      destination: ImageSyncDestination.fromInstallRepository(this.repository),
-      tag: 'nginx-1.27-alpine',
+      destination,
       platforms: [ecr_assets.Platform.LINUX_ARM64],
     });
 
@@ -79,9 +95,14 @@ export class InstallStack extends Stack {
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
     // containerImage() pins the digest the sync copied and grants the execution role pull.
-    this.taskDefinition.addContainer('component', {
-      image: this.component.containerImage(),
-      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'component' }),
+    this.taskDefinition.addContainer('api', {
+      image: this.api.containerImage(),
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'api' }),
+    });
+    this.taskDefinition.addContainer('worker', {
+      image: this.worker.containerImage(),
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'worker' }),
+      essential: false,
     });
     this.taskDefinition.addContainer('proxy', {
       image: this.proxy.containerImage(),
@@ -89,8 +110,9 @@ export class InstallStack extends Stack {
       portMappings: [{ containerPort: 8080 }],
     });
 
-    new CfnOutput(this, 'ComponentImageUri', { value: this.component.imageUri });
-    new CfnOutput(this, 'ComponentImageDigest', { value: this.component.imageDigest });
+    new CfnOutput(this, 'ApiImageUri', { value: this.api.imageUri });
+    new CfnOutput(this, 'ApiImageDigest', { value: this.api.imageDigest });
+    new CfnOutput(this, 'WorkerImageUri', { value: this.worker.imageUri });
     new CfnOutput(this, 'ProxyImageUri', { value: this.proxy.imageUri });
     new CfnOutput(this, 'RepositoryUri', { value: this.repository.repositoryUri });
   }

@@ -1,7 +1,12 @@
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
 import type { ImageSyncProvider } from './image-sync-provider';
 import { InstallRepository } from './install-repository';
+import { familyPattern } from './private/release-family';
+
+/** The release families claimed in each destination repository: component to the claiming sync's path. */
+const FAMILIES = new WeakMap<ecr.IRepository, Map<string, string>>();
 
 /**
  * The repository an `ImageSync` writes to. Create one with a static factory; the names pair up
@@ -37,6 +42,36 @@ export class ImageSyncDestination {
    */
   public grantPull(grantee: iam.IGrantable): iam.Grant {
     return this.repository.grantPull(grantee);
+  }
+
+  /**
+   * The problem with `sync` writing the release family `component` here, naming both syncs, when
+   * another sync already owns the family in the destination repository.
+   *
+   * @internal
+   */
+  public _familyConflict(sync: Construct, component: string): string | undefined {
+    const owner = FAMILIES.get(this.repository)?.get(component);
+    if (owner === undefined) {
+      return undefined;
+    }
+    return `a release family of its own: ${owner} already writes the tags ${familyPattern(component)} into the destination `
+      + `repository ${this.repository.node.path}, so both would write the same tags; give ${sync.node.path} or ${owner} `
+      + 'another component';
+  }
+
+  /**
+   * Claims the release family `component` in the destination repository for `sync`, which writes
+   * `destinationTag`. An `InstallRepository` also learns the live release, which its lifecycle
+   * policy protects.
+   *
+   * @internal
+   */
+  public _claimFamily(sync: Construct, component: string, destinationTag: string): void {
+    const families = FAMILIES.get(this.repository) ?? new Map<string, string>();
+    FAMILIES.set(this.repository, families);
+    families.set(component, sync.node.path);
+    InstallRepository._of(this.repository)?._addLiveRelease(component, destinationTag);
   }
 
   /**

@@ -9,6 +9,7 @@ import { Attributes, DEFAULT_TOTAL_TIMEOUT_SECONDS, IMAGE_SYNC_RESOURCE_TYPE, Pr
 import { ImageSyncDestination } from './image-sync-destination';
 import { ImageSyncProvider } from './image-sync-provider';
 import { platformProblem } from './platform';
+import { COMPONENT_GRAMMAR, componentFromId, familyTag, isComponent, MAX_COMPONENT_LENGTH } from './private/release-family';
 import { checkImageTag, isToken, ValidationProblems } from './private/validation';
 
 /**
@@ -26,7 +27,19 @@ export interface ImageSyncProps {
   readonly destination: ImageSyncDestination;
 
   /**
-   * The tag written at the destination.
+   * The release family this sync owns in its destination repository: it writes the tag
+   * `<component>_<tag>`, and an `InstallRepository`'s default lifecycle policy counts and keeps
+   * releases per component. Lower-case letters and digits joined by single `-` or `.`, at most 63
+   * characters (never `_`, so one family's tags never match another's pattern). Two syncs into
+   * one repository need different components.
+   *
+   * @default - from the construct id: `ApiServer` gives `api-server`
+   */
+  readonly component?: string;
+
+  /**
+   * The release tag within the component's family: the destination tag is `<component>_<tag>`
+   * (at most 128 characters in all).
    *
    * @default - the source tag; required when the source is given by digest only
    */
@@ -98,9 +111,14 @@ export class ImageSync extends Construct {
   public readonly imageUri: string;
 
   /**
-   * The tag written at the destination.
+   * The tag written at the destination, `<component>_<tag>`.
    */
   public readonly imageTag: string;
+
+  /**
+   * The release family this sync owns in its destination repository.
+   */
+  public readonly component: string;
 
   /**
    * The destination repository's URI.
@@ -128,12 +146,21 @@ export class ImageSync extends Construct {
     super(scope, id);
 
     const tag = props.tag ?? props.source._defaultTag;
+    const component = props.component ?? componentFromId(id);
     const totalTimeout = props.totalTimeout ?? Duration.seconds(DEFAULT_TOTAL_TIMEOUT_SECONDS);
     const p = new ValidationProblems('ImageSync');
     if (tag === undefined) {
       p.add('tag', undefined, 'a destination tag: the source is given by digest only, so name the tag to write');
     } else {
       checkImageTag(p, 'tag', tag);
+    }
+    if (component === undefined) {
+      p.add('component', undefined, `a component name: none can be derived from the construct id ${JSON.stringify(id)} (${COMPONENT_GRAMMAR})`);
+    } else if (isToken(component) || !isComponent(component)) {
+      p.add('component', isToken(component) ? '<token>' : component, `a concrete name of ${COMPONENT_GRAMMAR}`);
+    } else if (tag !== undefined && !isToken(tag) && familyTag(component, tag).length > 128) {
+      p.add('tag', tag, `at most ${128 - component.length - 1} characters with component ${JSON.stringify(component)}: `
+        + `the destination tag ${JSON.stringify(familyTag(component, tag).slice(0, 40) + '...')} is limited to 128 (components are at most ${MAX_COMPONENT_LENGTH})`);
     }
     for (const platform of props.platforms ?? []) {
       if (!isToken(platform.platform) && platformProblem(platform.platform) !== undefined) {
@@ -156,7 +183,14 @@ export class ImageSync extends Construct {
       p.add('provider', props.provider.node.path,
         `a provider of this ImageSync's stack ${Stack.of(this).node.path} (its function's role is granted this sync's source and destination)`);
     }
+    const conflict = component !== undefined && p.isEmpty ? props.destination._familyConflict(this, component) : undefined;
+    if (conflict !== undefined) {
+      p.add('component', component, conflict);
+    }
     p.throwIfAny();
+    this.component = component!;
+    const destinationTag = familyTag(this.component, tag!);
+    props.destination._claimFamily(this, this.component, destinationTag);
 
     const provider = props.provider ?? ImageSyncProvider.of(this);
     this.provider = provider;
@@ -172,7 +206,7 @@ export class ImageSync extends Construct {
       ...sourceProperties,
       [Props.DESTINATION_REPOSITORY_URI]: repository.repositoryUri,
       [Props.DESTINATION_REPOSITORY_NAME]: repository.repositoryName,
-      [Props.DESTINATION_TAG]: tag,
+      [Props.DESTINATION_TAG]: destinationTag,
       [Props.REMOVE_ON_DELETE]: String(removeOnDelete),
       [Props.TOTAL_TIMEOUT_SECONDS]: String(totalTimeout.toSeconds()),
     };

@@ -1,10 +1,11 @@
-import { Token } from 'aws-cdk-lib';
+import { Annotations, Token } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { LifecyclePolicy } from './lifecycle/policy';
 import { LifecyclePolicyRule } from './lifecycle/rules';
 import { ECR_IMAGE_WRITE_ACTIONS } from './private/perms';
+import { familyPattern } from './private/release-family';
 import {
   checkSecureRepositoryProps, importRepositoryByAttributes, importRepositoryByName, SecureRepositoryBase,
 } from './private/secure-repository';
@@ -33,8 +34,11 @@ export interface InstallRepositoryProps extends SecureRepositoryProps {
   readonly lifecycleRules?: LifecyclePolicyRule[];
 
   /**
-   * How many tagged images (releases) the default lifecycle policy keeps; older ones expire as
-   * newer releases are synced. Only without `lifecyclePolicy` and `lifecycleRules`.
+   * How many releases of each component (the release family of an `ImageSync`, tags
+   * `<component>_*`) the default lifecycle policy keeps; older ones expire as newer releases of
+   * the same component are synced. Tags outside every live family (releases of a removed sync,
+   * tags pushed by hand) expire once this many newer tagged images exist. Only without
+   * `lifecyclePolicy` and `lifecycleRules`.
    *
    * @default 30
    */
@@ -45,9 +49,25 @@ export interface InstallRepositoryProps extends SecureRepositoryProps {
    * referrers, images whose mutable tag moved) the default lifecycle policy keeps. Only without
    * `lifecyclePolicy` and `lifecycleRules`.
    *
-   * @default - ten times `maxReleaseCount`
+   * @default - ten times `maxReleaseCount` per component (at least one component)
    */
   readonly maxUntaggedImageCount?: number;
+
+  /**
+   * Render a protect rule before every other lifecycle rule for each release a live `ImageSync`
+   * points at, so that no rule (the default ones, or yours) ever expires or archives it, even
+   * after a rollback to an old release. Turning it off is reported as a synth-time warning
+   * (`cdk-byoc-artifacts:liveReleasesUnprotected`) when the repository has syncs and a policy.
+   *
+   * @default true
+   */
+  readonly protectLiveReleases?: boolean;
+}
+
+/** A release an `ImageSync` of this repository points at. */
+interface LiveRelease {
+  readonly component: string;
+  readonly tag: string;
 }
 
 /**
@@ -98,9 +118,10 @@ export class InstallRepository extends SecureRepositoryBase {
   public static readonly DEFAULT_UNTAGGED_IMAGES_PER_RELEASE = 10;
 
   /**
-   * The default lifecycle policy: keep the newest `maxReleaseCount` tagged images and the newest
-   * `maxUntaggedImageCount` untagged ones, expire the rest. Count-based only, so nothing expires
-   * until newer images arrive.
+   * The catch-all rules of the default lifecycle policy: keep the newest `maxReleaseCount` tagged
+   * images and the newest `maxUntaggedImageCount` untagged ones, expire the rest. Count-based
+   * only, so nothing expires until newer images arrive. An `InstallRepository` renders its protect
+   * rules and one keep rule per component (`familyLifecycleRules`) before them.
    *
    * @param maxReleaseCount tagged images to keep (default 30)
    * @param maxUntaggedImageCount untagged images to keep (default ten times `maxReleaseCount`)
@@ -110,7 +131,7 @@ export class InstallRepository extends SecureRepositoryBase {
     const untagged = maxUntaggedImageCount ?? releases * InstallRepository.DEFAULT_UNTAGGED_IMAGES_PER_RELEASE;
     return [
       {
-        description: `Keep the ${releases} newest releases (tagged images)`,
+        description: `Keep the ${releases} newest tagged images`,
         tagStatus: ecr.TagStatus.TAGGED,
         tagPatternList: ['*'],
         maxImageCount: releases,
@@ -121,6 +142,29 @@ export class InstallRepository extends SecureRepositoryBase {
         maxImageCount: untagged,
       },
     ];
+  }
+
+  /**
+   * The keep rule of one component's release family: its `maxReleaseCount` newest releases
+   * (tags `<component>_*`) stay, older ones expire.
+   *
+   * @param component the `ImageSync`'s component
+   * @param maxReleaseCount releases of the component to keep (default 30)
+   */
+  public static familyLifecycleRule(component: string, maxReleaseCount?: number): LifecyclePolicyRule {
+    const releases = maxReleaseCount ?? InstallRepository.DEFAULT_MAX_RELEASE_COUNT;
+    return { description: `Keep the ${releases} newest ${component} releases`, tagPatternList: [familyPattern(component)], maxImageCount: releases };
+  }
+
+  /**
+   * The protect rule of a live release: it selects the one image tagged `tag` and keeps it (a
+   * count rule that one image never exceeds), and since an image belongs to the first rule that
+   * selects it, no rule after it can expire or archive that image.
+   *
+   * @param tag the destination tag of the release (`ImageSync.imageTag`'s value, `<component>_<tag>`)
+   */
+  public static protectLifecycleRule(tag: string): LifecyclePolicyRule {
+    return { description: 'Live release', tagPatternList: [tag], maxImageCount: 1 };
   }
 
   /**
@@ -156,6 +200,7 @@ export class InstallRepository extends SecureRepositoryBase {
   }
 
   private readonly writerArns: string[] = [];
+  private readonly liveReleases: LiveRelease[] = [];
 
   constructor(scope: Construct, id: string, props: InstallRepositoryProps = {}) {
     const problems = new ValidationProblems('InstallRepository');
@@ -171,18 +216,61 @@ export class InstallRepository extends SecureRepositoryBase {
         problems.add(name, value, 'a concrete whole number of at least 1');
       }
     }
+    if (props.protectLiveReleases !== undefined && typeof props.protectLiveReleases !== 'boolean') {
+      problems.add('protectLiveReleases', props.protectLiveReleases, 'true or false');
+    }
     if (props.lifecycleRules !== undefined && !Array.isArray(props.lifecycleRules)) {
       problems.add('lifecycleRules', props.lifecycleRules, 'a list of LifecyclePolicyRule');
     }
     problems.throwIfAny();
 
+    const protect = props.protectLiveReleases ?? true;
     super(scope, id, props, {
       construct: 'InstallRepository',
       lifecyclePolicy: props.lifecyclePolicy,
       lifecycleRules: props.lifecycleRules,
-      defaultRules: explicit ? undefined : InstallRepository.defaultLifecycleRules(props.maxReleaseCount, props.maxUntaggedImageCount),
+      defaultRules: explicit ? undefined : () => this.familyDefaultRules(props.maxReleaseCount, props.maxUntaggedImageCount),
+      leadingRules: protect ? () => this.sortedLiveReleases().map((release) => InstallRepository.protectLifecycleRule(release.tag)) : undefined,
     });
     this.repository.addToResourcePolicy(new WriteDenyStatement(() => [...this.writerArns]));
+    if (!protect) {
+      this.node.addValidation({
+        validate: () => {
+          if (this.liveReleases.length > 0 && this.lifecyclePolicy() !== undefined) {
+            Annotations.of(this).addWarningV2('cdk-byoc-artifacts:liveReleasesUnprotected',
+              `protectLiveReleases is false: the lifecycle policy may expire the releases ${this.liveReleases.length} ImageSync(s) `
+              + 'point at (after a rollback, or when other rules select them); running tasks would then fail to pull. '
+              + 'Leave protectLiveReleases on to render a protect rule per live release before every other rule.');
+          }
+          return [];
+        },
+      });
+    }
+  }
+
+  /**
+   * Records a release an `ImageSync` points at: its component gets a keep rule in the default
+   * policy and its tag a protect rule.
+   *
+   * @internal
+   */
+  public _addLiveRelease(component: string, tag: string): void {
+    this.liveReleases.push({ component, tag });
+  }
+
+  private sortedLiveReleases(): LiveRelease[] {
+    return [...this.liveReleases].sort((a, b) => (a.component < b.component ? -1 : a.component > b.component ? 1 : 0));
+  }
+
+  private familyDefaultRules(maxReleaseCount: number | undefined, maxUntaggedImageCount: number | undefined): LifecyclePolicyRule[] {
+    const components = [...new Set(this.sortedLiveReleases().map((release) => release.component))];
+    const releases = maxReleaseCount ?? InstallRepository.DEFAULT_MAX_RELEASE_COUNT;
+    const untagged = maxUntaggedImageCount
+      ?? releases * InstallRepository.DEFAULT_UNTAGGED_IMAGES_PER_RELEASE * Math.max(1, components.length);
+    return [
+      ...components.map((component) => InstallRepository.familyLifecycleRule(component, releases)),
+      ...InstallRepository.defaultLifecycleRules(releases, untagged),
+    ];
   }
 
   /**

@@ -27,7 +27,7 @@ describe('ImageSource.fromTenantEcr', () => {
       SourceRepositoryArn: TENANT_ARN,
       AccessRoleArn: ROLE_ARN,
       ExternalId: EXTERNAL_ID,
-      DestinationTag: 'v1.2.3',
+      DestinationTag: 'api_v1.2.3',
     });
   });
 
@@ -43,7 +43,7 @@ describe('ImageSource.fromTenantEcr', () => {
     Template.fromStack(stack).hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, {
       SourceImage: `${TENANT_URI}@${DIGEST}`,
       SourceRepositoryArn: TENANT_ARN,
-      DestinationTag: 'release-7',
+      DestinationTag: 'api_release-7',
       Platforms: ['linux/arm64'],
     });
   });
@@ -124,7 +124,7 @@ describe('ImageSource.fromEcr', () => {
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Build/), 'Arn'] },
       }),
     ]));
-    template.hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { SourceKind: 'Ecr', DestinationTag: 'main' });
+    template.hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { SourceKind: 'Ecr', DestinationTag: 'api_main' });
   });
 
   test('fails on an ECR source without tag or digest, or with a bad digest', () => {
@@ -151,7 +151,7 @@ describe('ImageSource.fromRegistry', () => {
       SourceKind: 'Registry',
       SourceImage: 'docker.io/library/nginx:1.27',
       CredentialsSecretArn: { Ref: Match.stringLikeRegexp('^HubLogin') },
-      DestinationTag: '1.27',
+      DestinationTag: 'proxy_1.27',
     });
   });
 
@@ -162,7 +162,7 @@ describe('ImageSource.fromRegistry', () => {
     expect(() => new ImageSync(stack, 'Untagged', { source: ImageSource.fromRegistry(reference), destination: destination(stack) }))
       .toThrow(/tag: undefined is not allowed: a destination tag/);
     new ImageSync(stack, 'Proxy', { source: ImageSource.fromRegistry(reference), destination: destination(stack, 'Repo2'), tag: 'proxy' });
-    Template.fromStack(stack).hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { SourceImage: { Ref: 'ProxyImage' }, DestinationTag: 'proxy' });
+    Template.fromStack(stack).hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { SourceImage: { Ref: 'ProxyImage' }, DestinationTag: 'proxy_proxy' });
   });
 
   test.each([

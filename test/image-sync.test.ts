@@ -7,6 +7,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { Construct } from 'constructs';
 import {
   DIGEST, EXTERNAL_ID, newStack, policyStatements, ROLE_ARN, SHARED_ROLE_PREFIX, TENANT_ARN, TENANT_URI, tenantSource,
 } from './support/image-sync';
@@ -32,7 +33,7 @@ describe('ImageSync', () => {
       ExternalId: EXTERNAL_ID,
       DestinationRepositoryUri: Match.anyValue(),
       DestinationRepositoryName: { Ref: Match.stringLikeRegexp('^Repo') },
-      DestinationTag: 'v1.2.3',
+      DestinationTag: 'api_v1.2.3',
       ReleaseId: 'r-2026.11',
       RemoveOnDelete: 'false',
       TotalTimeoutSeconds: '3600',
@@ -121,6 +122,29 @@ describe('ImageSync', () => {
     expect(ours.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath ?? r.resourceLogicalId).join(', ')}`)).toEqual([]);
   });
 
+  test.each([
+    ['Api', 'api'], ['ApiServer', 'api-server'], ['web_ui', 'web-ui'], ['HTTPProxy2', 'http-proxy2'], ['proxy.v1', 'proxy-v1'],
+  ])('derives the component from the construct id %s and writes <component>_<tag>', (id, component) => {
+    const stack = newStack();
+    const sync = new ImageSync(stack, id, { source: tenantSource(stack), destination: ImageSyncDestination.fromEcr(new ecr.Repository(stack, 'Repo')) });
+    expect(sync.component).toBe(component);
+    Template.fromStack(stack).hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { DestinationTag: `${component}_v1.2.3` });
+  });
+
+  test('fails when two syncs would write the same release family into one repository, naming both', () => {
+    const stack = newStack();
+    const repo = new InstallRepository(stack, 'Artifacts');
+    new ImageSync(stack, 'Api', { source: tenantSource(stack), destination: ImageSyncDestination.fromInstallRepository(repo) });
+    const stage = new Construct(stack, 'Canary');
+    expect(() => new ImageSync(stage, 'Api', { source: tenantSource(stack, { tag: 'v1.3.0' }), destination: ImageSyncDestination.fromEcr(repo.repository) }))
+      .toThrow(/Invalid ImageSync props:\n  - component: "api" is not allowed: a release family of its own: Install\/Api already writes the tags api_\* into the destination repository Install\/Artifacts, so both would write the same tags; give Install\/Canary\/Api or Install\/Api another component/);
+    // Another component, or another repository, is fine.
+    new ImageSync(stage, 'ApiCanary', { source: tenantSource(stack), destination: ImageSyncDestination.fromInstallRepository(repo) });
+    new ImageSync(stage, 'ApiOther', { source: tenantSource(stack), destination: ImageSyncDestination.fromInstallRepository(new InstallRepository(stack, 'Other')), component: 'api' });
+    expect(Object.values(Template.fromStack(stack).findResources(IMAGE_SYNC_RESOURCE_TYPE)).map((r: any) => r.Properties.DestinationTag).sort())
+      .toEqual(['api-canary_v1.2.3', 'api_v1.2.3', 'api_v1.2.3']);
+  });
+
   test('fails on a provider of another stack', () => {
     const stack = newStack();
     const other = new Stack(stack.node.scope as any, 'Other', { env: stack.environment as any });
@@ -137,6 +161,9 @@ describe('ImageSync', () => {
     ['an empty platform list', (s: Stack) => ({ source: tenantSource(s), platforms: [] }), /platforms: \[\] is not allowed: at least one platform/],
     ['a release id with spaces', (s: Stack) => ({ source: tenantSource(s), releaseId: 'release 1' }), /releaseId: "release 1" is not allowed/],
     ['a two-hour budget', (s: Stack) => ({ source: tenantSource(s), totalTimeout: Duration.hours(2) }), /totalTimeout: "7200 seconds" is not allowed: between 5 minutes and 1 hour/],
+    ['a component holding the separator', (s: Stack) => ({ source: tenantSource(s), component: 'api_v2' }), /component: "api_v2" is not allowed: a concrete name of 1-63 characters: lower-case letters and digits, joined by single "-" or "." \(no "_"/],
+    ['an upper-case component', (s: Stack) => ({ source: tenantSource(s), component: 'Api' }), /component: "Api" is not allowed/],
+    ['a release tag too long for its family', (s: Stack) => ({ source: tenantSource(s), tag: 'v'.repeat(125) }), /tag: "v+\.\.\. \(127 characters\) is not allowed: at most 124 characters with component "api": the destination tag "api_v+\.\.\." is limited to 128/],
   ])('fails on %s', (_name, props, message) => {
     const stack = newStack();
     expect(() => new ImageSync(stack, 'Api', { destination: ImageSyncDestination.fromEcr(new ecr.Repository(stack, 'Repo')), ...(props(stack) as any) }))

@@ -1,4 +1,4 @@
-import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -6,7 +6,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { InstallRepository } from '../src/install-repository';
+import { generateHistory, imagesOf } from './support/release-history';
+import { ImageSource } from '../src/image-source';
+import { ImageSync } from '../src/image-sync';
+import { ImageSyncDestination } from '../src/image-sync-destination';
+import { InstallRepository, InstallRepositoryProps } from '../src/install-repository';
 import { LifecyclePolicy } from '../src/lifecycle/policy';
 import { LifecycleActionType } from '../src/lifecycle/rules';
 import { ECR_IMAGE_WRITE_ACTIONS } from '../src/private/perms';
@@ -48,7 +52,7 @@ describe('InstallRepository', () => {
       rules: [
         {
           rulePriority: 1,
-          description: 'Keep the 30 newest releases (tagged images)',
+          description: 'Keep the 30 newest tagged images',
           selection: { tagStatus: 'tagged', tagPatternList: ['*'], countType: 'imageCountMoreThan', countNumber: 30 },
           action: { type: 'expire' },
         },
@@ -350,5 +354,159 @@ describe('InstallRepository', () => {
     const result = new AwsSolutionsChecks().validateScope(s);
     expect(result.violations).toEqual([]);
     expect(result.success).toBe(true);
+  });
+});
+
+describe('InstallRepository release families', () => {
+  const TWO_YEARS = { start: new Date('2024-06-01T00:00:00Z'), days: 730 };
+
+  /** An install stack whose syncs point at `live` (component to version). */
+  function install(live: Record<string, string>, props: InstallRepositoryProps = {}): { stack: Stack; repo: InstallRepository } {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Artifacts', props);
+    for (const [component, version] of Object.entries(live)) {
+      new ImageSync(s, `Sync-${component}`, {
+        source: ImageSource.fromRegistry(`ghcr.io/acme/${component}:${version}`),
+        destination: ImageSyncDestination.fromInstallRepository(repo),
+        component,
+      });
+    }
+    return { stack: s, repo };
+  }
+
+  /** The lifecycle policy text the template carries, as ECR would receive it. */
+  function policyText(s: Stack): string {
+    return repositoryProps(s).LifecyclePolicy.LifecyclePolicyText;
+  }
+
+  const history = generateHistory({
+    ...TWO_YEARS,
+    components: [{ component: 'api', releases: 60, multiArch: true }, { component: 'web', releases: 48, multiArch: true }, { component: 'worker', releases: 36 }],
+    syncedOnce: { proxy: '1.27-alpine' },
+  });
+  // Deployed: the newest web and worker, the proxy synced on day one, and api rolled back from 1.59.0 to 1.20.0.
+  const LIVE = { api: '1.20.0', web: '1.47.0', worker: '1.35.0', proxy: '1.27-alpine' };
+  const liveReleases = Object.entries(LIVE).map(([c, v]) => history.release(`${c}_${v}`));
+
+  test('renders a protect rule per live release first, then a keep rule per component, then the catch-all rules', () => {
+    const { stack: s } = install({ web: '1.0.0', api: '2.1.0' });
+    const rules = JSON.parse(policyText(s)).rules;
+    expect(rules.map((r: any) => [r.rulePriority, r.selection.tagPatternList ?? r.selection.tagStatus, r.selection.countNumber])).toEqual([
+      [1, ['api_2.1.0'], 1],
+      [2, ['web_1.0.0'], 1],
+      [3, ['api_*'], 30],
+      [4, ['web_*'], 30],
+      [5, ['*'], 30],
+      [6, 'untagged', 600],
+    ]);
+  });
+
+  test('on a two-year history of three components and a third-party image, expires old releases and nothing deployed', () => {
+    const { stack: s } = install(LIVE);
+    const results = LifecyclePolicy.fromPolicyText(policyText(s)).preview(history.images, history.now);
+    const expired = results.map((r) => r.imageDigest).sort();
+
+    expect(results.every((r) => r.action.type === LifecycleActionType.EXPIRE)).toBe(true);
+    for (const release of liveReleases) {
+      expect(expired).not.toEqual(expect.arrayContaining([release.digest]));
+      release.children.forEach((child) => expect(expired).not.toContain(child));
+    }
+    // Per component, everything but the 30 newest and the live release: api 60 - 30 - the rolled-back one, web 48 - 30.
+    const expectedTagged = ['api', 'web', 'worker'].flatMap((c) => history.releasesOf(c).slice(0, -30))
+      .filter((r) => !liveReleases.includes(r)).map((r) => r.digest).sort();
+    expect(results.filter((r) => r.imageTags.length > 0).map((r) => r.imageDigest).sort()).toEqual(expectedTagged);
+    expect(expectedTagged).toHaveLength(29 + 18 + 6);
+    // 432 untagged manifests stay under the untagged budget (10 x 30 x 4 components): none is expired yet.
+    expect(results.filter((r) => r.imageTags.length === 0)).toEqual([]);
+  });
+
+  test('with a small untagged budget, expires the manifests of expired releases but never those an index still lists', () => {
+    const { stack: s } = install(LIVE, { maxReleaseCount: 10, maxUntaggedImageCount: 40 });
+    const results = LifecyclePolicy.fromPolicyText(policyText(s)).preview(history.images, history.now);
+    const expired = new Set(results.map((r) => r.imageDigest));
+    const kept = history.releases.filter((r) => !expired.has(r.digest));
+
+    // The rolled-back api 1.20.0 is the oldest image of its family: still kept, with its manifests.
+    expect(kept.map((r) => r.tag)).toEqual(expect.arrayContaining(Object.entries(LIVE).map(([c, v]) => `${c}_${v}`)));
+    expect(kept).toHaveLength(10 + 1 + 10 + 10 + 1);
+    kept.forEach((release) => release.children.forEach((child) => expect(expired.has(child)).toBe(false)));
+    const expiredChildren = history.releases.filter((r) => expired.has(r.digest)).flatMap((r) => r.children).filter((c) => expired.has(c));
+    expect(expiredChildren.length).toBeGreaterThan(300);
+    // Without the references, the same rule would have listed the live rolled-back release's manifests.
+    const blind = LifecyclePolicy.fromPolicyText(policyText(s))
+      .preview(history.images.map(({ referencedBy, ...image }) => image), history.now).map((r) => r.imageDigest);
+    expect(blind).toEqual(expect.arrayContaining(history.release('api_1.20.0').children));
+  });
+
+  test('the former repository-wide default would expire the third-party image and the rolled-back release', () => {
+    const results = LifecyclePolicy.fromRules(InstallRepository.defaultLifecycleRules()).preview(history.images, history.now);
+    const expired = results.map((r) => r.imageDigest);
+    expect(expired).toEqual(expect.arrayContaining([history.release('proxy_1.27-alpine').digest, history.release('api_1.20.0').digest]));
+  });
+
+  test('a deploy moves the protection with the release, and a rollback moves it back', () => {
+    const before = LifecyclePolicy.fromPolicyText(policyText(install({ ...LIVE, api: '1.59.0' }).stack));
+    const rolledBack = LifecyclePolicy.fromPolicyText(policyText(install(LIVE).stack));
+    const tags = (policy: LifecyclePolicy) => JSON.parse(policy.renderPolicyText()).rules
+      .filter((r: any) => r.selection.countNumber === 1).map((r: any) => r.selection.tagPatternList[0]);
+    expect(tags(before)).toEqual(['api_1.59.0', 'proxy_1.27-alpine', 'web_1.47.0', 'worker_1.35.0']);
+    expect(tags(rolledBack)).toEqual(['api_1.20.0', 'proxy_1.27-alpine', 'web_1.47.0', 'worker_1.35.0']);
+    // With maxReleaseCount 10, api 1.20.0 is far outside its family's window: only the protect rule keeps it.
+    const small = (live: Record<string, string>) => LifecyclePolicy.fromPolicyText(policyText(install(live, { maxReleaseCount: 10 }).stack))
+      .preview(history.images, history.now).map((r) => r.imageDigest);
+    expect(small({ ...LIVE, api: '1.59.0' })).toContain(history.release('api_1.20.0').digest);
+    expect(small(LIVE)).not.toContain(history.release('api_1.20.0').digest);
+  });
+
+  test('rules a user adds keep the guarantee: protect rules come first and the user\'s rules keep their order after them', () => {
+    const fromText = LifecyclePolicy.fromPolicyText(JSON.stringify({
+      rules: [{ rulePriority: 1, selection: { tagStatus: 'any', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 30 }, action: { type: 'expire' } }],
+    }));
+    const { stack: s, repo } = install(LIVE, { lifecyclePolicy: fromText });
+    repo.addLifecycleRule({ rulePriority: 7, tagStatus: ecr.TagStatus.ANY, storageClass: undefined, maxTimeInArchive: Duration.days(365) });
+    const rules = JSON.parse(policyText(s)).rules;
+    expect(rules.map((r: any) => [r.rulePriority, r.selection.tagPatternList ?? r.selection.tagStatus])).toEqual([
+      [1, ['api_1.20.0']], [2, ['proxy_1.27-alpine']], [3, ['web_1.47.0']], [4, ['worker_1.35.0']], [5, 'any'], [11, 'any'],
+    ]);
+    // An age rule on every image: everything older than 30 days goes but the live releases and what their indexes list.
+    const expired = LifecyclePolicy.fromPolicyText(policyText(s)).preview(history.images, history.now).map((r) => r.imageDigest).sort();
+    const live = new Set(imagesOf(liveReleases));
+    const old = history.images.filter((i) => history.now.getTime() - i.imagePushedAt.getTime() > 30 * 86_400_000);
+    expect(expired).toEqual(old.map((i) => i.imageDigest).filter((d) => !live.has(d)).sort());
+    // Old enough to expire, yet kept: the proxy and the rolled-back api release (index, 2 platform and 2 attestation manifests).
+    expect(old.filter((i) => live.has(i.imageDigest))).toHaveLength(6);
+    expect(Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('protectLiveReleases'))).toEqual([]);
+  });
+
+  test('lifecycleRules keep the guarantee too, and an empty list still turns lifecycle management off', () => {
+    const { stack: s } = install({ api: '1.0.0' }, { lifecycleRules: [{ tagPatternList: ['api_*'], maxImageCount: 2 }] });
+    expect(JSON.parse(policyText(s)).rules.map((r: any) => [r.rulePriority, r.selection.tagPatternList])).toEqual([[1, ['api_1.0.0']], [2, ['api_*']]]);
+    const off = install({ api: '1.0.0' }, { lifecycleRules: [] });
+    expect(repositoryProps(off.stack).LifecyclePolicy).toBeUndefined();
+  });
+
+  test('warns with a stable id when protectLiveReleases is off and a policy could expire a live release', () => {
+    const { stack: s } = install({ api: '1.0.0' }, { protectLiveReleases: false });
+    expect(JSON.parse(policyText(s)).rules[0].selection.tagPatternList).toEqual(['api_*']);
+    Annotations.fromStack(s).hasWarning('/Install/Artifacts',
+      Match.stringLikeRegexp('protectLiveReleases is false: the lifecycle policy may expire the releases 1 ImageSync.*\\[ack: cdk-byoc-artifacts:liveReleasesUnprotected\\]'));
+    expect(Annotations.fromStack(install({}, { protectLiveReleases: false }).stack).findWarning('*', Match.stringLikeRegexp('protectLiveReleases'))).toEqual([]);
+  });
+
+  test('a release tag known only at deploy time is rendered into its protect rule', () => {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Artifacts');
+    const version = new CfnParameter(s, 'ApiVersion');
+    new ImageSync(s, 'Api', { source: ImageSource.fromRegistry('ghcr.io/acme/api:1.0.0'), destination: ImageSyncDestination.fromInstallRepository(repo), tag: version.valueAsString });
+    const text = repositoryProps(s).LifecyclePolicy.LifecyclePolicyText;
+    expect(JSON.stringify(text)).toContain('"tagPatternList\\":[\\"api_"');
+    expect(JSON.stringify(text)).toContain('{"Ref":"ApiVersion"}');
+  });
+
+  test('fits 40 components with 128-character release tags in ECR\'s 30,720-character policy, and fails at synth past the limit', () => {
+    const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`component-${String(i).padStart(2, '0')}`, `v${'1'.repeat(113)}`]));
+    const { stack: fits } = install(many(40));
+    expect(policyText(fits).length).toBeLessThanOrEqual(30_720);
+    expect(() => Template.fromStack(install(many(80)).stack)).toThrow(/Invalid InstallRepository lifecycle policy: policy text: \d+ characters is not allowed: 100 to 30720 characters/);
   });
 });

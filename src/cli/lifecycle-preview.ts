@@ -9,7 +9,9 @@ const USAGE = `Usage: cdk-byoc-artifacts lifecycle preview POLICY.json IMAGES.js
 
   POLICY.json  ECR lifecycle policy JSON, or the output of 'aws ecr get-lifecycle-policy'
   IMAGES.json  the output of 'aws ecr describe-images' as is ({"imageDetails": [...]}),
-               or a list of images; dates as ISO-8601 text or epoch seconds
+               or a list of images; dates as ISO-8601 text or epoch seconds; an image may
+               add "referencedBy" (digests of the indexes listing it) and "subjectDigest"
+               (the image a referrer refers to), which the preview then follows as ECR does
   --now        evaluate at this time instead of the current time
   --json       print {"previewResults": [...], "summary": {...}} like
                'aws ecr get-lifecycle-policy-preview' instead of a table
@@ -150,6 +152,14 @@ export function parseImages(text: string, file: string): LifecyclePreviewImage[]
       }
       dates[field] = date;
     }
+    const referencedBy = raw.referencedBy;
+    if (referencedBy !== undefined && !(Array.isArray(referencedBy) && referencedBy.every((d) => typeof d === 'string' && isDigest(d)))) {
+      problems.push(`${where}: referencedBy ${JSON.stringify(referencedBy)} is not a list of sha256 digests`);
+    }
+    const subject = raw.subjectDigest;
+    if (subject !== undefined && !(typeof subject === 'string' && isDigest(subject))) {
+      problems.push(`${where}: subjectDigest ${JSON.stringify(subject)} is not a sha256 digest`);
+    }
     if (raw.imagePushedAt === undefined || raw.imagePushedAt === null) {
       problems.push(`${where}: imagePushedAt is missing`);
     }
@@ -168,6 +178,8 @@ export function parseImages(text: string, file: string): LifecyclePreviewImage[]
       ...(dates.lastArchivedAt ? { lastArchivedAt: dates.lastArchivedAt } : {}),
       ...(dates.lastActivatedAt ? { lastActivatedAt: dates.lastActivatedAt } : {}),
       storageClass: storageClass!,
+      ...(referencedBy !== undefined ? { referencedBy: [...referencedBy as string[]] } : {}),
+      ...(subject !== undefined ? { subjectDigest: subject as string } : {}),
     });
   });
   if (problems.length > 0) {
@@ -247,6 +259,8 @@ function renderTable(results: LifecyclePreviewResult[], imageCount: number, now:
 interface ImageDetails {
   readonly indexes: Set<string>;
   readonly subjects: Map<string, string>;
+  /** Images whose references the file gives: the preview already followed them. */
+  readonly followed: Set<string>;
 }
 
 const INDEX_MEDIA_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
@@ -256,8 +270,12 @@ function imageDetailsOf(text: string): ImageDetails {
   const list: Array<Record<string, unknown>> = Array.isArray(doc) ? doc : doc.imageDetails;
   const indexes = new Set<string>();
   const subjects = new Map<string, string>();
+  const followed = new Set<string>();
   for (const image of list) {
     const digest = image.imageDigest as string;
+    if (image.referencedBy !== undefined || image.subjectDigest !== undefined) {
+      followed.add(digest);
+    }
     if (typeof image.imageManifestMediaType === 'string' && INDEX_MEDIA_TYPES.includes(image.imageManifestMediaType)) {
       indexes.add(digest);
     }
@@ -265,7 +283,7 @@ function imageDetailsOf(text: string): ImageDetails {
       subjects.set(digest, image.subjectManifestDigest);
     }
   }
-  return { indexes, subjects };
+  return { indexes, subjects, followed };
 }
 
 /**
@@ -276,13 +294,15 @@ function imageDetailsOf(text: string): ImageDetails {
 function notesOn(results: LifecyclePreviewResult[], details: ImageDetails): string[] {
   const notes: string[] = [];
   const keptIndexes = [...details.indexes].filter((digest) => !results.some((r) => r.imageDigest === digest));
-  const untagged = results.filter((r) => r.imageTags.length === 0 && !details.subjects.has(r.imageDigest));
+  const untagged = results.filter((r) => r.imageTags.length === 0
+    && !details.subjects.has(r.imageDigest) && !details.followed.has(r.imageDigest));
   if (keptIndexes.length > 0 && untagged.length > 0) {
     notes.push(`${untagged.length} untagged image(s) listed may be platform manifests of the ${keptIndexes.length} `
       + 'image index(es) kept: ECR does not expire or archive a manifest an index references before the index.');
   }
   const removed = new Set(results.map((r) => r.imageDigest));
-  const followers = [...details.subjects].filter(([digest, subject]) => removed.has(subject) && !removed.has(digest));
+  const followers = [...details.subjects]
+    .filter(([digest, subject]) => removed.has(subject) && !removed.has(digest) && !details.followed.has(digest));
   if (followers.length > 0) {
     notes.push(`${followers.length} referrer(s) (signatures, SBOMs, ...) of images listed will be expired or archived by ECR `
       + 'within 24 hours after their subject.');

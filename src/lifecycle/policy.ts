@@ -91,6 +91,27 @@ export class LifecyclePolicy {
   }
 
   /**
+   * A new policy with `rules` evaluated before every rule of this one: they take the priorities
+   * 1 to n (their own `rulePriority` unset) and this policy's rules keep their order, their
+   * priorities raised by n. An invalid policy is returned unchanged, so its problems are reported
+   * with the priorities its author gave.
+   *
+   * @internal
+   */
+  public _withLeadingRules(rules: LifecyclePolicyRule[]): LifecyclePolicy {
+    if (rules.length === 0 || this.check().errors.length > 0) {
+      return this;
+    }
+    const earlyErrors: string[] = [];
+    const leading = rulesToJson(rules, 0, 0, earlyErrors);
+    const shifted = (this.source.entries ?? []).map((entry) => ({
+      ...(entry as Record<string, unknown>),
+      rulePriority: (entry as { rulePriority: number }).rulePriority + leading.length,
+    }));
+    return new LifecyclePolicy({ entries: [...leading, ...shifted], earlyErrors });
+  }
+
+  /**
    * Every reason ECR would reject this policy, one line each, naming the rule (index and
    * priority), the field, the value and what is allowed. Empty when the policy is valid.
    */

@@ -44,6 +44,25 @@ export interface LifecyclePreviewImage {
    * @default - never restored
    */
   readonly lastActivatedAt?: Date;
+
+  /**
+   * The digests of the image indexes (manifest lists) that list this manifest: a platform
+   * manifest, or the attestation manifest of a build. ECR never expires or archives a manifest
+   * before every index listing it, so the preview keeps it while one of them stays. Not in
+   * `DescribeImages`' output: read it from the indexes (`manifests[].digest`).
+   *
+   * @default - unknown: the image is previewed like any other
+   */
+  readonly referencedBy?: string[];
+
+  /**
+   * The digest of the image this one refers to, for a referrer (an OCI artifact with a
+   * `subject`: a signature, an SBOM, an attestation). ECR expires a referrer within 24 hours
+   * after its subject, so the preview expires it with its subject, under the subject's rule.
+   *
+   * @default - not a referrer, or unknown
+   */
+  readonly subjectDigest?: string;
 }
 
 /**

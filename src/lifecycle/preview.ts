@@ -134,9 +134,80 @@ export function previewRules(rules: PolicyRule[], images: LifecyclePreviewImage[
       },
     });
   }
+  followReferences(all, acted);
   acted.sort((a, b) => a.result.appliedRulePriority - b.result.appliedRulePriority || a.since - b.since
     || (a.result.imageDigest < b.result.imageDigest ? -1 : 1));
   return acted.map(({ result }) => result);
+}
+
+/** How far an action goes: an archived image still exists, an expired one does not. */
+function strength(action: LifecyclePreviewAction | undefined): number {
+  return action === undefined ? 0 : action.type === LifecycleActionType.TRANSITION ? 1 : 2;
+}
+
+/**
+ * What ECR does beyond the rules, for images whose references the caller gave: a manifest is not
+ * expired or archived while an index listing it stays (or is only archived, for an expiry), and a
+ * referrer is expired with its subject. Changes `acted` in place; images without references
+ * (`referencedBy`, `subjectDigest`) are left as the rules decided.
+ */
+function followReferences(all: LifecyclePreviewImage[], acted: Array<{ result: LifecyclePreviewResult; since: number }>): void {
+  const present = new Set(all.map((image) => image.imageDigest));
+  const children = all.filter((image) => (image.referencedBy ?? []).some((parent) => present.has(parent)));
+  const referrers = all.filter((image) => image.subjectDigest !== undefined);
+  if (children.length === 0 && referrers.length === 0) {
+    return;
+  }
+  const positions = () => new Map(acted.map((entry, index) => [entry.result.imageDigest, index]));
+  // Kept for an index: never expired later as a referrer either, so the loop ends.
+  const held = new Set<string>();
+  for (let changed = true; changed;) {
+    changed = false;
+    let index = positions();
+    // A manifest waits for every index that lists it.
+    for (const child of children) {
+      const own = index.get(child.imageDigest);
+      if (own === undefined) {
+        continue;
+      }
+      const needed = strength(acted[own].result.action);
+      const waits = (child.referencedBy ?? []).filter((parent) => present.has(parent))
+        .some((parent) => strength(acted[index.get(parent) ?? -1]?.result.action) < needed);
+      if (waits) {
+        held.add(child.imageDigest);
+        acted.splice(own, 1);
+        index = positions();
+        changed = true;
+      }
+    }
+    // A referrer follows its expired subject.
+    for (const referrer of referrers) {
+      const subject = index.get(referrer.subjectDigest!);
+      const own = index.get(referrer.imageDigest);
+      const subjectExpired = subject !== undefined && strength(acted[subject].result.action) === 2;
+      if (held.has(referrer.imageDigest) || !subjectExpired || (own !== undefined && strength(acted[own].result.action) === 2)) {
+        continue;
+      }
+      const entry = {
+        since: activeSince(referrer),
+        result: {
+          imageDigest: referrer.imageDigest,
+          imageTags: [...(referrer.imageTags ?? [])],
+          imagePushedAt: referrer.imagePushedAt,
+          action: { type: LifecycleActionType.EXPIRE },
+          appliedRulePriority: acted[subject!].result.appliedRulePriority,
+          storageClass: storageClassOf(referrer),
+        },
+      };
+      if (own !== undefined) {
+        acted[own] = entry;
+      } else {
+        acted.push(entry);
+      }
+      index = positions();
+      changed = true;
+    }
+  }
 }
 
 function isDate(value: unknown): value is Date {
@@ -164,6 +235,12 @@ function checkImages(images: LifecyclePreviewImage[], now: Date): void {
         if (value !== undefined && !isDate(value)) {
           problems.push(`images[${i}].${field}: ${String(value)} is not allowed: a valid Date or undefined`);
         }
+      }
+      if (image?.referencedBy !== undefined && !(Array.isArray(image.referencedBy) && image.referencedBy.every((d) => typeof d === 'string'))) {
+        problems.push(`images[${i}].referencedBy: ${JSON.stringify(image.referencedBy)} is not allowed: a list of index digests`);
+      }
+      if (image?.subjectDigest !== undefined && typeof image.subjectDigest !== 'string') {
+        problems.push(`images[${i}].subjectDigest: ${JSON.stringify(image.subjectDigest)} is not allowed: the subject's digest`);
       }
       if (image?.imageTags !== undefined && !(Array.isArray(image.imageTags) && image.imageTags.every((t) => typeof t === 'string'))) {
         problems.push(`images[${i}].imageTags: ${JSON.stringify(image.imageTags)} is not allowed: a list of tags`);

@@ -4,6 +4,7 @@
  * text and rules built from `LifecyclePolicyRule` structs.
  */
 
+import { Token } from 'aws-cdk-lib';
 import {
   isObject, isWholeNumber, MAX_TAG_LENGTH, MAX_WILDCARDS_PER_PATTERN, MIN_DAYS_IN_ARCHIVE, PolicyCheck, PolicyRule, ruleLabel, StorageClassWord,
 } from './policy-json';
@@ -21,6 +22,8 @@ const ACTION_KEYS: readonly string[] = ['type', 'targetStorageClass'];
 
 const PREFIX_CHARS = /^[A-Za-z0-9_.-]+$/;
 const PATTERN_CHARS = /^[A-Za-z0-9_.*-]+$/;
+/** How aws-cdk-lib encodes a string token. */
+const TOKEN_MARKER = /\$\{Token\[[^\]]*\]\}/g;
 
 function oneOf(words: readonly string[]): string {
   return `one of ${words.map((w) => JSON.stringify(w)).join(', ')}`;
@@ -200,17 +203,22 @@ function checkTagList(
     problem(field, list, what);
     return;
   }
-  list.forEach((entry, i) => {
+  list.forEach((raw, i) => {
     const entryField = `${field}[${i}]`;
+    // A token (the tag of a sync known at deploy time) is rendered as is: only the text around it is checked.
+    const entry = typeof raw === 'string' && Token.isUnresolved(raw) ? raw.replace(TOKEN_MARKER, '') : raw;
+    if (entry === '' && raw !== '') {
+      return;
+    }
     if (typeof entry !== 'string' || entry.length === 0 || entry.length > MAX_TAG_LENGTH
       || !(pattern ? PATTERN_CHARS : PREFIX_CHARS).test(entry)) {
-      problem(entryField, entry, what);
+      problem(entryField, raw, what);
       return;
     }
     if (pattern) {
       const wildcards = entry.split('*').length - 1;
       if (wildcards > MAX_WILDCARDS_PER_PATTERN) {
-        problem(entryField, entry, `at most ${MAX_WILDCARDS_PER_PATTERN} wildcards (*) per pattern; this one has ${wildcards}`);
+        problem(entryField, raw, `at most ${MAX_WILDCARDS_PER_PATTERN} wildcards (*) per pattern; this one has ${wildcards}`);
       }
     }
   });

@@ -60,8 +60,10 @@ export interface SecureRepositoryOptions {
   readonly lifecyclePolicy?: LifecyclePolicy;
   /** Rules evaluated after the policy's. */
   readonly lifecycleRules?: LifecyclePolicyRule[];
-  /** Rules evaluated last, after every added rule: the catch-all of a default policy. */
-  readonly defaultRules?: LifecyclePolicyRule[];
+  /** Rules evaluated last, after every added rule: the catch-all of a default policy (read at synth). */
+  readonly defaultRules?: () => LifecyclePolicyRule[];
+  /** Rules evaluated before every other rule, whatever priorities those have (read at synth). */
+  readonly leadingRules?: () => LifecyclePolicyRule[];
 }
 
 /**
@@ -92,7 +94,8 @@ export abstract class SecureRepositoryBase extends ecr.RepositoryBase {
   private readonly basePolicy?: LifecyclePolicy;
   private readonly configuredRules: LifecyclePolicyRule[];
   private readonly addedRules: LifecyclePolicyRule[] = [];
-  private readonly defaultRules: LifecyclePolicyRule[];
+  private readonly defaultRules: () => LifecyclePolicyRule[];
+  private readonly leadingRules: () => LifecyclePolicyRule[];
 
   /** Call with props already validated (`checkSecureRepositoryProps`): this creates the children. */
   protected constructor(scope: Construct, id: string, props: SecureRepositoryProps, options: SecureRepositoryOptions) {
@@ -122,24 +125,27 @@ export abstract class SecureRepositoryBase extends ecr.RepositoryBase {
 
     this.basePolicy = options.lifecyclePolicy;
     this.configuredRules = [...(options.lifecycleRules ?? [])];
-    this.defaultRules = [...(options.defaultRules ?? [])];
+    this.defaultRules = options.defaultRules ?? (() => []);
+    this.leadingRules = options.leadingRules ?? (() => []);
     attachLifecyclePolicy(this, options.construct, cfn, () => this.lifecyclePolicy());
   }
 
   /**
    * The lifecycle policy as configured so far; undefined when the repository has no rule.
    *
-   * Rules are evaluated in this order: the rules of the `lifecyclePolicy` prop, then the
+   * Rules are evaluated in this order: an `InstallRepository`'s protect rules (one per live
+   * `ImageSync` release, priorities 1 to n), then the rules of the `lifecyclePolicy` prop, then the
    * `lifecycleRules` prop, then the rules added with `addLifecycleRule()` in the order added, then
    * the default rules if the repository has any (they stay the catch-all). Rules without
-   * `rulePriority` get one more than the highest priority before them.
+   * `rulePriority` get one more than the highest priority before them; behind protect rules every
+   * other rule keeps its order and its priority is raised by n.
    */
   public lifecyclePolicy(): LifecyclePolicy | undefined {
-    const rules = [...this.configuredRules, ...this.addedRules, ...this.defaultRules];
-    if (this.basePolicy) {
-      return this.basePolicy.withRules(rules);
-    }
-    return rules.length > 0 ? LifecyclePolicy.fromRules(rules) : undefined;
+    const rules = [...this.configuredRules, ...this.addedRules, ...this.defaultRules()];
+    const policy = this.basePolicy
+      ? this.basePolicy.withRules(rules)
+      : rules.length > 0 ? LifecyclePolicy.fromRules(rules) : undefined;
+    return policy?._withLeadingRules(this.leadingRules());
   }
 
   /**

@@ -1,10 +1,27 @@
+import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { buildInstallApp, PROXY_IMAGE, TENANT_ACCESS_ROLE_ARN, TENANT_REPOSITORY_URI } from '../../examples/install-app';
+import { buildInstallApp, PROXY_IMAGE, TENANT_ACCESS_ROLE_ARN, TENANT_REPOSITORY_URI, WORKER_DIGEST, WORKER_TAG } from '../../examples/install-app';
 import { COMPONENT_TAG, EXTERNAL_ID } from '../../examples/tenant-app';
+import { generateHistory, imagesOf } from '../support/release-history';
+
+// The package's `bin`: the esbuild bundle of src/cli/index.ts that `npm test` builds first.
+const BIN = path.join(__dirname, '..', '..', 'assets', 'cli', 'index.js');
+
+/** Runs the bundled CLI as `npx cdk-byoc-artifacts` would. */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  if (!fs.existsSync(BIN)) {
+    throw new Error(`fails: ${BIN} is missing; build the bundles first with 'npx projen bundle' (npm test does)`);
+  }
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 describe('examples/install-app', () => {
   let outdir: string;
@@ -30,7 +47,7 @@ describe('examples/install-app', () => {
     expect(report.pluginReports).toEqual([]);
   });
 
-  test('syncs the tenant release through the access role and the public image into the install repository', () => {
+  test('syncs three components into one install repository, each under its own release family', () => {
     const { stack } = buildInstallApp(outdir);
     const template = Template.fromStack(stack);
 
@@ -40,30 +57,91 @@ describe('examples/install-app', () => {
       SourceImage: `${TENANT_REPOSITORY_URI}:${COMPONENT_TAG}`,
       AccessRoleArn: TENANT_ACCESS_ROLE_ARN,
       ExternalId: EXTERNAL_ID,
-      DestinationTag: COMPONENT_TAG,
-      Platforms: ['linux/arm64'],
+      DestinationTag: `api_${COMPONENT_TAG}`,
+      Platforms: ['linux/amd64', 'linux/arm64'],
       ReleaseId: `component-${COMPONENT_TAG}`,
     });
-    template.hasResourceProperties('Custom::ImageSync', { SourceKind: 'Registry', SourceImage: PROXY_IMAGE, DestinationTag: 'nginx-1.27-alpine' });
-    // One provider for both syncs.
+    template.hasResourceProperties('Custom::ImageSync', {
+      SourceKind: 'TenantEcr', SourceImage: `${TENANT_REPOSITORY_URI}@${WORKER_DIGEST}`, DestinationTag: `worker_${WORKER_TAG}`,
+    });
+    template.hasResourceProperties('Custom::ImageSync', { SourceKind: 'Registry', SourceImage: PROXY_IMAGE, DestinationTag: 'proxy_1.27-alpine' });
+    const tags = Object.values(template.findResources('Custom::ImageSync')).map((r: any) => r.Properties.DestinationTag);
+    expect(tags).toHaveLength(3);
+    expect(new Set(tags).size).toBe(3);
+    // One provider for every sync.
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     template.resourceCountIs('AWS::Lambda::Function', 4);
   });
 
-  test('runs both images in the task definition pinned by the digests the syncs copied', () => {
+  test('protects the three live releases before keeping 30 releases per component', () => {
+    const { stack } = buildInstallApp(outdir);
+    const repo = Object.values(Template.fromStack(stack).findResources('AWS::ECR::Repository'))[0] as any;
+    const rules = JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules;
+    const shape = (r: any) => [r.rulePriority, r.selection.tagStatus, r.selection.tagPatternList, r.selection.countNumber, r.action.type];
+    expect(rules.map(shape)).toEqual([
+      [1, 'tagged', [`api_${COMPONENT_TAG}`], 1, 'expire'],
+      [2, 'tagged', ['proxy_1.27-alpine'], 1, 'expire'],
+      [3, 'tagged', [`worker_${WORKER_TAG}`], 1, 'expire'],
+      [4, 'tagged', ['api_*'], 30, 'expire'],
+      [5, 'tagged', ['proxy_*'], 30, 'expire'],
+      [6, 'tagged', ['worker_*'], 30, 'expire'],
+      [7, 'tagged', ['*'], 30, 'expire'],
+      [8, 'untagged', undefined, 900, 'expire'],
+    ]);
+  });
+
+  test('its synthesized policy, through the lifecycle preview command, keeps every deployed release of a history it has not seen and expires old ones', async () => {
+    // Deployed: api rolled back to 1.0.0 (its oldest release), worker at its newest, the proxy synced once two years ago.
+    process.env.CDK_CONTEXT_JSON = JSON.stringify({ componentTag: '1.0.0' });
+    let stack;
+    try {
+      stack = buildInstallApp(outdir).stack;
+    } finally {
+      delete process.env.CDK_CONTEXT_JSON;
+    }
+    const repo = Object.values(Template.fromStack(stack).findResources('AWS::ECR::Repository'))[0] as any;
+    const history = generateHistory({
+      start: new Date('2024-11-01T00:00:00Z'),
+      days: 730,
+      seed: 42,
+      components: [{ component: 'api', releases: 70, multiArch: true }, { component: 'worker', releases: 40 }],
+      syncedOnce: { proxy: '1.27-alpine' },
+    });
+    const images = history.images.map((image) => {
+      // The generated api versions are 1.<n>.0 and the worker's 1.<n>.0: retag the newest worker as the example's release.
+      const tags = (image.imageTags ?? []).map((t) => (t === 'worker_1.39.0' ? `worker_${WORKER_TAG}` : t));
+      return { ...image, imageTags: tags, imagePushedAt: image.imagePushedAt.toISOString() };
+    });
+    const policyFile = path.join(outdir, 'policy.json');
+    const imagesFile = path.join(outdir, 'images.json');
+    fs.writeFileSync(policyFile, repo.Properties.LifecyclePolicy.LifecyclePolicyText);
+    fs.writeFileSync(imagesFile, JSON.stringify({ imageDetails: images }));
+
+    const { code, stdout, stderr } = await cli(['lifecycle', 'preview', policyFile, imagesFile, '--now', history.now.toISOString(), '--json']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const expired = new Set<string>(JSON.parse(stdout).previewResults.map((r: any) => r.imageDigest));
+    const live = [history.release('api_1.0.0'), history.release('worker_1.39.0'), history.release('proxy_1.27-alpine')];
+    expect(imagesOf(live).filter((d) => expired.has(d))).toEqual([]);
+    const old = [...history.releasesOf('api').slice(1, -30), ...history.releasesOf('worker').slice(0, -30)];
+    expect([...expired].sort()).toEqual(old.map((r) => r.digest).sort());
+    expect(old).toHaveLength(39 + 10);
+  });
+
+  test('runs the three images in the task definition pinned by the digests the syncs copied', () => {
     const { stack } = buildInstallApp(outdir);
     const template = Template.fromStack(stack);
     const syncs = Object.keys(template.findResources('Custom::ImageSync'));
 
     const task = Object.values(template.findResources('AWS::ECS::TaskDefinition'))[0] as any;
     const images = task.Properties.ContainerDefinitions.map((c: any) => JSON.stringify(c.Image));
-    expect(images).toHaveLength(2);
+    expect(images).toHaveLength(3);
     syncs.forEach((id) => expect(images.some((i: string) => i.includes(`"@",{"Fn::GetAtt":["${id}","ImageDigest"]}`))).toBe(true));
     template.hasResourceProperties('AWS::ECS::TaskDefinition', { RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' } });
-    template.hasOutput('ComponentImageUri', { Value: { 'Fn::GetAtt': [Match.anyValue(), 'ImageUri'] } });
+    template.hasOutput('ApiImageUri', { Value: { 'Fn::GetAtt': [Match.anyValue(), 'ImageUri'] } });
   });
 
-  test('takes the component tag and the release id from context', () => {
+  test('takes the api release tag and the release id from context', () => {
     process.env.CDK_CONTEXT_JSON = JSON.stringify({ componentTag: '1.1.0', releaseId: 'r-2026-11-24' });
     let stack;
     try {
@@ -74,7 +152,7 @@ describe('examples/install-app', () => {
 
     Template.fromStack(stack).hasResourceProperties('Custom::ImageSync', {
       SourceImage: `${TENANT_REPOSITORY_URI}:1.1.0`,
-      DestinationTag: '1.1.0',
+      DestinationTag: 'api_1.1.0',
       ReleaseId: 'r-2026-11-24',
     });
   });

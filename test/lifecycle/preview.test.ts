@@ -333,3 +333,66 @@ describe('LifecyclePolicy.preview edge cases', () => {
     expect(() => policy.preview([], NOW)).toThrow(/countNumber: 0 is not allowed: a whole number of at least 1/);
   });
 });
+
+describe('LifecyclePolicy.preview with references', () => {
+  const keepOneUntagged = LifecyclePolicy.fromPolicyText(JSON.stringify({
+    rules: [
+      { rulePriority: 1, selection: { tagStatus: 'tagged', tagPatternList: ['*'], countType: 'imageCountMoreThan', countNumber: 1 }, action: expire },
+      { rulePriority: 2, selection: { tagStatus: 'untagged', countType: 'imageCountMoreThan', countNumber: 1 }, action: expire },
+    ],
+  }));
+  const names = (images: ReturnType<typeof repository>, results: Array<{ imageDigest: string; appliedRulePriority: number }>) =>
+    results.map((r) => [images.nameOf(r.imageDigest), r.appliedRulePriority]);
+
+  test('keeps the manifests an index lists while the index stays, and expires them with it', () => {
+    const repo = repository({
+      oldIndex: { tags: ['v1'], pushed: 20 },
+      oldAmd64: { pushed: 20.1 },
+      newIndex: { tags: ['v2'], pushed: 10 },
+      newAmd64: { pushed: 10.1 },
+      newArm64: { pushed: 10.2 },
+    });
+    const images = repo.images.map((image) => {
+      const name = repo.nameOf(image.imageDigest);
+      return name.endsWith('64') ? { ...image, referencedBy: [digestOf(name.startsWith('old') ? 'oldIndex' : 'newIndex')] } : image;
+    });
+    expect(names(repo, keepOneUntagged.preview(images, NOW))).toEqual([['oldIndex', 1], ['oldAmd64', 2]]);
+    // Without the references, the preview is the rules alone: it lists the kept index's manifests too.
+    expect(names(repo, keepOneUntagged.preview(repo.images, NOW))).toEqual([['oldIndex', 1], ['oldAmd64', 2], ['newArm64', 2]]);
+  });
+
+  test('keeps a manifest listed by two indexes until both go, and ignores an index that is not in the list', () => {
+    const repo = repository({
+      a: { tags: ['a'], pushed: 30 },
+      b: { tags: ['b'], pushed: 5 },
+      shared: { pushed: 40 },
+      orphan: { pushed: 41 },
+      newest: { pushed: 1 },
+    });
+    const images = repo.images.map((image) => {
+      const name = repo.nameOf(image.imageDigest);
+      if (name === 'shared') {
+        return { ...image, referencedBy: [digestOf('a'), digestOf('b')] };
+      }
+      return name === 'orphan' ? { ...image, referencedBy: [digestOf('gone')] } : image;
+    });
+    expect(names(repo, keepOneUntagged.preview(images, NOW))).toEqual([['a', 1], ['orphan', 2]]);
+  });
+
+  test('expires a referrer with its expired subject, under the subject\'s rule, and leaves the referrers of kept images to the rules', () => {
+    const rules = LifecyclePolicy.fromPolicyText(JSON.stringify({
+      rules: [{ rulePriority: 1, selection: { tagStatus: 'tagged', tagPatternList: ['*'], countType: 'imageCountMoreThan', countNumber: 1 }, action: expire }],
+    }));
+    const repo = repository({ old: { tags: ['v1'], pushed: 20 }, oldSig: { pushed: 19 }, kept: { tags: ['v2'], pushed: 2 }, keptSig: { pushed: 1 } });
+    const images = repo.images.map((image) => {
+      const name = repo.nameOf(image.imageDigest);
+      return name.endsWith('Sig') ? { ...image, subjectDigest: digestOf(name.slice(0, -3)) } : image;
+    });
+    expect(names(repo, rules.preview(images, NOW))).toEqual([['old', 1], ['oldSig', 1]]);
+  });
+
+  test('fails on references that are not digests lists', () => {
+    const bad = [{ imageDigest: digestOf('x'), imagePushedAt: NOW, referencedBy: 'sha256:1' as any, subjectDigest: 7 as any }];
+    expect(() => keepOneUntagged.preview(bad, NOW)).toThrow(/images\[0\]\.referencedBy: "sha256:1" is not allowed: a list of index digests\n  - images\[0\]\.subjectDigest: 7 is not allowed/);
+  });
+});
