@@ -21,7 +21,10 @@ import { TenantRepository } from '../src/tenant-repository';
 /** Fixed, fictitious accounts: the example never talks to AWS. */
 export const TENANT_ENV = { account: '111111111111', region: 'eu-west-1' };
 export const INSTALL_ACCOUNT_IDS = ['222222222222', '333333333333'];
-/** In a real tenant this is a per-vendor secret-like value shared with the installs. */
+/**
+ * Not a secret (every install template shows it), but unique to this vendor: at least 16
+ * characters, e.g. random letters and digits.
+ */
 export const EXTERNAL_ID = 'acme-byoc-7f3c9a1e';
 export const COMPONENT_TAG = '1.0.0';
 export const ACCESS_ROLE_NAME = 'acme-byoc-install-pull';

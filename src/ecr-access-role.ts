@@ -1,11 +1,64 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
+import { SESSION_TAG_KEYS } from './image-sync-contract';
 import { ECR_AUTH_ACTIONS, ECR_CROSS_ACCOUNT_PULL_ACTIONS } from './private/perms';
+import { LONGEST_PARTITION, TrustEntry, TrustOptions, trustDocument, trustPolicyLength } from './private/trust-policy';
 import {
-  ValidationProblems, checkAccountId, checkExternalId, checkNonEmpty, checkOrganizationId, checkRoleArn, checkRoleName, isToken,
+  ValidationProblems, checkAccountId, checkExternalId, checkNonEmpty, checkOrganizationId, checkRoleArn, checkRoleName, isToken, show,
 } from './private/validation';
+
+/**
+ * One customer install the access role trusts: its account, optionally narrowed to its sync role,
+ * optionally with an external id of its own.
+ */
+export interface TrustedInstall {
+  /** The install's AWS account id (12 digits). Each account appears once in `trustedInstalls`. */
+  readonly accountId: string;
+
+  /**
+   * Trust only this role of the install account (its sync role: an `ImageSyncProvider` with a
+   * `roleName` has the predictable ARN `arn:aws:iam::<account>:role/<roleName>`) rather than
+   * the whole account. The role must exist before the tenant stack deploys: IAM rejects a trust
+   * policy that names a role which does not exist.
+   *
+   * @default - the whole account (any principal its own IAM allows to assume the role)
+   */
+  readonly roleArn?: string;
+
+  /**
+   * This install's own external id, instead of the role's shared `externalId`: one install then
+   * cannot present another's id. Installs with their own id cost more of the trust policy (two
+   * statements each), so fewer fit in one role.
+   *
+   * @default - the role's `externalId`
+   */
+  readonly externalId?: string;
+
+  /**
+   * The install is no longer trusted, but keeps its place in `trustedInstalls`, so that with
+   * `installsPerRole` no other install moves to another role.
+   *
+   * @default false
+   */
+  readonly revoked?: boolean;
+}
+
+/**
+ * What one install needs to pull from the tenant: the role to assume and the external id.
+ */
+export interface InstallAccess {
+  /** The install's account id. */
+  readonly accountId: string;
+  /** The ARN of the access role this install assumes. */
+  readonly roleArn: string;
+  /** The name of that role. */
+  readonly roleName: string;
+  /** The external id this install presents. */
+  readonly externalId: string;
+}
 
 /**
  * Properties of an {@link EcrAccessRole}.
@@ -16,7 +69,7 @@ export interface EcrAccessRoleProps {
 
   /**
    * Accounts whose principals may assume the role (each account's own IAM must also allow
-   * `sts:AssumeRole` on this role), as 12-digit ids.
+   * `sts:AssumeRole` on this role), as 12-digit ids. `*` only with `principalOrgId`.
    *
    * @default - none; name at least one trusted principal in total
    */
@@ -26,25 +79,63 @@ export interface EcrAccessRoleProps {
    * Roles that may assume this role, as ARNs (e.g. an install's sync role).
    *
    * Trusting a role rather than its account is narrower: nobody else in that account can
-   * assume this role, whatever their own IAM allows.
+   * assume this role, whatever their own IAM allows. The roles must exist before this stack
+   * deploys. `*` only with `principalOrgId`.
    *
    * @default - none; name at least one trusted principal in total
    */
   readonly trustedRoleArns?: string[];
 
   /**
-   * Other principals that may assume the role, e.g. `iam.Role` objects of another stack.
+   * Other principals that may assume the role, e.g. `iam.Role` objects of another stack. Only
+   * principals of the `AWS` kind without conditions of their own; `iam.AnyPrincipal`,
+   * `iam.StarPrincipal` or `iam.ArnPrincipal('*')` only with `principalOrgId`.
    *
    * @default - none; name at least one trusted principal in total
    */
   readonly trustedPrincipals?: iam.IPrincipal[];
 
   /**
-   * The external id every assumption must present (`sts:ExternalId`): 2-1224 characters of
-   * letters, digits and `_+=,.@:/-`.
+   * Customer installs the role trusts, in the order they were onboarded: each by account, by its
+   * sync role, with the shared or its own external id.
    *
-   * A per-install secret-like value guards against the confused-deputy problem: a party that
-   * knows the role ARN but not the id cannot make a trusted principal assume it for them.
+   * With `installsPerRole` this list is the assignment of installs to roles: append new installs
+   * at the end and mark removed ones `revoked` instead of deleting them, so no install moves.
+   *
+   * @default - none
+   */
+  readonly trustedInstalls?: TrustedInstall[];
+
+  /**
+   * Shard `trustedInstalls` over several roles, this many installs per role: the install at
+   * position `i` (from 0) is trusted by role `floor(i / installsPerRole)`, named
+   * `<roleName>-<shard>`. Declare it once: changing it moves installs to other roles.
+   *
+   * Needs `roleName` (the prefix) and takes principals from `trustedInstalls` only. At most as
+   * many installs as fit in one trust policy of `trustPolicySizeQuota` characters; the error says
+   * how many fit.
+   *
+   * @default - one role trusts every principal
+   */
+  readonly installsPerRole?: number;
+
+  /**
+   * The role trust policy size quota of the tenant account (IAM's `Role trust policy length`,
+   * `ACLSizePerRole`), in characters: 2048 unless raised in Service Quotas, at most 4096. Synth
+   * fails when a trust policy would exceed it.
+   *
+   * @default 2048
+   */
+  readonly trustPolicySizeQuota?: number;
+
+  /**
+   * The external id every assumption must present (`sts:ExternalId`), unless an install has its
+   * own: at least 16 characters of letters, digits and `_+=,.@:/-`.
+   *
+   * It is not a secret: it appears in every install's template and in the provider framework's
+   * logs. It must be unique to this vendor (and, with per-install ids, to the install), so that a
+   * third party who gets a trusted principal to act for it cannot reuse that principal against
+   * this role (the confused-deputy problem).
    */
   readonly externalId: string;
 
@@ -65,11 +156,38 @@ export interface EcrAccessRoleProps {
   readonly maxSessionDuration?: Duration;
 
   /**
-   * The role's name (1-64 characters of letters, digits and `_+=,.@-`).
+   * The role's name (1-64 characters of letters, digits and `_+=,.@-`); with `installsPerRole`,
+   * the prefix of every role's name (`<roleName>-<shard>`).
    *
    * @default - CloudFormation generates a unique name
    */
   readonly roleName?: string;
+}
+
+/** IAM's default role trust policy length quota (`ACLSizePerRole`), and its highest value. */
+const DEFAULT_TRUST_POLICY_QUOTA = 2048;
+const MAX_TRUST_POLICY_QUOTA = 4096;
+
+/**
+ * The shortest external id accepted. An external id is not a secret, but it must be unique per
+ * vendor and install; 16 random letters and digits cannot collide or be guessed in practice,
+ * while ids like "prod" or "acme" are shared by many and protect nobody.
+ */
+const MIN_EXTERNAL_ID_LENGTH = 16;
+
+// Stand-in lengths for tokens in the size estimate: a role ARN with a 64-character name and no
+// path (a role of another stack), and a 64-character external or organization id.
+const TOKEN_PRINCIPAL_LENGTH = `arn:${LONGEST_PARTITION}:iam::123456789012:role/`.length + 64;
+const TOKEN_VALUE_LENGTH = 64;
+
+const STAR = '*';
+
+const LOGIN_REASON = 'ecr:GetAuthorizationToken is the only action on "*": IAM accepts no other resource for it. ' +
+  'The pull actions are granted on the named repositories\' ARNs only.';
+
+/** A trust entry with the install account it belongs to (when known). */
+interface Entry extends TrustEntry {
+  readonly accountId?: string;
 }
 
 /**
@@ -79,101 +197,393 @@ export interface EcrAccessRoleProps {
  * It allows exactly `ecr:BatchGetImage`, `ecr:GetDownloadUrlForLayer`,
  * `ecr:BatchCheckLayerAvailability`, `ecr:DescribeImages`, `ecr:ListImages` and
  * `ecr:DescribeRepositories` on the named repositories, plus `ecr:GetAuthorizationToken` (whose
- * only resource IAM accepts is `*`). The trust allows `sts:AssumeRole` and `sts:TagSession` (a
- * sync tags its session with the release id) only with the external id.
+ * only resource IAM accepts is `*`). The trust allows `sts:AssumeRole` with the external id, and
+ * `sts:TagSession` (a sync tags its session with the release id) in a statement of its own with
+ * the same conditions, for the sync's session tag keys only.
+ *
+ * The trust policy is one statement pair per external id, with every principal in one list,
+ * whatever the feature flags; its size is checked at synth against `trustPolicySizeQuota`. Past
+ * one role's capacity, `installsPerRole` shards `trustedInstalls` over several roles.
  */
 export class EcrAccessRole extends Construct {
-  /** The role. */
-  public readonly role: iam.IRole;
-  /** The role's ARN: what installs assume. */
-  public readonly roleArn: string;
-  /** The role's name. */
-  public readonly roleName: string;
-  /** The external id every assumption must present. */
+  /**
+   * The shortest external id accepted: 16 characters. The id is not a secret, but must be unique
+   * to the vendor and install; short ids like "prod" are shared by many and protect nobody.
+   */
+  public static readonly MIN_EXTERNAL_ID_LENGTH = MIN_EXTERNAL_ID_LENGTH;
+
+  /** Every role, in shard order (one unless `installsPerRole` shards the installs). */
+  public readonly roles: iam.IRole[];
+  /** The external id every assumption presents, unless an install has its own. */
   public readonly externalId: string;
 
-  private readonly pullStatement: iam.PolicyStatement;
+  private readonly pullStatements: iam.PolicyStatement[] = [];
+  private readonly access = new Map<string, { shard: number; externalId: string; revoked: boolean }>();
+  private readonly sharded: boolean;
+  private readonly props: EcrAccessRoleProps;
 
   constructor(scope: Construct, id: string, props: EcrAccessRoleProps) {
     super(scope, id);
-    validate(props);
+    const sharded = props.installsPerRole !== undefined;
+    const entries = validate(props, sharded);
+    this.sharded = sharded;
+    this.props = props;
+    this.externalId = props.externalId;
 
-    const accountIds = [...new Set(props.trustedAccountIds ?? [])];
-    const roleArns = [...new Set(props.trustedRoleArns ?? [])];
-    const principals: iam.IPrincipal[] = [
-      ...accountIds.map((a) => new iam.AccountPrincipal(a)),
-      ...roleArns.map((a) => new iam.ArnPrincipal(a)),
-      ...(props.trustedPrincipals ?? []),
-    ];
-    const conditions: { [key: string]: string } = { 'sts:ExternalId': props.externalId };
-    if (props.principalOrgId !== undefined) {
-      conditions['aws:PrincipalOrgID'] = props.principalOrgId;
+    // Shards: the install at position i goes to shard floor(i / installsPerRole), revoked ones
+    // keep their place. Without sharding every principal is in shard 0.
+    const perRole = props.installsPerRole ?? Number.MAX_SAFE_INTEGER;
+    const shards: Entry[][] = [[]];
+    const installs = props.trustedInstalls ?? [];
+    if (!sharded) shards[0].push(...entries);
+    installs.forEach((install, i) => {
+      const shard = sharded ? Math.floor(i / perRole) : 0;
+      const externalId = install.externalId ?? props.externalId;
+      this.access.set(install.accountId, { shard, externalId, revoked: install.revoked === true });
+      if (install.revoked) return;
+      while (shards.length <= shard) shards.push([]);
+      shards[shard].push({ accountId: install.accountId, principal: install.roleArn ?? install.accountId, externalId });
+    });
+    if (!sharded) {
+      for (const e of entries) {
+        if (e.accountId !== undefined && !this.access.has(e.accountId)) {
+          this.access.set(e.accountId, { shard: 0, externalId: e.externalId, revoked: false });
+        }
+      }
     }
 
-    this.pullStatement = new iam.PolicyStatement({
-      sid: 'PullComponentImages',
-      actions: ECR_CROSS_ACCOUNT_PULL_ACTIONS,
-      resources: props.repositories.map((r) => r.repositoryArn),
-    });
-    const role = new iam.Role(this, 'Resource', {
-      roleName: props.roleName,
-      description: 'Pulls component images from the tenant repositories (cross-account, external id required)',
-      maxSessionDuration: props.maxSessionDuration ?? Duration.hours(1),
-      assumedBy: new iam.SessionTagsPrincipal(new iam.CompositePrincipal(...principals)).withConditions({ StringEquals: conditions }),
-      inlinePolicies: {
-        EcrPull: new iam.PolicyDocument({
-          statements: [
-            this.pullStatement,
-            // IAM accepts no other resource for this action: the token is for the registry,
-            // and the pull actions above decide which repositories it opens.
-            new iam.PolicyStatement({ sid: 'RegistryLogin', actions: ECR_AUTH_ACTIONS, resources: ['*'] }),
-          ],
-        }),
-      },
-    });
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ecr:GetAuthorizationToken is the only action on "*": IAM accepts no other resource for it. ' +
-        'The pull actions are granted on the named repositories\' ARNs only.',
+    const stack = Stack.of(this);
+    const partition = stackPartition(stack);
+    const quota = props.trustPolicySizeQuota ?? DEFAULT_TRUST_POLICY_QUOTA;
+    const options = { principalOrgId: props.principalOrgId, sessionTagKeys: SESSION_TAG_KEYS };
+    const documents = shards.map((s) => trustDocument(s, options));
+    checkSizes(documents, shards, {
+      quota, partition: partition ?? LONGEST_PARTITION, sharded, perRole: props.installsPerRole, props, options,
     });
 
-    this.role = role;
-    this.roleArn = role.roleArn;
-    this.roleName = role.roleName;
-    this.externalId = props.externalId;
+    // Shards share one managed pull policy: one place to add a repository, and a template that
+    // does not repeat the same policy hundreds of times.
+    const sharedPolicy = sharded ? this.pullPolicy() : undefined;
+    this.roles = documents.map((doc, shard) => {
+      if (shards[shard].length === 0) {
+        // Every install of this shard is revoked: a role that trusts nobody would be refused by
+        // IAM (a statement needs a principal), so the shard has no role until the name is reused.
+        return undefined;
+      }
+      return this.createRole(shard, doc, props, sharedPolicy);
+    }).filter((r): r is iam.Role => r !== undefined);
+  }
+
+  /** The role: only when there is one (without `installsPerRole`); else see `roles` and `accessFor`. */
+  public get role(): iam.IRole {
+    return this.single('role');
+  }
+
+  /** The role's ARN: what installs assume. Only when there is one role; else see `accessFor`. */
+  public get roleArn(): string {
+    return this.single('roleArn').roleArn;
+  }
+
+  /** The role's name. Only when there is one role; else see `accessFor`. */
+  public get roleName(): string {
+    return this.single('roleName').roleName;
   }
 
   /**
-   * Lets the role pull from one more repository (same actions as the repositories of the props).
+   * The role ARN and external id a trusted install account uses.
+   *
+   * @param accountId the install's account id, as given in `trustedInstalls`, `trustedAccountIds`
+   * or in the ARN of one of `trustedRoleArns`
+   */
+  public accessFor(accountId: string): InstallAccess {
+    const access = this.access.get(accountId);
+    if (access === undefined || access.revoked) {
+      throw new Error(`EcrAccessRole ${this.node.path}: account ${show(accountId)} is ${access ? 'revoked' : 'not trusted'}: ` +
+        'accessFor takes an account of trustedInstalls, trustedAccountIds or trustedRoleArns that is not revoked.');
+    }
+    const role = this.roleOfShard(access.shard);
+    const name = this.roleNameOfShard(access.shard);
+    // A named role's ARN is literal when the stack's account and Region are: the vendor can hand it
+    // out at synth, before the stack deploys.
+    const roleArn = name === undefined ? role.roleArn : namedRoleArn(Stack.of(this), name);
+    return { accountId, roleArn, roleName: name ?? role.roleName, externalId: access.externalId };
+  }
+
+  /** What every trusted (not revoked) install account uses, in the order of the props. */
+  public installAccess(): InstallAccess[] {
+    return [...this.access.entries()].filter(([, a]) => !a.revoked).map(([accountId]) => this.accessFor(accountId));
+  }
+
+  /**
+   * `installAccess()` as JSON, for the vendor to hand each install its own entry:
+   * `{"installs":[{"accountId","roleArn","roleName","externalId"}],"sessionTagKeys":[...]}`.
+   * Needs literal role ARNs: a `roleName` and a stack with an explicit account and Region.
+   */
+  public installAccessJson(): string {
+    const installs = this.installAccess();
+    const unresolved = installs.find((i) => Token.isUnresolved(i.roleArn));
+    if (unresolved) {
+      throw new Error(`EcrAccessRole ${this.node.path}: the role ARN of account ${unresolved.accountId} is known only at deploy time. ` +
+        'Give the EcrAccessRole a roleName and its stack an env with account and region, so the ARNs are literal at synth.');
+    }
+    return JSON.stringify({ installs, sessionTagKeys: SESSION_TAG_KEYS }, undefined, 2);
+  }
+
+  /**
+   * Lets every role pull from one more repository (same actions as the repositories of the props).
    */
   public addRepository(repository: ecr.IRepository): void {
-    this.pullStatement.addResources(repository.repositoryArn);
+    for (const s of this.pullStatements) s.addResources(repository.repositoryArn);
+  }
+
+  private pullDocument(): iam.PolicyDocument {
+    const pullStatement = new iam.PolicyStatement({
+      sid: 'PullComponentImages',
+      actions: ECR_CROSS_ACCOUNT_PULL_ACTIONS,
+      resources: this.props.repositories.map((r) => r.repositoryArn),
+    });
+    this.pullStatements.push(pullStatement);
+    return new iam.PolicyDocument({
+      statements: [
+        pullStatement,
+        // IAM accepts no other resource for this action: the token is for the registry,
+        // and the pull actions above decide which repositories it opens.
+        new iam.PolicyStatement({ sid: 'RegistryLogin', actions: ECR_AUTH_ACTIONS, resources: ['*'] }),
+      ],
+    });
+  }
+
+  private pullPolicy(): iam.ManagedPolicy {
+    const policy = new iam.ManagedPolicy(this, 'EcrPull', {
+      description: 'Pulls component images from the tenant repositories (every shard of the access role)',
+      document: this.pullDocument(),
+    });
+    Validations.of(policy).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: LOGIN_REASON });
+    return policy;
+  }
+
+  private createRole(shard: number, doc: object, props: EcrAccessRoleProps, sharedPolicy?: iam.ManagedPolicy): iam.Role {
+    const role = new iam.Role(this, this.sharded ? `Shard${shard}` : 'Resource', {
+      roleName: this.roleNameOfShard(shard),
+      description: 'Pulls component images from the tenant repositories (cross-account, external id required)',
+      maxSessionDuration: props.maxSessionDuration ?? Duration.hours(1),
+      // Replaced below by the compact document; aws-cdk-lib would render one statement per
+      // AccountPrincipal unless @aws-cdk/aws-iam:minimizePolicies is set.
+      assumedBy: new iam.AccountRootPrincipal(),
+      managedPolicies: sharedPolicy ? [sharedPolicy] : undefined,
+      inlinePolicies: sharedPolicy ? undefined : { EcrPull: this.pullDocument() },
+    });
+    (role.node.defaultChild as iam.CfnRole).assumeRolePolicyDocument = doc;
+    if (!sharedPolicy) Validations.of(role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: LOGIN_REASON });
+    return role;
+  }
+
+  private roleNameOfShard(shard: number): string | undefined {
+    const prefix = this.props.roleName;
+    return prefix === undefined ? undefined : this.sharded ? `${prefix}-${shard}` : prefix;
+  }
+
+  private roleOfShard(shard: number): iam.IRole {
+    const role = this.node.tryFindChild(this.sharded ? `Shard${shard}` : 'Resource') as iam.IRole | undefined;
+    if (role === undefined) {
+      throw new Error(`EcrAccessRole ${this.node.path}: shard ${shard} has no role (all its installs are revoked).`);
+    }
+    return role;
+  }
+
+  private single(what: string): iam.IRole {
+    if (this.sharded) {
+      throw new Error(`EcrAccessRole ${this.node.path}: ${what} is ambiguous with installsPerRole (${this.roles.length} roles): ` +
+        'use accessFor(accountId), installAccess() or roles.');
+    }
+    return this.roles[0];
   }
 }
 
-function validate(props: EcrAccessRoleProps): void {
+/** The ARN of a named role of the stack: literal when the stack's account and Region are. */
+function namedRoleArn(stack: Stack, roleName: string): string {
+  const partition = stackPartition(stack);
+  if (partition === undefined || Token.isUnresolved(stack.account)) {
+    return stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: roleName });
+  }
+  return `arn:${partition}:iam::${stack.account}:role/${roleName}`;
+}
+
+/** The stack's partition when its Region is known at synth. */
+function stackPartition(stack: Stack): string | undefined {
+  return Token.isUnresolved(stack.region) ? undefined : RegionInfo.get(stack.region).partition;
+}
+
+interface SizeCheck {
+  readonly quota: number;
+  readonly partition: string;
+  readonly sharded: boolean;
+  readonly perRole?: number;
+  readonly props: EcrAccessRoleProps;
+  readonly options: TrustOptions;
+}
+
+function checkSizes(documents: ReturnType<typeof trustDocument>[], shards: Entry[][], check: SizeCheck): void {
+  const assumptions = {
+    partition: check.partition,
+    isToken: (s: string) => Token.isUnresolved(s),
+    tokenPrincipalLength: TOKEN_PRINCIPAL_LENGTH,
+    tokenValueLength: TOKEN_VALUE_LENGTH,
+  };
+  const problems = new ValidationProblems('EcrAccessRole');
+  documents.forEach((doc, shard) => {
+    const length = trustPolicyLength(doc, assumptions);
+    if (length <= check.quota) return;
+    const n = shards[shard].length;
+    // How many of this shard's principals fit: the longest prefix within the quota.
+    let low = 0;
+    let high = n;
+    while (low < high) {
+      const mid = Math.ceil((low + high) / 2);
+      const prefix = trustDocument(shards[shard].slice(0, mid), check.options);
+      if (trustPolicyLength(prefix, assumptions) <= check.quota) low = mid; else high = mid - 1;
+    }
+    const fits = low;
+    if (check.sharded) {
+      problems.add('installsPerRole', check.perRole,
+        `role ${shard}'s trust policy would be ${length} characters for ${n} installs, over the quota of ${check.quota} ` +
+        `(trustPolicySizeQuota); about ${fits} such installs fit in one role. Lower installsPerRole (this moves installs ` +
+        `to other roles: do it before onboarding), or raise the quota in Service Quotas (up to ${MAX_TRUST_POLICY_QUOTA}) and set trustPolicySizeQuota`);
+    } else {
+      problems.add('trustedAccountIds, trustedRoleArns, trustedPrincipals, trustedInstalls', `${n} principals`,
+        `the trust policy would be ${length} characters, over the quota of ${check.quota} (trustPolicySizeQuota); ` +
+        `about ${fits} such principals fit in one role. Shard them: list them in trustedInstalls and set installsPerRole ` +
+        `(at most ${fits}) and roleName; or raise the quota in Service Quotas (up to ${MAX_TRUST_POLICY_QUOTA}) and set trustPolicySizeQuota; ` +
+        'or, when every install is in one AWS Organization, trust it: principalOrgId with trustedPrincipals [new iam.AnyPrincipal()]');
+    }
+  });
+  problems.throwIfAny();
+}
+
+/** Validates the props and returns the trust entries of the lists other than `trustedInstalls`. */
+function validate(props: EcrAccessRoleProps, sharded: boolean): Entry[] {
   const problems = new ValidationProblems('EcrAccessRole');
   checkNonEmpty(problems, 'repositories', props.repositories);
   if (props.externalId === undefined) {
-    problems.add('externalId', undefined, 'an external id is required: 2-1224 characters of letters, digits and _+=,.@:/-');
+    problems.add('externalId', undefined, `an external id is required: ${MIN_EXTERNAL_ID_LENGTH}-1224 characters of letters, digits and _+=,.@:/-`);
   } else {
-    checkExternalId(problems, 'externalId', props.externalId);
+    checkTrustExternalId(problems, 'externalId', props.externalId);
   }
+  const orgNarrowed = props.principalOrgId !== undefined;
+  const starMessage = 'a principal of "*" lets any AWS account assume the role; allowed only with principalOrgId, which narrows it to one organization';
   const accountIds = props.trustedAccountIds ?? [];
   const roleArns = props.trustedRoleArns ?? [];
   const principals = props.trustedPrincipals ?? [];
+  const installs = props.trustedInstalls ?? [];
+  const entries: Entry[] = [];
+  const shared = props.externalId;
+
   if (!isToken(accountIds)) {
-    accountIds.forEach((a, i) => checkAccountId(problems, `trustedAccountIds[${i}]`, a));
+    accountIds.forEach((a, i) => {
+      if (a === STAR) {
+        if (!orgNarrowed) problems.add(`trustedAccountIds[${i}]`, a, starMessage);
+        entries.push({ principal: STAR, externalId: shared });
+        return;
+      }
+      checkAccountId(problems, `trustedAccountIds[${i}]`, a);
+      entries.push({ principal: a, externalId: shared, accountId: isToken(a) ? undefined : a });
+    });
   }
   if (!isToken(roleArns)) {
-    roleArns.forEach((a, i) => checkRoleArn(problems, `trustedRoleArns[${i}]`, a));
+    roleArns.forEach((a, i) => {
+      if (a === STAR) {
+        if (!orgNarrowed) problems.add(`trustedRoleArns[${i}]`, a, starMessage);
+        entries.push({ principal: STAR, externalId: shared });
+        return;
+      }
+      checkRoleArn(problems, `trustedRoleArns[${i}]`, a);
+      entries.push({ principal: a, externalId: shared, accountId: isToken(a) ? undefined : a.split(':')[4] });
+    });
   }
-  if (!isToken(accountIds) && !isToken(roleArns) && accountIds.length + roleArns.length + principals.length === 0) {
-    problems.add('trustedAccountIds, trustedRoleArns, trustedPrincipals', [],
-      'at least one trusted principal in total (an account id, a role ARN or an iam.IPrincipal)');
+  principals.forEach((p, i) => {
+    const fragment = p.policyFragment;
+    const prop = `trustedPrincipals[${i}]`;
+    if (Object.keys(fragment.conditions).length > 0) {
+      problems.add(prop, p.toString(), 'a principal without conditions of its own (for an organization, set principalOrgId and trust iam.AnyPrincipal)');
+      return;
+    }
+    if (p instanceof iam.AccountPrincipal && typeof p.accountId === 'string' && !isToken(p.accountId)) {
+      // The bare account id: what trustedAccountIds renders, rather than a joined root ARN.
+      checkAccountId(problems, prop, p.accountId);
+      entries.push({ principal: p.accountId, externalId: shared, accountId: p.accountId });
+      return;
+    }
+    for (const [kind, values] of Object.entries(fragment.principalJson)) {
+      for (const value of values) {
+        // StarPrincipal renders as the literal "Principal": "*"; AnyPrincipal as {"AWS": "*"}.
+        if (value === STAR && (kind === 'AWS' || kind === 'LiteralString')) {
+          if (!orgNarrowed) problems.add(prop, p.toString(), starMessage);
+          entries.push({ principal: STAR, externalId: shared });
+        } else if (kind !== 'AWS') {
+          problems.add(prop, p.toString(), `an AWS principal (an account, role or user); a ${kind} principal cannot present an external id`);
+        } else {
+          const account = !isToken(value) && /^\d{12}$/.test(value) ? value : undefined;
+          entries.push({ principal: value, externalId: shared, accountId: account });
+        }
+      }
+    }
+  });
+
+  const seen = new Set<string>();
+  installs.forEach((install, i) => {
+    const prop = `trustedInstalls[${i}]`;
+    checkAccountId(problems, `${prop}.accountId`, install.accountId);
+    if (!isToken(install.accountId)) {
+      if (seen.has(install.accountId)) {
+        problems.add(`${prop}.accountId`, install.accountId, 'each account once in trustedInstalls (mark a removed install revoked rather than listing it again)');
+      }
+      seen.add(install.accountId);
+    }
+    if (install.roleArn !== undefined) {
+      checkRoleArn(problems, `${prop}.roleArn`, install.roleArn);
+      if (!isToken(install.roleArn) && !isToken(install.accountId) && install.roleArn.split(':')[4] !== install.accountId) {
+        problems.add(`${prop}.roleArn`, install.roleArn, `a role of the install's account ${install.accountId}`);
+      }
+    }
+    if (install.externalId !== undefined) {
+      checkTrustExternalId(problems, `${prop}.externalId`, install.externalId);
+    }
+  });
+
+  if (sharded) {
+    const perRole = props.installsPerRole!;
+    if (!Number.isInteger(perRole) || perRole < 1) {
+      problems.add('installsPerRole', perRole, 'a whole number of installs per role, at least 1');
+    }
+    if (accountIds.length + roleArns.length + principals.length > 0) {
+      problems.add('trustedAccountIds, trustedRoleArns, trustedPrincipals', `${accountIds.length + roleArns.length + principals.length} principals`,
+        'none with installsPerRole: list every install in trustedInstalls, in onboarding order (the order assigns installs to roles)');
+    }
+    if (props.roleName === undefined) {
+      problems.add('roleName', undefined, 'a role name prefix with installsPerRole, so every install\'s role ARN is known at synth');
+    } else if (!isToken(props.roleName) && Number.isInteger(perRole) && perRole >= 1) {
+      const suffix = `-${Math.max(0, Math.ceil(installs.length / perRole) - 1)}`;
+      checkRoleName(problems, 'roleName', `${props.roleName}${suffix}`);
+    }
+    if (isToken(props.roleName)) {
+      problems.add('roleName', props.roleName, 'a literal role name prefix with installsPerRole');
+    }
+  } else if (props.roleName !== undefined) {
+    checkRoleName(problems, 'roleName', props.roleName);
+  }
+
+  if (!isToken(accountIds) && !isToken(roleArns) && accountIds.length + roleArns.length + principals.length === 0
+    && installs.filter((i) => !i.revoked).length === 0) {
+    problems.add('trustedAccountIds, trustedRoleArns, trustedPrincipals, trustedInstalls', [],
+      'at least one trusted principal in total (an account id, a role ARN, an iam.IPrincipal or an install that is not revoked)');
   }
   if (props.principalOrgId !== undefined) {
     checkOrganizationId(problems, 'principalOrgId', props.principalOrgId);
+  }
+  const quota = props.trustPolicySizeQuota;
+  if (quota !== undefined && (!Number.isInteger(quota) || quota < DEFAULT_TRUST_POLICY_QUOTA || quota > MAX_TRUST_POLICY_QUOTA)) {
+    problems.add('trustPolicySizeQuota', quota,
+      `IAM's role trust policy length quota of the account: a whole number from ${DEFAULT_TRUST_POLICY_QUOTA} (the default) to ${MAX_TRUST_POLICY_QUOTA}`);
   }
   const duration = props.maxSessionDuration;
   if (duration !== undefined) {
@@ -182,8 +592,18 @@ function validate(props: EcrAccessRoleProps): void {
       problems.add('maxSessionDuration', duration.toHumanString(), 'between 1 and 12 hours');
     }
   }
-  if (props.roleName !== undefined) {
-    checkRoleName(problems, 'roleName', props.roleName);
-  }
   problems.throwIfAny();
+  return entries;
+}
+
+function checkTrustExternalId(problems: ValidationProblems, prop: string, value: string): void {
+  if (isToken(value)) return;
+  const before = problems.messages.length;
+  checkExternalId(problems, prop, value);
+  if (problems.messages.length === before && value.length < MIN_EXTERNAL_ID_LENGTH) {
+    problems.add(prop, value,
+      `at least ${MIN_EXTERNAL_ID_LENGTH} characters: the external id is not a secret (it is in every install's template and in the ` +
+      'provider framework\'s logs), but it must be unique to this vendor and install so that a third party cannot reuse a trusted ' +
+      'principal against this role (confused deputy); use e.g. 16 or more random letters and digits');
+  }
 }

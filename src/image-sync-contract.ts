@@ -84,3 +84,10 @@ export interface ImageSyncResourceProperties {
 
 /** The default time budget of a Create or Update: one hour, CloudFormation's limit for custom resources. */
 export const DEFAULT_TOTAL_TIMEOUT_SECONDS = 3600;
+
+/**
+ * The session tag keys the handler may set when it assumes a tenant access role (`sessionTags` in
+ * the handler: the release id, for CloudTrail). The access role's trust allows `sts:TagSession`
+ * for exactly these keys (`aws:TagKeys`): a key added to the handler must be added here.
+ */
+export const SESSION_TAG_KEYS: readonly string[] = ['ReleaseId'];

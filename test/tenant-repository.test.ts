@@ -129,7 +129,7 @@ describe('TenantRepository', () => {
   test('is an ecr.IRepository: an EcrAccessRole takes it and pulls from its ARN', () => {
     const stack = newStack();
     const repo = new TenantRepository(stack, 'Repo');
-    new EcrAccessRole(stack, 'Pull', { repositories: [repo], trustedAccountIds: ['222222222222'], externalId: 'ext-1' });
+    new EcrAccessRole(stack, 'Pull', { repositories: [repo], trustedAccountIds: ['222222222222'], externalId: 'acme-byoc-7f3c9a1e' });
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::IAM::Role', {
       Policies: [{ PolicyName: 'EcrPull', PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Resource: { 'Fn::GetAtt': [repoLogicalId(template), 'Arn'] } })]) } }],
