@@ -1,5 +1,6 @@
 import * as crypto from 'crypto';
 import { Readable } from 'stream';
+import { isDigest } from '../image-reference';
 import { CopyError } from './errors';
 import { BODY_TOO_LARGE, HttpResponse, discard, readBody } from './http';
 import { MANIFEST_ACCEPT } from './manifest-format';
@@ -65,8 +66,8 @@ export class RegistryClient {
       throw await this.connection.failure(res, `HEAD manifest ${repository}@${reference}`, repository);
     }
     const digest = headerValue(res.headers['docker-content-digest']);
-    if (!digest) {
-      // Some registries omit the digest on HEAD: read the bytes instead.
+    if (!digest || !isDigest(digest)) {
+      // Some registries omit the digest on HEAD (and a hostile one may send anything): read the bytes instead.
       const fetched = await this.getManifest(repository, reference, scopes);
       return fetched && { digest: fetched.digest, mediaType: fetched.mediaType, size: fetched.size };
     }
