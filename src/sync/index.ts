@@ -10,9 +10,10 @@ export type { AssumeRole, AssumeRoleRequest, AwsCredentials, EcrAuthorizationDat
 export { CopyError, StoppedError } from './errors';
 export type { CopyErrorCode } from './errors';
 export type { BlobProgress } from './blob-transfer';
-export { resolveDigest } from './manifest-requests';
+export { inspectManifest, resolveDigest } from './manifest-requests';
 export type { ManifestRequestOptions } from './manifest-requests';
 export { Redactor } from './redact';
 export type { ImageReferenceInput } from './reference';
+export type { ManifestInfo } from './registry-client';
 export type { LookupFunction } from './http';
 export type { RegistryRoutes } from './registry-connection';

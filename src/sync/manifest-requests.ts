@@ -6,7 +6,7 @@ import { CredentialSource } from './auth';
 import { HttpPool } from './http';
 import { Redactor } from './redact';
 import { ImageReferenceInput, engineReference } from './reference';
-import { RegistryClient } from './registry-client';
+import { ManifestInfo, RegistryClient } from './registry-client';
 import { RegistryRoutes, routeOf } from './registry-connection';
 
 /** Options for the single-request helpers: where to dial, which hosts speak HTTP, and a stop signal. */
@@ -20,11 +20,15 @@ export interface ManifestRequestOptions extends RegistryRoutes {
 export async function resolveDigest(
   reference: ImageReferenceInput, credentials?: CredentialSource, options: ManifestRequestOptions = {},
 ): Promise<string | undefined> {
+  return (await inspectManifest(reference, credentials, options))?.digest;
+}
+
+/** What a registry holds under a tag or digest (HEAD): its digest, media type and size; undefined when absent. */
+export async function inspectManifest(
+  reference: ImageReferenceInput, credentials?: CredentialSource, options: ManifestRequestOptions = {},
+): Promise<ManifestInfo | undefined> {
   const ref = engineReference(reference);
-  return withClient(ref, credentials, options, async client => {
-    const info = await client.headManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest');
-    return info?.digest;
-  });
+  return withClient(ref, credentials, options, client => client.headManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest'));
 }
 
 /**
