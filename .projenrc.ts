@@ -1,4 +1,4 @@
-import { awscdk, javascript } from 'projen';
+import { awscdk, javascript, release } from 'projen';
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-byoc-artifacts',
@@ -20,10 +20,15 @@ const project = new awscdk.AwsCdkConstructLibrary({
   jsiiVersion: '~6.0.0',
   cdkVersion: '2.276.0',
   constructsVersion: '10.8.1',
-  minNodeVersion: '20.0.0',
+  minNodeVersion: '22.0.0',
 
   github: false,
-  release: false,
+  // Releases are cut by hand from this repository: `npx projen release`, then one publish:* task per
+  // registry (docs/releasing.md). The version is the newest entry of the hand-written CHANGELOG.md.
+  release: true,
+  releaseTrigger: release.ReleaseTrigger.manual({ changelog: true, changelogPath: 'CHANGELOG.md' }),
+  majorVersion: 0,
+  nextVersionCommand: 'bash scripts/next-version.sh',
   depsUpgrade: false,
   pullRequestTemplate: false,
 
@@ -59,8 +64,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   publishToNuget: { dotNetNamespace: 'CdkByocArtifacts', packageId: 'CdkByocArtifacts' },
   publishToGo: { moduleName: 'github.com/cdk-byoc-artifacts/cdk-byoc-artifacts-go' },
 
-  gitignore: ['cdk.out/', '/.bench/', '/.demo/', '/dist-code/'],
-  npmIgnoreOptions: { ignorePatterns: ['/examples/', '/.ci/', '/scripts/', '/.bench/', '/.demo/', '/dist-code/', '/cdk.out/', '/cdk.json'] },
+  gitignore: ['cdk.out/', '/.bench/', '/.demo/', '/dist-code/', '/.rosetta-check/', '.jsii.tabl.json'],
+  npmIgnoreOptions: { ignorePatterns: ['/rosetta/', '/.rosetta-check/', '/examples/', '/.ci/', '/scripts/', '/.bench/', '/.demo/', '/dist-code/', '/cdk.out/', '/cdk.json'] },
 
   jestOptions: {
     jestConfig: {
@@ -82,6 +87,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     compilerOptions: {},
   },
 });
+
+// Only TenantImage needs cdk-ecr-deployment (about 50 MB with its Go handler): install-only apps
+// and CLI users leave it out. The construct loads it on first use and says how to install it.
+project.package.addField('peerDependenciesMeta', { 'cdk-ecr-deployment': { optional: true } });
 
 // unrs-resolver 1.13.0's platform builds are missing from the registry mirror; 1.12.2 is complete.
 project.package.addPackageResolutions('unrs-resolver@1.12.2');
@@ -112,6 +121,10 @@ project.addBins({ 'cdk-byoc-artifacts': 'assets/cli/index.js' });
 project.eslint?.allowDevDeps('src/cli/**');
 
 project.eslint?.allowDevDeps('examples/**');
+// The consumer app (test/consumer/) imports the package by name, as its users do: in this repository
+// the name means src/, so tsc and eslint check the app against the source; the consumer smoke test
+// checks it against the packed package.
+project.tsconfigDev.file.addOverride('compilerOptions.paths', { 'cdk-byoc-artifacts': ['./src/index.ts'] });
 project.eslint?.allowDevDeps('scripts/**');
 
 // `projen test` does not run pre-compile, where the Lambda bundles are built: bundle first,
@@ -133,10 +146,22 @@ project.addTask('bench', {
   description: 'Benchmark the copy engine against skopeo on two local registries',
   steps: [{ exec: 'bash scripts/ensure-tools.sh' }, { exec: 'tsx scripts/bench.ts', receiveArgs: true }],
 });
+project.addTask('consumer-smoke', {
+  description: 'Install the packed package (dist/js) into a fresh strict TypeScript app: type-check, synthesize and run its CLI on Node.js 22 and 24',
+  exec: 'bash scripts/consumer-smoke.sh',
+  receiveArgs: true,
+});
 const pacmakCheck = project.addTask('pacmak-check', {
   description: 'Generate Python, Java, .NET and Go code offline to prove the API is jsii-clean for every target',
   exec: 'rm -rf dist-code && jsii-pacmak --code-only --outdir dist-code --targets python java dotnet go',
 });
+
+// Every TypeScript snippet of README.md and docs/ compiles (jsii-rosetta --strict) and translates.
+const checkSnippets = project.addTask('check-snippets', {
+  description: 'Type-check and translate every TypeScript snippet of README.md and docs/ with jsii-rosetta --strict',
+  exec: 'tsx scripts/check-snippets.ts',
+});
+project.postCompileTask.spawn(checkSnippets);
 
 // Building the Python, Java and .NET packages needs PyPI, Maven Central and NuGet. `build` packages
 // the npm tarball and generates every other target's code offline, which is what jsii can check
@@ -145,5 +170,29 @@ const packageTask = project.tasks.tryFind('package')!;
 packageTask.reset();
 packageTask.spawn(project.tasks.tryFind('package:js')!);
 packageTask.spawn(pacmakCheck);
+
+// A release builds every registry's package while the version is bumped (the build above packages
+// npm only and generates the other targets' code): Python, Java, .NET and Go need their toolchains.
+const releaseTask = project.tasks.tryFind('release')!;
+releaseTask.insertStep(releaseTask.steps.findIndex((s) => s.spawn === 'build') + 1, { spawn: 'package-all' });
+// projen writes its publish tasks only into a hosted release workflow, which this repository does not
+// use: the same publib commands, one task per registry, each with that registry's credentials in the
+// environment. They publish what `release` left under dist/.
+const publishers: Array<[string, string, string, Record<string, string>, string[]]> = [
+  ['npm', 'npm', 'publib-npm', { NPM_DIST_TAG: 'latest', NPM_REGISTRY: 'registry.npmjs.org' }, ['NPM_TOKEN']],
+  ['pypi', 'PyPI', 'publib-pypi', {}, ['TWINE_USERNAME', 'TWINE_PASSWORD']],
+  ['maven', 'Maven Central', 'publib-maven', { MAVEN_SERVER_ID: 'central-ossrh' },
+    ['MAVEN_GPG_PRIVATE_KEY', 'MAVEN_GPG_PRIVATE_KEY_PASSPHRASE', 'MAVEN_PASSWORD', 'MAVEN_USERNAME', 'MAVEN_STAGING_PROFILE_ID']],
+  ['nuget', 'NuGet Gallery', 'publib-nuget', {}, ['NUGET_API_KEY']],
+  ['golang', 'the Go module repository github.com/cdk-byoc-artifacts/cdk-byoc-artifacts-go', 'publib-golang', {}, ['GITHUB_TOKEN']],
+];
+for (const [name, registry, command, env, requiredEnv] of publishers) {
+  project.addTask(`publish:${name}`, {
+    description: `Publish the release under dist/ to ${registry}`,
+    env,
+    requiredEnv,
+    exec: `npx --yes -p publib@latest ${command}`,
+  });
+}
 
 project.synth();

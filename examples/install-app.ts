@@ -8,19 +8,26 @@
  * A new release is a new tag (or `-c releaseId=...`) and a `cdk deploy` of this stack.
  */
 import { App, CfnOutput, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { COMPONENT_TAG, EXTERNAL_ID, TENANT_ENV } from './tenant-app';
-import { ImageSource, ImageSync, ImageSyncDestination } from '../src/image-sync';
+import { ACCESS_ROLE_NAME, COMPONENT_TAG, EXTERNAL_ID, TENANT_ENV } from './tenant-app';
+import { ImageSource } from '../src/image-source';
+import { ImageSync } from '../src/image-sync';
+import { ImageSyncDestination } from '../src/image-sync-destination';
 import { InstallRepository } from '../src/install-repository';
 
 /** A fictitious install account (one of the two the tenant's pull role trusts). */
 export const INSTALL_ENV = { account: '222222222222', region: 'eu-west-1' };
 /** The tenant stack's outputs, as the vendor hands them to the customer. */
+export const TENANT_REPOSITORY_ARN = `arn:aws:ecr:${TENANT_ENV.region}:${TENANT_ENV.account}:repository/acme/component`;
+export const TENANT_ACCESS_ROLE_ARN = `arn:aws:iam::${TENANT_ENV.account}:role/${ACCESS_ROLE_NAME}`;
+/** The tenant repository's URI: derived from its ARN by `ImageSource.fromTenantEcr`. */
 export const TENANT_REPOSITORY_URI = `${TENANT_ENV.account}.dkr.ecr.${TENANT_ENV.region}.amazonaws.com/acme/component`;
-export const TENANT_ACCESS_ROLE_ARN = `arn:aws:iam::${TENANT_ENV.account}:role/acme-byoc-install-pull`;
 /** A public image the install runs next to the component (anonymous pull). */
 export const PROXY_IMAGE = 'public.ecr.aws/nginx/nginx:1.27-alpine';
 
@@ -45,22 +52,21 @@ export class InstallStack extends Stack {
     this.repository = new InstallRepository(this, 'Artifacts', { repositoryName: 'acme/install' });
 
     this.component = new ImageSync(this, 'Component', {
-      source: ImageSource.fromTenantEcr({
-        repositoryUri: TENANT_REPOSITORY_URI,
+      source: ImageSource.fromTenantEcr(ecr.Repository.fromRepositoryArn(this, 'TenantRepository', TENANT_REPOSITORY_ARN), {
         tag: props.componentTag ?? COMPONENT_TAG,
-        accessRoleArn: TENANT_ACCESS_ROLE_ARN,
+        accessRole: iam.Role.fromRoleArn(this, 'TenantAccessRole', TENANT_ACCESS_ROLE_ARN, { mutable: false }),
         externalId: EXTERNAL_ID,
       }),
-      destination: ImageSyncDestination.installRepository(this.repository),
+      destination: ImageSyncDestination.fromInstallRepository(this.repository),
       releaseId: props.releaseId,
-      platforms: ['linux/arm64'],
+      platforms: [ecr_assets.Platform.LINUX_ARM64],
     });
 
     this.proxy = new ImageSync(this, 'Proxy', {
       source: ImageSource.fromRegistry(PROXY_IMAGE),
-      destination: ImageSyncDestination.installRepository(this.repository),
+      destination: ImageSyncDestination.fromInstallRepository(this.repository),
       tag: 'nginx-1.27-alpine',
-      platforms: ['linux/arm64'],
+      platforms: [ecr_assets.Platform.LINUX_ARM64],
     });
 
     const logGroup = new logs.LogGroup(this, 'TaskLogs', {

@@ -48,7 +48,7 @@ export class TenantStack extends Stack {
     });
 
     this.accessRole = new EcrAccessRole(this, 'InstallPull', {
-      repositories: [this.repository.repository],
+      repositories: [this.repository],
       trustedAccountIds: INSTALL_ACCOUNT_IDS,
       externalId: EXTERNAL_ID,
       // A fixed name gives the installs a role ARN they can know before the tenant stack deploys.

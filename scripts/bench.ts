@@ -542,7 +542,7 @@ function report(results: CaseResult[], quick: boolean): { table: string; targets
   const pipeLines = results.filter((r) => r.pipeSeconds !== undefined).map((r) =>
     `${r.title}: plain pipe ${r.pipeSeconds!.toFixed(2)} s; engine/pipe ${(r.engine.seconds / r.pipeSeconds!).toFixed(2)}x; `
     + `pipe/raw ingest ${(r.pipeSeconds! / r.rawSeconds!).toFixed(2)}x`);
-  const note = quick ? '\n(--quick: smaller sizes; the targets are meant for the full sizes)' : '';
+  const note = quick ? '\n(--quick: a smoke run at smaller sizes; the targets are judged on the full sizes only, so it exits 0 when every copy succeeded)' : '';
   return {
     table,
     targets: targets + note
@@ -579,7 +579,8 @@ async function main(): Promise<void> {
       + 'docker-registry (distribution 2.8)';
     process.stdout.write(`\n${machine}\n\n${table}\n\n${targets}\n`);
     if (args.json) fs.writeFileSync(args.json, JSON.stringify({ machine, quick: args.quick, results }, null, 2));
-    process.exitCode = pass ? 0 : 1;
+    // A copy that fails throws above; a missed target fails only a full-size run.
+    process.exitCode = pass || args.quick ? 0 : 1;
   } finally {
     await stopAll();
     cleanup();

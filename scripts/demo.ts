@@ -17,6 +17,7 @@ import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { App } from 'aws-cdk-lib';
 import { mockClient } from 'aws-sdk-client-mock';
+import { synthCustomerReadyInstall } from './customer-ready';
 import { buildInstallApp, TENANT_ACCESS_ROLE_ARN } from '../examples/install-app';
 import { buildTenantApp, EXTERNAL_ID } from '../examples/tenant-app';
 import { Attributes, IMAGE_SYNC_RESOURCE_TYPE, Props, SourceKinds } from '../src/image-sync-contract';
@@ -51,6 +52,9 @@ async function main(): Promise<void> {
   console.log(bold('\n1. Synthesize the example apps'));
   synthesize('tenant', (outdir) => buildTenantApp(outdir).app);
   synthesize('install', (outdir) => buildInstallApp(outdir).app);
+  const ready = synthCustomerReadyInstall(path.join(ROOT, 'cdk.out', 'install-customer-ready'));
+  console.log(`   install, customer-ready (no CDK bootstrap in the customer's account): ${path.relative(ROOT, ready.templateFile)}`);
+  console.log(dim(`     Lambda code from ${Object.values(ready.buckets).join(', ')}; what to publish: ${path.relative(ROOT, ready.assetManifestFile)}`));
 
   console.log(bold('\n2. Release 1.0.0: tenant ECR -> install ECR through the ImageSync handler'));
   const [tenant, install] = await Promise.all([startRegistry({ auth: 'basic' }), startRegistry({ auth: 'basic' })]);

@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ECR_AUTH_ACTIONS, ECR_CROSS_ACCOUNT_PULL_ACTIONS } from './private/perms';
 import {
-  ValidationProblems, checkAccountId, checkExternalId, checkNonEmpty, checkOrganizationId, checkRoleArn, isToken,
+  ValidationProblems, checkAccountId, checkExternalId, checkNonEmpty, checkOrganizationId, checkRoleArn, checkRoleName, isToken,
 } from './private/validation';
 
 /**
@@ -71,8 +71,6 @@ export interface EcrAccessRoleProps {
    */
   readonly roleName?: string;
 }
-
-const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 
 /**
  * A cross-account pull role in the tenant account: trusted install principals assume it, with
@@ -184,8 +182,8 @@ function validate(props: EcrAccessRoleProps): void {
       problems.add('maxSessionDuration', duration.toHumanString(), 'between 1 and 12 hours');
     }
   }
-  if (props.roleName !== undefined && !isToken(props.roleName) && !ROLE_NAME.test(props.roleName)) {
-    problems.add('roleName', props.roleName, 'a role name is 1-64 characters of letters, digits and _+=,.@-');
+  if (props.roleName !== undefined) {
+    checkRoleName(problems, 'roleName', props.roleName);
   }
   problems.throwIfAny();
 }

@@ -1,12 +1,13 @@
-import { Token, Validations } from 'aws-cdk-lib';
+import { Token } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { attachLifecyclePolicy } from './lifecycle/attach';
 import { LifecyclePolicy } from './lifecycle/policy';
-import { LifecycleRule, TagStatus } from './lifecycle/rules';
-import { ECR_AUTH_ACTIONS, ECR_IMAGE_WRITE_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from './private/perms';
-import { checkSecureRepositoryProps, createSecureRepository } from './private/secure-repository';
+import { LifecyclePolicyRule } from './lifecycle/rules';
+import { ECR_IMAGE_WRITE_ACTIONS } from './private/perms';
+import {
+  checkSecureRepositoryProps, importRepositoryByAttributes, importRepositoryByName, SecureRepositoryBase,
+} from './private/secure-repository';
 import { ValidationProblems } from './private/validation';
 import { SecureRepositoryProps } from './repository-props';
 
@@ -15,8 +16,8 @@ import { SecureRepositoryProps } from './repository-props';
  */
 export interface InstallRepositoryProps extends SecureRepositoryProps {
   /**
-   * The lifecycle policy, replacing the default one. Combine with `lifecycleRules` or
-   * `addLifecycleRule()` to add rules after its own.
+   * The lifecycle policy, replacing the default one. `lifecycleRules` and `addLifecycleRule()` add
+   * rules after its own (see `lifecyclePolicy()` for the whole order).
    *
    * @default - the default policy: see `maxReleaseCount` and `maxUntaggedImageCount`
    */
@@ -24,16 +25,16 @@ export interface InstallRepositoryProps extends SecureRepositoryProps {
 
   /**
    * Lifecycle rules, in evaluation order, replacing the default policy (evaluated after the
-   * rules of `lifecyclePolicy` when both are given). An empty list turns lifecycle management
-   * off: images are kept until deleted.
+   * rules of `lifecyclePolicy` when both are given). An empty list, and no rule added, turns
+   * lifecycle management off: images are kept until deleted.
    *
    * @default - the default policy: see `maxReleaseCount` and `maxUntaggedImageCount`
    */
-  readonly lifecycleRules?: LifecycleRule[];
+  readonly lifecycleRules?: LifecyclePolicyRule[];
 
   /**
    * How many tagged images (releases) the default lifecycle policy keeps; older ones expire as
-   * newer releases are synced. Ignored when `lifecyclePolicy` or `lifecycleRules` is given.
+   * newer releases are synced. Only without `lifecyclePolicy` and `lifecycleRules`.
    *
    * @default 30
    */
@@ -41,8 +42,8 @@ export interface InstallRepositoryProps extends SecureRepositoryProps {
 
   /**
    * How many untagged images (platform manifests of multi-arch releases, signatures and other
-   * referrers, images whose mutable tag moved) the default lifecycle policy keeps. Ignored when
-   * `lifecyclePolicy` or `lifecycleRules` is given.
+   * referrers, images whose mutable tag moved) the default lifecycle policy keeps. Only without
+   * `lifecyclePolicy` and `lifecycleRules`.
    *
    * @default - ten times `maxReleaseCount`
    */
@@ -76,15 +77,21 @@ class WriteDenyStatement extends iam.PolicyStatement {
 
 /**
  * The install account's ECR repository: where an `ImageSync` copies each release (same digest)
- * and from where the install's nodes and tasks pull it.
+ * and from where the install's nodes and tasks pull it. An `ecr.IRepository` itself: pass it
+ * wherever aws-cdk-lib expects one (`repository` is the inner `ecr.Repository`).
  *
  * Secure by default: immutable tags, scan on push, AES256 (or a KMS key), retained on stack
  * deletion, and a repository policy that denies pushing and deleting images to every principal
- * but the writers granted with `grantWrite()` (the sync function). The default lifecycle policy
- * keeps storage bounded by counting releases, never by age: an image leaves only when newer
- * releases push it out, so a release that runs for years is never expired.
+ * but its writers. A writer is any role or user granted an image-write action through this
+ * construct: `grantPush`, `grantPullPush`, or `grant` with a push or delete action (an
+ * `ImageSync` makes its function one). The default lifecycle policy keeps storage bounded by
+ * counting releases, never by age: an image leaves only when newer releases push it out, so a
+ * release that runs for years is never expired.
+ *
+ * Grant through the `InstallRepository`, not through its inner `repository`: a push granted on
+ * the inner repository is still denied by the repository policy.
  */
-export class InstallRepository extends Construct {
+export class InstallRepository extends SecureRepositoryBase {
   /** Releases the default lifecycle policy keeps. */
   public static readonly DEFAULT_MAX_RELEASE_COUNT = 30;
   /** Untagged images the default lifecycle policy keeps per kept release. */
@@ -98,41 +105,59 @@ export class InstallRepository extends Construct {
    * @param maxReleaseCount tagged images to keep (default 30)
    * @param maxUntaggedImageCount untagged images to keep (default ten times `maxReleaseCount`)
    */
-  public static defaultLifecycleRules(maxReleaseCount?: number, maxUntaggedImageCount?: number): LifecycleRule[] {
+  public static defaultLifecycleRules(maxReleaseCount?: number, maxUntaggedImageCount?: number): LifecyclePolicyRule[] {
     const releases = maxReleaseCount ?? InstallRepository.DEFAULT_MAX_RELEASE_COUNT;
     const untagged = maxUntaggedImageCount ?? releases * InstallRepository.DEFAULT_UNTAGGED_IMAGES_PER_RELEASE;
     return [
       {
         description: `Keep the ${releases} newest releases (tagged images)`,
-        tagStatus: TagStatus.TAGGED,
+        tagStatus: ecr.TagStatus.TAGGED,
         tagPatternList: ['*'],
         maxImageCount: releases,
       },
       {
         description: `Keep the ${untagged} newest untagged images (platform manifests, referrers)`,
-        tagStatus: TagStatus.UNTAGGED,
+        tagStatus: ecr.TagStatus.UNTAGGED,
         maxImageCount: untagged,
       },
     ];
   }
 
-  /** The underlying ECR repository. */
-  public readonly repository: ecr.IRepository;
-  /** The repository's name. */
-  public readonly repositoryName: string;
-  /** The repository's ARN. */
-  public readonly repositoryArn: string;
-  /** The repository's URI: `<account>.dkr.ecr.<region>.amazonaws.com/<name>`. */
-  public readonly repositoryUri: string;
+  /**
+   * Imports an existing repository of this account and region by name.
+   *
+   * An import is a plain `ecr.IRepository`: its grants do not exempt the grantee from the write
+   * deny of the stack that owns the `InstallRepository`. Grant push there instead, e.g. to
+   * `iam.Role.fromRoleName(...)` of an `ImageSyncProvider`'s `roleName`.
+   */
+  public static fromRepositoryName(scope: Construct, id: string, repositoryName: string): ecr.IRepository {
+    return importRepositoryByName('InstallRepository', scope, id, repositoryName);
+  }
+
+  /**
+   * Imports an existing repository by name and ARN. Like `fromRepositoryName`, grants through the
+   * import do not exempt the grantee from the owning stack's write deny.
+   */
+  public static fromRepositoryAttributes(scope: Construct, id: string, attrs: ecr.RepositoryAttributes): ecr.IRepository {
+    return importRepositoryByAttributes('InstallRepository', scope, id, attrs);
+  }
+
+  /**
+   * The `InstallRepository` that `repository` is, or whose inner repository it is.
+   *
+   * @internal
+   */
+  public static _of(repository: ecr.IRepository): InstallRepository | undefined {
+    if (repository instanceof InstallRepository) {
+      return repository;
+    }
+    const owner = repository.node.scope;
+    return owner instanceof InstallRepository && owner.repository === repository ? owner : undefined;
+  }
 
   private readonly writerArns: string[] = [];
-  private readonly basePolicy?: LifecyclePolicy;
-  private readonly configuredRules: LifecycleRule[];
-  private readonly defaultRules?: LifecycleRule[];
-  private readonly addedRules: LifecycleRule[] = [];
 
   constructor(scope: Construct, id: string, props: InstallRepositoryProps = {}) {
-    super(scope, id);
     const problems = new ValidationProblems('InstallRepository');
     checkSecureRepositoryProps(problems, props);
     const explicit = props.lifecyclePolicy !== undefined || props.lifecycleRules !== undefined;
@@ -147,92 +172,62 @@ export class InstallRepository extends Construct {
       }
     }
     if (props.lifecycleRules !== undefined && !Array.isArray(props.lifecycleRules)) {
-      problems.add('lifecycleRules', props.lifecycleRules, 'a list of LifecycleRule');
+      problems.add('lifecycleRules', props.lifecycleRules, 'a list of LifecyclePolicyRule');
     }
     problems.throwIfAny();
 
-    const repository = createSecureRepository(this, props);
-    const cfn = repository.node.defaultChild as ecr.CfnRepository;
-
-    this.basePolicy = props.lifecyclePolicy;
-    this.configuredRules = [...(props.lifecycleRules ?? [])];
-    this.defaultRules = explicit ? undefined : InstallRepository.defaultLifecycleRules(props.maxReleaseCount, props.maxUntaggedImageCount);
-    attachLifecyclePolicy(this, 'InstallRepository', cfn, () => this.lifecyclePolicy());
-
-    repository.addToResourcePolicy(new WriteDenyStatement(() => [...this.writerArns]));
-
-    this.repository = repository;
-    this.repositoryName = repository.repositoryName;
-    this.repositoryArn = repository.repositoryArn;
-    this.repositoryUri = repository.repositoryUri;
+    super(scope, id, props, {
+      construct: 'InstallRepository',
+      lifecyclePolicy: props.lifecyclePolicy,
+      lifecycleRules: props.lifecycleRules,
+      defaultRules: explicit ? undefined : InstallRepository.defaultLifecycleRules(props.maxReleaseCount, props.maxUntaggedImageCount),
+    });
+    this.repository.addToResourcePolicy(new WriteDenyStatement(() => [...this.writerArns]));
   }
 
   /**
-   * The lifecycle policy as configured so far (props, added rules, or the default); undefined
-   * when `lifecycleRules` is empty and no rule was added.
+   * Grants the actions on this repository. When they include an image-write action (a push or
+   * `ecr:BatchDeleteImage`), the grantee, which must then be an IAM role or user, also becomes a
+   * writer: exempt from the repository policy's Deny of image writes.
    */
-  public lifecyclePolicy(): LifecyclePolicy | undefined {
-    if (this.basePolicy) {
-      return this.basePolicy.withRules([...this.configuredRules, ...this.addedRules]);
+  public grant(grantee: iam.IGrantable, ...actions: string[]): iam.Grant {
+    if (actions.some((a) => ECR_IMAGE_WRITE_ACTIONS.includes(a))) {
+      this.addWriter(grantee, 'grant');
     }
-    if (this.defaultRules) {
-      // Added rules take precedence; the default rules stay as the catch-all after them.
-      return LifecyclePolicy.fromRules([...this.addedRules, ...this.defaultRules]);
-    }
-    const rules = [...this.configuredRules, ...this.addedRules];
-    return rules.length > 0 ? LifecyclePolicy.fromRules(rules) : undefined;
+    return super.grant(grantee, ...actions);
   }
 
   /**
-   * Adds a lifecycle rule. With the default policy, added rules are evaluated before the default
-   * rules (which stay as the catch-all); otherwise after the configured rules.
-   */
-  public addLifecycleRule(rule: LifecycleRule): void {
-    this.addedRules.push(rule);
-  }
-
-  /**
-   * Grants pulling images: `ecr:BatchCheckLayerAvailability`, `ecr:GetDownloadUrlForLayer`,
-   * `ecr:BatchGetImage` on this repository, and `ecr:GetAuthorizationToken` on `*`.
-   */
-  public grantPull(grantee: iam.IGrantable): iam.Grant {
-    return this.grantWithToken(grantee, ECR_PULL_ACTIONS);
-  }
-
-  /**
-   * Grants pushing images and exempts the grantee from the repository policy's Deny of image
-   * writes (pushes and `ecr:BatchDeleteImage`). The grantee must be an IAM role or user.
+   * Grants pushing images (the actions listed below) and makes the grantee a writer, exempt from
+   * the repository policy's Deny of image writes. The grantee must be an IAM role or user.
    *
    * Grants the set ECR documents for pushing, since clients check which layers and manifests
    * exist first: `ecr:BatchCheckLayerAvailability`, `ecr:BatchGetImage`,
    * `ecr:InitiateLayerUpload`, `ecr:UploadLayerPart`, `ecr:CompleteLayerUpload`, `ecr:PutImage`
    * on this repository, and `ecr:GetAuthorizationToken` on `*`. Deleting images is not granted.
    */
-  public grantWrite(grantee: iam.IGrantable): iam.Grant {
+  public grantPush(grantee: iam.IGrantable): iam.Grant {
+    this.addWriter(grantee, 'grantPush');
+    return super.grantPush(grantee);
+  }
+
+  /**
+   * Grants pulling and pushing images and makes the grantee a writer, like `grantPush`.
+   */
+  public grantPullPush(grantee: iam.IGrantable): iam.Grant {
+    this.addWriter(grantee, 'grantPullPush');
+    return super.grantPullPush(grantee);
+  }
+
+  private addWriter(grantee: iam.IGrantable, method: string): void {
     const arn = principalArnOf(grantee.grantPrincipal);
     if (arn === undefined) {
-      throw new Error(`Invalid InstallRepository.grantWrite grantee: ${grantee.grantPrincipal} is not allowed: `
+      throw new Error(`Invalid InstallRepository.${method} grantee: ${grantee.grantPrincipal} is not allowed: `
         + 'an IAM role or user (the repository policy exempts writers by aws:PrincipalArn)');
     }
     if (!this.writerArns.includes(arn)) {
       this.writerArns.push(arn);
     }
-    return this.grantWithToken(grantee, ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', ...ECR_PUSH_ACTIONS]);
-  }
-
-  private grantWithToken(grantee: iam.IGrantable, actions: string[]): iam.Grant {
-    const grant = this.repository.grant(grantee, ...actions);
-    // IAM only accepts '*' as the resource of GetAuthorizationToken: the token is for the registry.
-    iam.Grant.addToPrincipal({ grantee, actions: ECR_AUTH_ACTIONS, resourceArns: ['*'] });
-    const principal = grantee.grantPrincipal;
-    if (Construct.isConstruct(principal)) {
-      Validations.of(principal).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'ecr:GetAuthorizationToken has no resource-level permissions: IAM requires "*". '
-          + 'The image actions are granted on the install repository\'s ARN only.',
-      });
-    }
-    return grant;
   }
 }
 

@@ -1,12 +1,14 @@
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { InstallRepository } from '../src/install-repository';
 import { LifecyclePolicy } from '../src/lifecycle/policy';
-import { LifecycleActionType, TagStatus } from '../src/lifecycle/rules';
+import { LifecycleActionType } from '../src/lifecycle/rules';
 import { ECR_IMAGE_WRITE_ACTIONS } from '../src/private/perms';
 
 function stack(): Stack {
@@ -174,14 +176,14 @@ describe('InstallRepository', () => {
       rules: [{ rulePriority: 5, selection: { tagStatus: 'tagged', tagPrefixList: ['v'], countType: 'imageCountMoreThan', countNumber: 3 }, action: { type: 'expire' } }],
     }));
     const repo = new InstallRepository(s, 'Repo', { lifecyclePolicy: policy });
-    repo.addLifecycleRule({ tagStatus: TagStatus.ANY, maxImageAge: Duration.days(400), action: LifecycleActionType.TRANSITION });
+    repo.addLifecycleRule({ tagStatus: ecr.TagStatus.ANY, maxImageAge: Duration.days(400), action: LifecycleActionType.TRANSITION });
     expect(lifecycleOf(s).rules.map((r) => r.rulePriority)).toEqual([5, 6]);
   });
 
   test('fails at synth with every lifecycle problem in one message', () => {
     const s = stack();
     const repo = new InstallRepository(s, 'Repo', { lifecycleRules: [{ maxImageCount: 0 }] });
-    repo.addLifecycleRule({ tagStatus: TagStatus.UNTAGGED, maxTimeSinceLastPull: Duration.days(3), action: LifecycleActionType.EXPIRE });
+    repo.addLifecycleRule({ tagStatus: ecr.TagStatus.UNTAGGED, maxTimeSinceLastPull: Duration.days(3), action: LifecycleActionType.EXPIRE });
     expect(() => Template.fromStack(s)).toThrow(/Invalid InstallRepository lifecycle policy: rules\[0\] \(rulePriority 1\): selection.countNumber: 0[\s\S]*Invalid InstallRepository lifecycle policy: rules\[1\] \(rulePriority 2\): action.type: "expire"/);
   });
 
@@ -222,14 +224,14 @@ describe('InstallRepository', () => {
     });
   });
 
-  test('grantWrite grants push and exempts only the granted writers from the write Deny, even when granted after use', () => {
+  test('grantPush grants push and exempts only the granted writers from the write Deny, even when granted after use', () => {
     const s = stack();
     const repo = new InstallRepository(s, 'Repo');
     const writer = role(s, 'Writer');
     const other = new iam.User(s, 'Uploader');
-    repo.grantWrite(writer);
-    repo.grantWrite(writer);
-    repo.grantWrite(other);
+    repo.grantPush(writer);
+    repo.grantPush(writer);
+    repo.grantPush(other);
     const statement = repositoryProps(s).RepositoryPolicyText.Statement[0];
     expect(statement.Condition).toEqual({
       ArnNotEquals: { 'aws:PrincipalArn': [{ 'Fn::GetAtt': [expect.stringMatching(/^Writer/), 'Arn'] }, { 'Fn::GetAtt': [expect.stringMatching(/^Uploader/), 'Arn'] }] },
@@ -252,19 +254,68 @@ describe('InstallRepository', () => {
     });
   });
 
-  test('grantWrite of a Lambda function exempts its execution role', () => {
+  test('grantPush of a Lambda function exempts its execution role', () => {
     const s = stack();
     const repo = new InstallRepository(s, 'Repo');
     const fn = new lambda.Function(s, 'Sync', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}') });
-    repo.grantWrite(fn);
+    repo.grantPush(fn);
     expect(repositoryProps(s).RepositoryPolicyText.Statement[0].Condition).toEqual({
       ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [expect.stringMatching(/^SyncServiceRole/), 'Arn'] } },
     });
   });
 
-  test('fails on grantWrite of a principal that is not a role or user', () => {
+  test('fails on grantPush of a principal that is not a role or user', () => {
     const repo = new InstallRepository(stack(), 'Repo');
-    expect(() => repo.grantWrite(new iam.AccountPrincipal('444455556666'))).toThrow(/grantWrite grantee: .* is not allowed: an IAM role or user/);
+    expect(() => repo.grantPush(new iam.AccountPrincipal('444455556666'))).toThrow(/grantPush grantee: .* is not allowed: an IAM role or user/);
+  });
+
+  test('grantPullPush and a grant of an image-write action make the grantee a writer; reads and pulls do not', () => {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Repo');
+    repo.grantPullPush(role(s, 'Both'));
+    repo.grant(role(s, 'Deleter'), 'ecr:DescribeImages', 'ecr:BatchDeleteImage');
+    repo.grant(role(s, 'Describer'), 'ecr:DescribeImages');
+    repo.grantRead(role(s, 'Reader'));
+    repo.grantPull(role(s, 'Puller'));
+    expect(repositoryProps(s).RepositoryPolicyText.Statement[0].Condition).toEqual({
+      ArnNotEquals: { 'aws:PrincipalArn': [{ 'Fn::GetAtt': [expect.stringMatching(/^Both/), 'Arn'] }, { 'Fn::GetAtt': [expect.stringMatching(/^Deleter/), 'Arn'] }] },
+    });
+    Template.fromStack(s).hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Reader') }],
+      PolicyDocument: { Statement: [{ Action: ['ecr:DescribeRepositories', 'ecr:DescribeImages'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Repo'), 'Arn'] } }] },
+    });
+  });
+
+  test('is an ecr.IRepository: aws-cdk-lib\'s ContainerImage.fromEcrRepository takes it and grants pull', () => {
+    const s = stack();
+    const repo = new InstallRepository(s, 'Repo');
+    const task = new ecs.FargateTaskDefinition(s, 'Task');
+    task.addContainer('app', { image: ecs.ContainerImage.fromEcrRepository(repo, 'v1') });
+    const template = Template.fromStack(s);
+    const container = (Object.values(template.findResources('AWS::ECS::TaskDefinition'))[0] as any).Properties.ContainerDefinitions[0];
+
+    expect(JSON.stringify(container.Image)).toMatch(/"\/",\{"Ref":"Repo[0-9A-F]+"\},":v1"/);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^TaskExecutionRole') }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['ecr:BatchGetImage']), Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Repo'), 'Arn'] } })]) },
+    });
+    expect(repositoryProps(s).RepositoryPolicyText.Statement[0].Condition).toBeUndefined();
+  });
+
+  test('imports a repository by name or by attributes, validating them', () => {
+    const s = stack();
+    const byName = InstallRepository.fromRepositoryName(s, 'ByName', 'acme/app');
+    const byAttrs = InstallRepository.fromRepositoryAttributes(s, 'ByAttrs', { repositoryName: 'acme/web', repositoryArn: 'arn:aws:ecr:eu-west-1:111122223333:repository/acme/web' });
+    expect(byName.repositoryName).toBe('acme/app');
+    expect(byAttrs.repositoryArn).toBe('arn:aws:ecr:eu-west-1:111122223333:repository/acme/web');
+    expect(() => InstallRepository.fromRepositoryName(s, 'Bad', 'Bad Name'))
+      .toThrow('Invalid InstallRepository.fromRepositoryName props:\n  - repositoryName: "Bad Name" is not allowed');
+  });
+
+  test('applies a removal policy to its repository', () => {
+    const s = stack();
+    new InstallRepository(s, 'Repo').applyRemovalPolicy(RemovalPolicy.DESTROY);
+    Template.fromStack(s).hasResource('AWS::ECR::Repository', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
   });
 
   test('grantPull grants pull on the repository and the registry token', () => {
@@ -294,7 +345,7 @@ describe('InstallRepository', () => {
   test('a stack using it passes cdk-nag AwsSolutions', () => {
     const s = stack();
     const repo = new InstallRepository(s, 'Repo', { encryptionKey: new kms.Key(s, 'Key', { enableKeyRotation: true }) });
-    repo.grantWrite(role(s, 'Writer'));
+    repo.grantPush(role(s, 'Writer'));
     repo.grantPull(role(s, 'Task'));
     const result = new AwsSolutionsChecks().validateScope(s);
     expect(result.violations).toEqual([]);

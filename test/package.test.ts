@@ -10,6 +10,9 @@ const ROOT = path.join(__dirname, '..');
 const SRC = path.join(ROOT, 'src');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const installed = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]);
+const optionalPeers = Object.entries(pkg.peerDependenciesMeta ?? {})
+  .filter(([, meta]) => (meta as { optional?: boolean }).optional)
+  .map(([name]) => name);
 const ignored = fs.readFileSync(path.join(ROOT, '.npmignore'), 'utf8').split('\n').map(l => l.trim()).filter(l => l.startsWith('/lib/'));
 
 /** The modules a source file loads at run time (`import type` and `export type` load nothing). */
@@ -88,6 +91,15 @@ describe('the npm package', () => {
       .map(s => `${path.relative(ROOT, file)} imports ${s}`));
 
     expect(missing).toEqual([]);
+  });
+
+  test('loads no optional peer dependency when lib/index.js is loaded (only on first use)', () => {
+    const eager = [...api].flatMap(file => importsOf(file)
+      .filter(s => optionalPeers.includes(packageOf(s)))
+      .map(s => `${path.relative(ROOT, file)} imports ${s}`));
+
+    expect(optionalPeers).toEqual(['cdk-ecr-deployment']);
+    expect(eager).toEqual([]);
   });
 
   test('never loads a file it leaves out from lib/index.js', () => {

@@ -1,7 +1,8 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { LifecyclePolicy } from '../src/lifecycle/policy';
-import { LifecycleActionType, TagStatus } from '../src/lifecycle/rules';
+import { LifecycleActionType } from '../src/lifecycle/rules';
 import { TenantRepository } from '../src/tenant-repository';
 
 function stack(): Stack {
@@ -27,7 +28,7 @@ describe('TenantRepository lifecycle', () => {
     const repo = new TenantRepository(s, 'Repo', {
       lifecycleRules: [{ tagPatternList: ['pr-*'], maxImageAge: Duration.days(14) }],
     });
-    repo.addLifecycleRule({ tagStatus: TagStatus.ANY, maxTimeSinceLastPull: Duration.days(180) });
+    repo.addLifecycleRule({ tagStatus: ecr.TagStatus.ANY, maxTimeSinceLastPull: Duration.days(180) });
     repo.addLifecycleRule({ maxTimeInArchive: Duration.days(365) });
     expect(lifecycleOf(s)).toEqual({
       rules: [
@@ -38,10 +39,20 @@ describe('TenantRepository lifecycle', () => {
     });
   });
 
+  test('lifecyclePolicy() shows the rules in evaluation order: the policy\'s, the configured, then the added', () => {
+    const s = stack();
+    const base = LifecyclePolicy.fromRules([{ description: 'base', tagPatternList: ['v*'], maxImageCount: 50 }]);
+    const repo = new TenantRepository(s, 'Repo', { lifecyclePolicy: base, lifecycleRules: [{ description: 'configured', tagPatternList: ['pr-*'], maxImageCount: 5 }] });
+    repo.addLifecycleRule({ description: 'added', tagStatus: ecr.TagStatus.UNTAGGED, maxImageCount: 10 });
+    expect(JSON.parse(repo.lifecyclePolicy()!.renderPolicyText()).rules.map((r: any) => [r.rulePriority, r.description])).toEqual([
+      [1, 'base'], [2, 'configured'], [3, 'added'],
+    ]);
+  });
+
   test('addLifecycleRule alone gives the repository a lifecycle policy', () => {
     const s = stack();
     const repo = new TenantRepository(s, 'Repo');
-    repo.addLifecycleRule({ tagStatus: TagStatus.UNTAGGED, maxImageCount: 10 });
+    repo.addLifecycleRule({ tagStatus: ecr.TagStatus.UNTAGGED, maxImageCount: 10 });
     expect(lifecycleOf(s)?.rules).toHaveLength(1);
   });
 
@@ -51,7 +62,7 @@ describe('TenantRepository lifecycle', () => {
       rules: [{ rulePriority: 10, selection: { tagStatus: 'tagged', tagPatternList: ['v*'], countType: 'imageCountMoreThan', countNumber: 50 }, action: { type: 'expire' } }],
     }));
     const repo = new TenantRepository(s, 'Repo', { lifecyclePolicy: policy });
-    repo.addLifecycleRule({ tagStatus: TagStatus.UNTAGGED, maxImageAge: Duration.days(3) });
+    repo.addLifecycleRule({ tagStatus: ecr.TagStatus.UNTAGGED, maxImageAge: Duration.days(3) });
     expect(lifecycleOf(s)?.rules.map((r) => r.rulePriority)).toEqual([10, 11]);
   });
 
@@ -59,7 +70,7 @@ describe('TenantRepository lifecycle', () => {
     const s = stack();
     const repo = new TenantRepository(s, 'Repo');
     repo.addLifecycleRule({ maxImageCount: 3 });
-    repo.addLifecycleRule({ tagStatus: TagStatus.UNTAGGED, maxTimeSinceLastPull: Duration.days(3), action: LifecycleActionType.EXPIRE });
+    repo.addLifecycleRule({ tagStatus: ecr.TagStatus.UNTAGGED, maxTimeSinceLastPull: Duration.days(3), action: LifecycleActionType.EXPIRE });
     let message = '';
     try {
       Template.fromStack(s);

@@ -1,48 +1,11 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { App, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Lazy, RemovalPolicy } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
-import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as cxapi from 'aws-cdk-lib/cx-api';
-import { DockerImageName, ECRDeployment } from 'cdk-ecr-deployment';
-import { AwsSolutionsChecks } from 'cdk-nag';
-import { TenantImage, TenantImageSource, TenantRepository } from '../src/tenant-repository';
-
-const COMPONENT = path.join(__dirname, '..', 'examples', 'component');
-const ENV = { account: '111111111111', region: 'eu-west-1' };
-const ASSET_REPO_ARN = {
-  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ecr:eu-west-1:111111111111:repository/cdk-hnb659fds-container-assets-111111111111-eu-west-1']],
-};
-const PULL = ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'];
-const PUSH = ['ecr:InitiateLayerUpload', 'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:PutImage'];
-
-function newStack(): Stack {
-  return new Stack(new App(), 'Tenant', { env: ENV });
-}
-
-function repoLogicalId(template: Template): string {
-  return Object.keys(template.findResources('AWS::ECR::Repository'))[0];
-}
-
-/** Every IAM statement of the stack's policies and roles (identity policies, not trust). */
-function identityStatements(template: Template): any[] {
-  const out: any[] = [];
-  for (const res of Object.values(template.findResources('AWS::IAM::Policy'))) {
-    out.push(...(res as any).Properties.PolicyDocument.Statement);
-  }
-  for (const res of Object.values(template.findResources('AWS::IAM::Role'))) {
-    for (const p of (res as any).Properties.Policies ?? []) out.push(...p.PolicyDocument.Statement);
-  }
-  return out;
-}
-
-function asList<T>(x: T | T[]): T[] {
-  return Array.isArray(x) ? x : [x];
-}
+import { COMPONENT, newStack, PULL, PUSH, repoLogicalId } from './support/tenant';
+import { EcrAccessRole } from '../src/ecr-access-role';
+import { TenantRepository } from '../src/tenant-repository';
 
 describe('TenantRepository', () => {
   test('defaults to immutable tags, scan on push, AES256 and retain', () => {
@@ -146,6 +109,32 @@ describe('TenantRepository', () => {
         ],
       },
     });
+  });
+
+  test('grantPullPush allows pull and push on the repository and the login token on *', () => {
+    const stack = newStack();
+    const repo = new TenantRepository(stack, 'Repo');
+    repo.grantPullPush(new iam.Role(stack, 'Ci', { assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com') }));
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          { Action: [...PULL, ...PUSH], Effect: 'Allow', Resource: { 'Fn::GetAtt': [repoLogicalId(template), 'Arn'] } },
+          { Action: 'ecr:GetAuthorizationToken', Effect: 'Allow', Resource: '*' },
+        ],
+      },
+    });
+  });
+
+  test('is an ecr.IRepository: an EcrAccessRole takes it and pulls from its ARN', () => {
+    const stack = newStack();
+    const repo = new TenantRepository(stack, 'Repo');
+    new EcrAccessRole(stack, 'Pull', { repositories: [repo], trustedAccountIds: ['222222222222'], externalId: 'ext-1' });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::Role', {
+      Policies: [{ PolicyName: 'EcrPull', PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Resource: { 'Fn::GetAtt': [repoLogicalId(template), 'Arn'] } })]) } }],
+    });
+    expect(stack.resolve(repo.repositoryUriForTag('v1'))).toEqual(stack.resolve(repo.repository.repositoryUriForTag('v1')));
   });
 
   test('grantCrossAccountPull allows exactly the pull set to the named accounts in the repository policy', () => {
@@ -265,174 +254,5 @@ describe('TenantRepository validation', () => {
       .not.toThrow();
     expect(() => new TenantRepository(stack, 'R3').addImage('I', { directory: COMPONENT, tag: Lazy.string({ produce: () => '-x' }) }))
       .not.toThrow();
-  });
-});
-
-describe('TenantImage', () => {
-  test('builds the Dockerfile as an asset and copies it under the caller\'s tag', () => {
-    const stack = newStack();
-    const repo = new TenantRepository(stack, 'Repo', { repositoryName: 'acme/api' });
-    const image = repo.addImage('Api', {
-      directory: COMPONENT,
-      tag: 'v1.2.3',
-      buildArgs: { COMPONENT_VERSION: '1.2.3' },
-      platform: ecr_assets.Platform.LINUX_ARM64,
-    });
-    const template = Template.fromStack(stack);
-    const id = repoLogicalId(template);
-    expect(image.imageTag).toBe('v1.2.3');
-    template.hasResourceProperties('Custom::CDKECRDeployment', {
-      SrcImage: { 'Fn::Join': ['', ['docker://', { 'Fn::Sub': Match.stringLikeRegexp('cdk-hnb659fds-container-assets-111111111111-eu-west-1:[a-f0-9]{64}$') }]] },
-      DestImage: { 'Fn::Join': ['', Match.arrayWith(['docker://', { Ref: id }, ':v1.2.3'])] },
-      ImageArch: 'arm64',
-    });
-    expect(stack.resolve(image.imageUri)).toEqual(stack.resolve(repo.repository.repositoryUriForTag('v1.2.3')));
-  });
-
-  test('passes the build options to the Docker asset', () => {
-    const stack = newStack();
-    const repo = new TenantRepository(stack, 'Repo');
-    const image = repo.addImage('Api', {
-      directory: COMPONENT,
-      file: 'Dockerfile',
-      buildArgs: { COMPONENT_VERSION: '9.9.9' },
-      platform: ecr_assets.Platform.LINUX_AMD64,
-      target: 'final',
-    });
-    const asset = image.node.findChild('Asset') as ecr_assets.DockerImageAsset;
-    expect(asset).toBeInstanceOf(ecr_assets.DockerImageAsset);
-    const assembly = App.of(stack)!.synth();
-    const manifest = assembly.artifacts.find((a): a is cxapi.AssetManifestArtifact => a instanceof cxapi.AssetManifestArtifact)!;
-    expect(manifest.contents.dockerImages![asset.assetHash].source).toEqual(expect.objectContaining({
-      dockerFile: 'Dockerfile',
-      dockerBuildArgs: { COMPONENT_VERSION: '9.9.9' },
-      dockerBuildTarget: 'final',
-      platform: 'linux/amd64',
-    }));
-  });
-
-  test('tags with the asset hash by default', () => {
-    const stack = newStack();
-    const repo = new TenantRepository(stack, 'Repo');
-    const image = repo.addImage('Api', { directory: COMPONENT });
-    const asset = image.node.findChild('Asset') as ecr_assets.DockerImageAsset;
-    expect(image.imageTag).toBe(asset.assetHash);
-    expect(image.imageTag).toMatch(/^[a-f0-9]{64}$/);
-    Template.fromStack(stack).hasResourceProperties('Custom::CDKECRDeployment', {
-      DestImage: { 'Fn::Join': ['', Match.arrayWith([`:${asset.assetHash}`])] },
-      ImageArch: Match.absent(),
-    });
-  });
-
-  test('loads a tarball as an asset and copies it', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenant-tarball-'));
-    const tarball = path.join(dir, 'image.tar');
-    fs.writeFileSync(tarball, 'not really a tarball, only hashed at synth time');
-    try {
-      const stack = newStack();
-      const repo = new TenantRepository(stack, 'Repo');
-      const image = repo.addTarball('Saved', { tarballFile: tarball, tag: 'saved-1' });
-      expect(image.node.findChild('Asset')).toBeInstanceOf(ecr_assets.TarballImageAsset);
-      Template.fromStack(stack).hasResourceProperties('Custom::CDKECRDeployment', {
-        DestImage: { 'Fn::Join': ['', Match.arrayWith([':saved-1'])] },
-      });
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  test('copies into any repository through TenantImageSource', () => {
-    const stack = newStack();
-    const target = ecr.Repository.fromRepositoryName(stack, 'Other', 'acme/other');
-    const image = new TenantImage(stack, 'Img', { repository: target, source: TenantImageSource.fromDirectory(COMPONENT), tag: 'x1' });
-    expect(stack.resolve(image.imageUri)).toEqual(stack.resolve(target.repositoryUriForTag('x1')));
-    expect(image.deployment).toBeInstanceOf(ECRDeployment);
-    expect(JSON.stringify(stack.resolve(image.sourceImageUri))).toContain('cdk-hnb659fds-container-assets-111111111111-eu-west-1:');
-  });
-
-  test('runs the copy with one scoped role per stack: pull from the asset repository, pull and push on the destination', () => {
-    const stack = newStack();
-    const repo = new TenantRepository(stack, 'Repo');
-    repo.addImage('A', { directory: COMPONENT, tag: 'a' });
-    repo.addImage('B', { directory: COMPONENT, tag: 'b', buildArgs: { COMPONENT_VERSION: '2' } });
-    const template = Template.fromStack(stack);
-    const id = repoLogicalId(template);
-    template.resourceCountIs('AWS::Lambda::Function', 1);
-    template.resourceCountIs('AWS::IAM::Role', 1);
-    template.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: { Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }] },
-      ManagedPolicyArns: Match.absent(),
-    });
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: {
-        Statement: [
-          { Action: 'ecr:GetAuthorizationToken', Effect: 'Allow', Resource: '*' },
-          { Action: PULL, Effect: 'Allow', Resource: ASSET_REPO_ARN },
-          { Action: [...PULL, ...PUSH], Effect: 'Allow', Resource: { 'Fn::GetAtt': [id, 'Arn'] } },
-        ],
-      },
-    });
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'provided.al2023',
-      MemorySize: 1024,
-      Role: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ByocArtifactsImageCopyRole'), 'Arn'] },
-    });
-  });
-
-  test('lets the copy handler write only to its own log group, before any copy starts', () => {
-    const stack = newStack();
-    new TenantRepository(stack, 'Repo').addImage('A', { directory: COMPONENT, tag: 'a' });
-    const template = Template.fromStack(stack);
-    const fnId = Object.keys(template.findResources('AWS::Lambda::Function'))[0];
-    const policies = template.findResources('AWS::IAM::Policy', {
-      Properties: { PolicyDocument: { Statement: [Match.objectLike({ Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'] })] } },
-    });
-    const [logsId] = Object.keys(policies);
-    expect(policies[logsId].Properties.PolicyDocument.Statement[0].Resource).toEqual({
-      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:eu-west-1:111111111111:log-group:/aws/lambda/', { Ref: fnId }, ':*']],
-    });
-    template.hasResource('Custom::CDKECRDeployment', { DependsOn: Match.arrayWith([logsId]) });
-  });
-
-  test('grants no action wildcard and "*" only for the registry login token', () => {
-    const stack = newStack();
-    const repo = new TenantRepository(stack, 'Repo');
-    repo.addImage('A', { directory: COMPONENT, tag: 'a' });
-    repo.grantPull(new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountPrincipal('222222222222') }));
-    const statements = identityStatements(Template.fromStack(stack));
-    expect(statements.length).toBeGreaterThan(0);
-    for (const s of statements) {
-      for (const action of asList(s.Action)) expect(action).not.toContain('*');
-      if (asList(s.Resource).includes('*')) expect(s.Action).toBe('ecr:GetAuthorizationToken');
-    }
-  });
-
-  test('warns when another cdk-ecr-deployment handler of the stack already owns the singleton', () => {
-    const stack = newStack();
-    const other = new iam.Role(stack, 'OtherRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    new ECRDeployment(stack, 'Other', {
-      src: new DockerImageName('public.ecr.aws/docker/library/alpine:3.20'),
-      dest: new DockerImageName('111111111111.dkr.ecr.eu-west-1.amazonaws.com/x:1'),
-      memoryLimit: 1024,
-      role: other,
-    });
-    new TenantRepository(stack, 'Repo').addImage('A', { directory: COMPONENT, tag: 'a' });
-    Annotations.fromStack(stack).hasWarning('/Tenant/Repo/A/Deployment', Match.stringLikeRegexp('already has a cdk-ecr-deployment handler'));
-  });
-
-  test('passes the cdk-nag AwsSolutions checks with its own acknowledgements', () => {
-    const stack = newStack();
-    const repo = new TenantRepository(stack, 'Repo');
-    repo.addImage('A', { directory: COMPONENT, tag: 'a' });
-    repo.addImage('B', { directory: COMPONENT, tag: 'b', buildArgs: { COMPONENT_VERSION: '2' } });
-    const report = new AwsSolutionsChecks().validateScope(stack);
-    expect(report.violations).toEqual([]);
-    expect(report.success).toBe(true);
-  });
-
-  test('passes the cdk-nag AwsSolutions checks in an environment-agnostic stack', () => {
-    const stack = new Stack(new App(), 'Agnostic');
-    new TenantRepository(stack, 'Repo').addImage('A', { directory: COMPONENT, tag: 'a' });
-    expect(new AwsSolutionsChecks().validateScope(stack).violations).toEqual([]);
   });
 });

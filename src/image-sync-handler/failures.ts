@@ -80,7 +80,7 @@ export function budgetExhausted(request: SyncRequest, last: CopyResult | undefin
   return new Error(
     `Time budget exhausted: copying ${sourceName(request)} to ${destinationName(request)} ` +
     `did not finish within ${request.totalTimeoutSeconds} seconds${progress}. The tag was not moved. ` +
-    'Deploy again to resume (blobs already copied are skipped), give the ImageSync a larger totalTimeout or memorySize, ' +
+    'Deploy again to resume (blobs already copied are skipped), give the ImageSync a larger totalTimeout or its ImageSyncProvider a larger memorySize, ' +
     'or pre-seed the image with the command-line copy.',
   );
 }

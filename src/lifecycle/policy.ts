@@ -1,15 +1,9 @@
 import { Duration, Token } from 'aws-cdk-lib';
+import { MAX_POLICY_TEXT_LENGTH, MIN_DAYS_IN_ARCHIVE, MIN_POLICY_TEXT_LENGTH, PolicyCheck, PolicyRule } from './policy-json';
 import { previewRules } from './preview';
 import { LifecyclePreviewImage, LifecyclePreviewResult } from './preview-types';
-import { LifecycleActionType, LifecycleRule, LifecycleStorageClass, TagStatus } from './rules';
-import {
-  checkPolicyDocument,
-  MAX_POLICY_TEXT_LENGTH,
-  MIN_DAYS_IN_ARCHIVE,
-  MIN_POLICY_TEXT_LENGTH,
-  PolicyCheck,
-  PolicyRule,
-} from './validate';
+import { LifecycleActionType, LifecyclePolicyRule, LifecycleStorageClass } from './rules';
+import { checkPolicyDocument } from './validate';
 import { show } from '../private/validation';
 
 interface Source {
@@ -22,7 +16,7 @@ interface Source {
 }
 
 /**
- * An ECR lifecycle policy: built from `LifecycleRule` structs or read from policy JSON,
+ * An ECR lifecycle policy: built from `LifecyclePolicyRule` structs or read from policy JSON,
  * validated against everything ECR rejects, rendered deterministically, and previewed
  * against a list of images exactly as ECR's documented evaluation would act.
  *
@@ -34,7 +28,7 @@ export class LifecyclePolicy {
    * than the rule before them. Problems are reported by `validate()` and thrown by
    * `renderPolicyText()` and `preview()`, all of them in one message.
    */
-  public static fromRules(rules: LifecycleRule[]): LifecyclePolicy {
+  public static fromRules(rules: LifecyclePolicyRule[]): LifecyclePolicy {
     const earlyErrors: string[] = [];
     const entries = rulesToJson(rules, 0, 0, earlyErrors);
     return new LifecyclePolicy({ entries, earlyErrors });
@@ -88,7 +82,7 @@ export class LifecyclePolicy {
    * A new policy with `rules` evaluated after this policy's rules: rules without
    * `rulePriority` get one more than the highest priority so far.
    */
-  public withRules(rules: LifecycleRule[]): LifecyclePolicy {
+  public withRules(rules: LifecyclePolicyRule[]): LifecyclePolicy {
     const earlyErrors = [...this.source.earlyErrors];
     const existing = this.source.entries ?? [];
     const highest = Math.max(0, ...existing.map(priorityOf).filter((p): p is number => p !== undefined));
@@ -202,12 +196,12 @@ function renderRules(rules: PolicyRule[]): string {
 const CRITERIA = ['maxImageCount', 'maxImageAge', 'maxTimeSinceLastPull', 'maxTimeInArchive'] as const;
 
 /**
- * Converts `LifecycleRule` structs to policy JSON objects. Priorities default to one more than
+ * Converts `LifecyclePolicyRule` structs to policy JSON objects. Priorities default to one more than
  * the previous rule's; problems only a struct can have are added to `errors`.
  */
-function rulesToJson(rules: LifecycleRule[], previousPriority: number, firstIndex: number, errors: string[]): unknown[] {
+function rulesToJson(rules: LifecyclePolicyRule[], previousPriority: number, firstIndex: number, errors: string[]): unknown[] {
   if (!Array.isArray(rules)) {
-    errors.push(`rules: ${show(rules)} is not allowed: a list of LifecycleRule`);
+    errors.push(`rules: ${show(rules)} is not allowed: a list of LifecyclePolicyRule`);
     return [];
   }
   let previous = previousPriority;
@@ -268,7 +262,8 @@ function rulesToJson(rules: LifecycleRule[], previousPriority: number, firstInde
         break;
     }
 
-    const tagStatus = rule.tagStatus ?? (rule.tagPrefixList !== undefined || rule.tagPatternList !== undefined ? TagStatus.TAGGED : TagStatus.ANY);
+    // ecr.TagStatus values are the policy JSON's words already; the CLI bundle needs no aws-ecr at run time.
+    const tagStatus: string = rule.tagStatus ?? (rule.tagPrefixList !== undefined || rule.tagPatternList !== undefined ? 'tagged' : 'any');
     const storageClass = rule.storageClass ?? (criterion === 'maxTimeInArchive' ? LifecycleStorageClass.ARCHIVE : LifecycleStorageClass.STANDARD);
     const action = rule.action ?? (criterion === 'maxTimeSinceLastPull' ? LifecycleActionType.TRANSITION : LifecycleActionType.EXPIRE);
 

@@ -1,6 +1,6 @@
+import { patternRegExp, PolicyRule } from './policy-json';
 import { LifecyclePreviewAction, LifecyclePreviewImage, LifecyclePreviewResult } from './preview-types';
 import { LifecycleActionType, LifecycleStorageClass } from './rules';
-import { patternRegExp, PolicyRule } from './validate';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

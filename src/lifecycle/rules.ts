@@ -1,18 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-
-/**
- * Which images a lifecycle rule selects by their tags.
- *
- * The values are the ones ECR's policy JSON uses.
- */
-export enum TagStatus {
-  /** Images with at least one tag matching every entry of the rule's tag list. */
-  TAGGED = 'tagged',
-  /** Images without any tag. */
-  UNTAGGED = 'untagged',
-  /** Every image. A rule with this status must be the last rule of its storage class. */
-  ANY = 'any',
-}
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 
 /**
  * An ECR image storage class.
@@ -43,13 +30,14 @@ export enum LifecycleActionType {
 /**
  * One rule of an ECR lifecycle policy, in the shape CDK users know from `ecr.LifecycleRule`,
  * extended with everything ECR supports today: tag patterns, the archive storage class,
- * pull-based and archive-age rules, and the `transition` action.
+ * pull-based and archive-age rules, and the `transition` action. Named apart from
+ * `ecr.LifecycleRule`, which lacks these, so both can be imported side by side.
  *
  * Exactly one of `maxImageCount`, `maxImageAge`, `maxTimeSinceLastPull` and `maxTimeInArchive`
  * must be set. Rules are evaluated in the order they are listed unless `rulePriority` says
  * otherwise; for each image, the first rule whose tag selection matches it decides its fate.
  */
-export interface LifecycleRule {
+export interface LifecyclePolicyRule {
   /**
    * Describes the purpose of the rule.
    *
@@ -67,14 +55,14 @@ export interface LifecycleRule {
   /**
    * Which images to select by their tags.
    *
-   * @default - `TagStatus.TAGGED` when `tagPrefixList` or `tagPatternList` is given, else `TagStatus.ANY`
+   * @default - `ecr.TagStatus.TAGGED` when `tagPrefixList` or `tagPatternList` is given, else `ecr.TagStatus.ANY`
    */
-  readonly tagStatus?: TagStatus;
+  readonly tagStatus?: ecr.TagStatus;
 
   /**
    * Select images having, for every prefix in the list, a tag starting with it.
    *
-   * Only with `TagStatus.TAGGED`, and not together with `tagPatternList`.
+   * Only with `ecr.TagStatus.TAGGED`, and not together with `tagPatternList`.
    *
    * @default - no prefix filter
    */
@@ -84,7 +72,7 @@ export interface LifecycleRule {
    * Select images having, for every pattern in the list, a tag matching it as a whole.
    * `*` matches any run of characters (at most four `*` per pattern).
    *
-   * Only with `TagStatus.TAGGED`, and not together with `tagPrefixList`.
+   * Only with `ecr.TagStatus.TAGGED`, and not together with `tagPrefixList`.
    *
    * @default - no pattern filter
    */

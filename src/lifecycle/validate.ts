@@ -1,55 +1,14 @@
 /**
  * Validation of ECR lifecycle policy documents: everything ECR rejects (errors) and rules that can
  * never act (warnings). Works on parsed JSON of unknown shape, so the same checks serve raw policy
- * text and rules built from `LifecycleRule` structs.
+ * text and rules built from `LifecyclePolicyRule` structs.
  */
 
+import {
+  isObject, isWholeNumber, MAX_TAG_LENGTH, MAX_WILDCARDS_PER_PATTERN, MIN_DAYS_IN_ARCHIVE, PolicyCheck, PolicyRule, ruleLabel, StorageClassWord,
+} from './policy-json';
 import { show } from '../private/validation';
 
-/** The tag status words of the policy JSON. */
-export type TagStatusWord = 'tagged' | 'untagged' | 'any';
-/** The storage class words of the policy JSON. */
-export type StorageClassWord = 'standard' | 'archive';
-/** The count types of the policy JSON. */
-export type CountTypeWord = 'imageCountMoreThan' | 'sinceImagePushed' | 'sinceImagePulled' | 'sinceImageTransitioned';
-/** The action words of the policy JSON. */
-export type ActionWord = 'expire' | 'transition';
-
-/** A rule that passed validation, with the fields ECR knows (absent fields stay absent). */
-export interface PolicyRule {
-  readonly rulePriority: number;
-  readonly description?: string;
-  readonly selection: {
-    readonly tagStatus: TagStatusWord;
-    readonly tagPatternList?: string[];
-    readonly tagPrefixList?: string[];
-    readonly storageClass?: StorageClassWord;
-    readonly countType: CountTypeWord;
-    readonly countUnit?: 'days';
-    readonly countNumber: number;
-  };
-  readonly action: {
-    readonly type: ActionWord;
-    readonly targetStorageClass?: 'archive';
-  };
-}
-
-/** What validation found. `rules` is set only when there is no error. */
-export interface PolicyCheck {
-  readonly errors: string[];
-  readonly warnings: string[];
-  readonly rules?: PolicyRule[];
-}
-
-/** ECR's limits on the policy text (PutLifecyclePolicy's lifecyclePolicyText). */
-export const MIN_POLICY_TEXT_LENGTH = 100;
-export const MAX_POLICY_TEXT_LENGTH = 30_720;
-/** At most four `*` per tag pattern. */
-export const MAX_WILDCARDS_PER_PATTERN = 4;
-/** Archived images must stay archived 90 days before a lifecycle rule may delete them. */
-export const MIN_DAYS_IN_ARCHIVE = 90;
-/** ECR image tags are at most 128 characters. */
-export const MAX_TAG_LENGTH = 128;
 
 const TAG_STATUSES: readonly string[] = ['tagged', 'untagged', 'any'];
 const STORAGE_CLASSES: readonly string[] = ['standard', 'archive'];
@@ -67,29 +26,9 @@ function oneOf(words: readonly string[]): string {
   return `one of ${words.map((w) => JSON.stringify(w)).join(', ')}`;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isWholeNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value);
-}
-
-/** The label of a rule in messages: its position in `rules` and, when valid, its priority. */
-export function ruleLabel(index: number, rule: unknown): string {
-  const priority = isObject(rule) ? rule.rulePriority : undefined;
-  return isWholeNumber(priority) ? `rules[${index}] (rulePriority ${priority})` : `rules[${index}]`;
-}
-
-/** The regular expression a tag pattern stands for: `*` is any run, the rest literal, whole tag. */
-export function patternRegExp(pattern: string): RegExp {
-  const body = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, '\\$&')).join('.*');
-  return new RegExp(`^${body}$`);
-}
-
 /**
  * Validates a parsed lifecycle policy document. `extraErrors` are problems found earlier (for
- * example while converting `LifecycleRule` structs) that belong in the same message.
+ * example while converting `LifecyclePolicyRule` structs) that belong in the same message.
  */
 export function checkPolicyDocument(doc: unknown, extraErrors: string[] = []): PolicyCheck {
   const errors = [...extraErrors];

@@ -18,8 +18,17 @@ export const ECR_READ_ACTIONS = ['ecr:DescribeImages', 'ecr:ListImages', 'ecr:De
 /** Pushing layers and manifests (tagging included). */
 export const ECR_PUSH_ACTIONS = ['ecr:InitiateLayerUpload', 'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:PutImage'];
 
+/**
+ * What `grantPush` grants: the set ECR documents for pushing, since clients check which layers and
+ * manifests exist (and read the manifest they are about to replace) first.
+ */
+export const ECR_PUSH_GRANT_ACTIONS = ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', ...ECR_PUSH_ACTIONS];
+
 /** Every action that adds, moves or removes an image: what an install repository denies to all but its writers. */
 export const ECR_IMAGE_WRITE_ACTIONS = [...ECR_PUSH_ACTIONS, 'ecr:BatchDeleteImage'];
 
 /** The cross-account pull set: pull plus read, as granted by `EcrAccessRole` and `grantCrossAccountPull`. */
 export const ECR_CROSS_ACCOUNT_PULL_ACTIONS = [...ECR_PULL_ACTIONS, ...ECR_READ_ACTIONS];
+
+/** Assuming a cross-account access role with a tagged session (the release id): what `ImageSync` grants for a tenant source. */
+export const STS_ASSUME_ROLE_ACTIONS = ['sts:AssumeRole', 'sts:TagSession'];

@@ -121,6 +121,16 @@ export function checkRoleArn(p: ValidationProblems, prop: string, value: string)
   }
 }
 
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+
+/** An IAM role name: 1-64 characters of `[\w+=,.@-]`. */
+export function checkRoleName(p: ValidationProblems, prop: string, value: string): void {
+  if (skip(value)) return;
+  if (typeof value !== 'string' || !ROLE_NAME.test(value)) {
+    p.add(prop, value, 'a role name is 1-64 characters of letters, digits and _+=,.@-');
+  }
+}
+
 const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 
 /** An sts:ExternalId: 2-1224 characters of `[\w+=,.@:/-]`. */

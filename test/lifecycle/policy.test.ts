@@ -1,6 +1,7 @@
 import { Duration, Lazy } from 'aws-cdk-lib';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { LifecyclePolicy } from '../../src/lifecycle/policy';
-import { LifecycleActionType, LifecycleStorageClass, TagStatus } from '../../src/lifecycle/rules';
+import { LifecycleActionType, LifecycleStorageClass } from '../../src/lifecycle/rules';
 
 /** Policy JSON text for `rules`, pretty-printed so short policies stay above ECR's 100-character minimum. */
 function text(rules: unknown[]): string {
@@ -24,7 +25,7 @@ describe('LifecyclePolicy.fromRules', () => {
   test('renders rules in listed order with automatic priorities, fixed key order and no null', () => {
     const policy = LifecyclePolicy.fromRules([
       { description: 'releases', tagPatternList: ['v*'], maxImageCount: 30 },
-      { tagStatus: TagStatus.UNTAGGED, maxImageAge: Duration.days(14) },
+      { tagStatus: ecr.TagStatus.UNTAGGED, maxImageAge: Duration.days(14) },
       { maxTimeSinceLastPull: Duration.days(90) },
       { maxTimeInArchive: Duration.days(365) },
     ]);
@@ -58,7 +59,7 @@ describe('LifecyclePolicy.fromRules', () => {
 
   test('withRules appends rules after the highest priority so far', () => {
     const base = LifecyclePolicy.fromPolicyText(text([{ rulePriority: 7, selection: { tagStatus: 'tagged', tagPatternList: ['v*'], ...keep5 }, action: expire }]));
-    const rendered = JSON.parse(base.withRules([{ tagStatus: TagStatus.UNTAGGED, maxImageCount: 50 }]).renderPolicyText());
+    const rendered = JSON.parse(base.withRules([{ tagStatus: ecr.TagStatus.UNTAGGED, maxImageCount: 50 }]).renderPolicyText());
     expect(rendered.rules.map((r: { rulePriority: number }) => r.rulePriority)).toEqual([7, 8]);
   });
 
@@ -68,7 +69,7 @@ describe('LifecyclePolicy.fromRules', () => {
       { tagPatternList: ['b*'] },
       { tagPatternList: ['c*'], maxImageAge: Duration.hours(36) },
       { tagPatternList: ['d*'], maxTimeInArchive: Duration.days(30) },
-      { tagStatus: TagStatus.UNTAGGED, tagPrefixList: ['x'], maxImageCount: 1 },
+      { tagStatus: ecr.TagStatus.UNTAGGED, tagPrefixList: ['x'], maxImageCount: 1 },
     ]);
     const problems = policy.validate();
     expect(problems).toEqual(expect.arrayContaining([
@@ -248,7 +249,7 @@ describe('documented usage', () => {
     const policy = LifecyclePolicy.fromRules([
       { description: 'releases', tagPatternList: ['v*'], maxImageCount: 30 },
       { tagPatternList: ['pr-*'], maxImageAge: Duration.days(7), action: LifecycleActionType.TRANSITION },
-      { tagStatus: TagStatus.UNTAGGED, maxImageCount: 100 },
+      { tagStatus: ecr.TagStatus.UNTAGGED, maxImageCount: 100 },
       { maxTimeSinceLastPull: Duration.days(90) },
       { maxTimeInArchive: Duration.days(365) },
     ]);

@@ -1,7 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { digestOf, ImageSpec, NOW, repository } from './helpers';
 import { LifecyclePolicy } from '../../src/lifecycle/policy';
-import { LifecycleActionType, LifecycleStorageClass, TagStatus } from '../../src/lifecycle/rules';
+import { LifecycleActionType, LifecycleStorageClass } from '../../src/lifecycle/rules';
 
 type Outcome = [name: string, action: 'EXPIRE' | 'TRANSITION', rulePriority: number];
 
@@ -278,7 +279,7 @@ describe('LifecyclePolicy.preview edge cases', () => {
   test('results serialize exactly to the GetLifecyclePolicyPreview shape', () => {
     const policy = LifecyclePolicy.fromRules([
       { tagPatternList: ['v*'], maxImageAge: Duration.days(30), action: LifecycleActionType.TRANSITION },
-      { tagStatus: TagStatus.ANY, maxTimeInArchive: Duration.days(90) },
+      { tagStatus: ecr.TagStatus.ANY, maxTimeInArchive: Duration.days(90) },
     ]);
     const repo = repository({
       v1: { tags: ['v1'], pushed: 40 },

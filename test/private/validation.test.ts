@@ -1,6 +1,6 @@
 import { Lazy, Token } from 'aws-cdk-lib';
 import {
-  ValidationProblems, isToken, checkAccountId, checkArn, checkRoleArn, checkExternalId,
+  ValidationProblems, isToken, checkAccountId, checkArn, checkRoleArn, checkRoleName, checkExternalId,
   checkRepositoryName, checkImageTag, checkDigest, checkNonEmpty, checkOrganizationId,
 } from '../../src/private/validation';
 
@@ -85,6 +85,10 @@ describe.each<[string, Check, unknown[], unknown[], string]>([
     ['arn:aws:iam::123456789012:user/bob', 'arn:aws:iam::123456789012:role/', 'arn:aws:sts::123456789012:assumed-role/x/y',
       'arn:aws:iam::12345678901:role/x', 'arn:aws:iam::123456789012:role/' + 'r'.repeat(65), 'arn:aws:iam::123456789012:role/has space'],
     'an IAM role ARN'],
+  ['checkRoleName', checkRoleName,
+    ['sync', 'acme-byoc_image.sync+x=y,z@w', 'r'.repeat(64)],
+    ['', 'has space', 'path/name', 'r'.repeat(65), 'colon:x'],
+    'a role name is 1-64 characters'],
   ['checkExternalId', checkExternalId,
     ['ab', 'tenant-42:install/7@acme.com+x=y,z', 'e'.repeat(1224)],
     ['a', '', 'has space', 'semi;colon', 'e'.repeat(1225), 'quote"'],

@@ -1,0 +1,219 @@
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { parseImageReference } from './image-reference';
+import { Props, SourceKind, SourceKinds } from './image-sync-contract';
+import type { ImageSyncProvider } from './image-sync-provider';
+import { ecrRepositoryUri, parseEcrRepositoryArn } from './private/ecr-names';
+import { STS_ASSUME_ROLE_ACTIONS } from './private/perms';
+import { checkDigest, checkExternalId, checkImageTag, checkRoleArn, isToken, ValidationProblems } from './private/validation';
+
+/**
+ * Which image of an ECR repository to copy.
+ */
+export interface EcrImageOptions {
+  /**
+   * The source tag. Also the default destination tag.
+   *
+   * @default - none; `tag` or `digest` is required
+   */
+  readonly tag?: string;
+
+  /**
+   * The source digest (`sha256:...`). Wins over `tag` when both are given: the copy is pinned.
+   *
+   * @default - the digest the tag points at when the sync runs
+   */
+  readonly digest?: string;
+}
+
+/**
+ * Which image of a tenant repository to copy, and the access role that reaches it.
+ */
+export interface TenantEcrImageOptions extends EcrImageOptions {
+  /**
+   * The access role in the tenant account (an `EcrAccessRole`) that trusts this account and grants
+   * pull on the repository, e.g. `iam.Role.fromRoleArn(this, 'TenantPull', arn, { mutable: false })`.
+   *
+   * The sync function may assume this role only (`sts:AssumeRole`, `sts:TagSession` on its ARN).
+   */
+  readonly accessRole: iam.IRole;
+
+  /**
+   * The external id the access role's trust policy requires.
+   */
+  readonly externalId: string;
+}
+
+/**
+ * How to pull an image from a registry other than ECR.
+ */
+export interface RegistryImageOptions {
+  /**
+   * A Secrets Manager secret whose value is JSON `{ "username": "...", "password": "..." }`.
+   *
+   * The function may read only this secret; the password never leaves its memory.
+   *
+   * @default - anonymous pull
+   */
+  readonly credentials?: secretsmanager.ISecret;
+}
+
+/**
+ * The image an `ImageSync` copies. Create one with a static factory.
+ */
+export class ImageSource {
+  /**
+   * An image in a tenant account's ECR, pulled through a cross-account access role
+   * (an `EcrAccessRole`) with a 15-minute session limited to the one repository.
+   *
+   * @param repository the tenant repository, e.g. `ecr.Repository.fromRepositoryArn(this, 'Tenant',
+   * 'arn:aws:ecr:eu-west-1:111111111111:repository/acme/component')`: a literal ARN gives the
+   * registry of its own account and Region, whatever this stack's
+   */
+  public static fromTenantEcr(repository: ecr.IRepository, options: TenantEcrImageOptions): ImageSource {
+    const p = new ValidationProblems('ImageSource.fromTenantEcr');
+    checkTagOrDigest(p, options.tag, options.digest);
+    if (options.accessRole === undefined) {
+      p.add('accessRole', undefined, 'the tenant\'s access role, e.g. iam.Role.fromRoleArn(scope, id, arn, { mutable: false })');
+    } else {
+      checkRoleArn(p, 'accessRole', options.accessRole.roleArn);
+    }
+    if (options.externalId === undefined) {
+      p.add('externalId', undefined, 'the external id of the access role is required');
+    } else {
+      checkExternalId(p, 'externalId', options.externalId);
+    }
+    const arn = repository?.repositoryArn;
+    const parts = arn === undefined || isToken(arn) ? undefined : parseEcrRepositoryArn(arn);
+    if (repository === undefined) {
+      p.add('repository', undefined, 'the tenant repository, e.g. ecr.Repository.fromRepositoryArn(scope, id, arn)');
+    } else if (!isToken(arn) && parts === undefined) {
+      p.add('repository', arn, 'an ECR repository, ARN arn:<partition>:ecr:<region>:<account>:repository/<name>');
+    }
+    p.throwIfAny();
+
+    // A literal ARN names the tenant's account and Region: the registry host is derived from it, not
+    // from this stack (an imported repository's URI would use the stack's URL suffix token).
+    const uri = parts ? ecrRepositoryUri(parts) : repository.repositoryUri;
+    return new ImageSource({
+      kind: SourceKinds.TENANT_ECR,
+      image: options.digest ? `${uri}@${options.digest}` : `${uri}:${options.tag}`,
+      tag: options.tag,
+      repositoryArn: arn,
+      accessRole: options.accessRole,
+      externalId: options.externalId,
+    });
+  }
+
+  /**
+   * An image in an ECR repository the sync function may pull from: its role is granted pull.
+   * A repository of another account must allow this account in its repository policy
+   * (`TenantRepository.grantCrossAccountPull`); otherwise use `fromTenantEcr`.
+   */
+  public static fromEcr(repository: ecr.IRepository, options: EcrImageOptions): ImageSource {
+    const p = new ValidationProblems('ImageSource.fromEcr');
+    checkTagOrDigest(p, options.tag, options.digest);
+    p.throwIfAny();
+    return new ImageSource({
+      kind: SourceKinds.ECR,
+      image: options.digest ? repository.repositoryUriForDigest(options.digest) : repository.repositoryUriForTag(options.tag),
+      tag: options.tag,
+      repository,
+    });
+  }
+
+  /**
+   * An image in any other OCI registry (`docker.io/library/nginx:1.27`, `ghcr.io/org/app@sha256:...`,
+   * `public.ecr.aws/...`), anonymous or with credentials from Secrets Manager.
+   *
+   * @param reference `host[:port]/repository:tag` or `host[:port]/repository@sha256:...`; when it is
+   * a token, give the `ImageSync` a `tag`
+   */
+  public static fromRegistry(reference: string, options: RegistryImageOptions = {}): ImageSource {
+    const p = new ValidationProblems('ImageSource.fromRegistry');
+    let tag: string | undefined;
+    // A token (a parameter, an import) is checked by the handler at deploy time; the ImageSync then
+    // needs an explicit tag, since the default destination tag is read from the reference here.
+    if (!isToken(reference)) {
+      try {
+        const ref = parseImageReference(reference);
+        tag = ref.tag;
+        if (!ref.tag && !ref.digest) {
+          p.add('reference', reference, 'a reference with a tag or a digest, e.g. "ghcr.io/acme/app:1.2.3"');
+        }
+      } catch (e) {
+        p.add('reference', reference, `a reference host[:port]/repository[:tag][@digest] (${(e as Error).message})`);
+      }
+    }
+    p.throwIfAny();
+    return new ImageSource({ kind: SourceKinds.REGISTRY, image: reference, tag, secret: options.credentials });
+  }
+
+  private constructor(private readonly config: SourceConfig) {}
+
+  /**
+   * The tag the destination uses when `ImageSyncProps.tag` is not given.
+   *
+   * @internal
+   */
+  public get _defaultTag(): string | undefined {
+    return this.config.tag;
+  }
+
+  /**
+   * Grants the provider's function what it needs to read this source and returns the resource
+   * properties.
+   *
+   * @internal
+   */
+  public _bind(provider: ImageSyncProvider): { [key: string]: string } {
+    const c = this.config;
+    const fn = provider.function;
+    const properties: { [key: string]: string } = { [Props.SOURCE_KIND]: c.kind, [Props.SOURCE_IMAGE]: c.image };
+    switch (c.kind) {
+      case SourceKinds.TENANT_ECR:
+        // The session policy (passed on AssumeRole) narrows the role to pull on this repository;
+        // the function itself may only assume the named role, tagging the session with the release id.
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: STS_ASSUME_ROLE_ACTIONS, resources: [c.accessRole!.roleArn] }));
+        properties[Props.SOURCE_REPOSITORY_ARN] = c.repositoryArn!;
+        properties[Props.ACCESS_ROLE_ARN] = c.accessRole!.roleArn;
+        properties[Props.EXTERNAL_ID] = c.externalId!;
+        break;
+      case SourceKinds.ECR:
+        c.repository!.grantPull(fn);
+        break;
+      case SourceKinds.REGISTRY:
+        if (c.secret) {
+          c.secret.grantRead(fn);
+          properties[Props.CREDENTIALS_SECRET_ARN] = c.secret.secretArn;
+          provider._useSecretsManager();
+        }
+        break;
+    }
+    return properties;
+  }
+}
+
+interface SourceConfig {
+  readonly kind: SourceKind;
+  readonly image: string;
+  readonly tag?: string;
+  readonly repositoryArn?: string;
+  readonly accessRole?: iam.IRole;
+  readonly externalId?: string;
+  readonly repository?: ecr.IRepository;
+  readonly secret?: secretsmanager.ISecret;
+}
+
+function checkTagOrDigest(p: ValidationProblems, tag: string | undefined, digest: string | undefined): void {
+  if (tag === undefined && digest === undefined) {
+    p.add('tag', undefined, 'a tag or a digest of the source image');
+  }
+  if (tag !== undefined) {
+    checkImageTag(p, 'tag', tag);
+  }
+  if (digest !== undefined) {
+    checkDigest(p, 'digest', digest);
+  }
+}
