@@ -1,13 +1,11 @@
 import { BatchDeleteImageCommand, DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { STACK_ID_ENV } from './image-sync-contract';
 import { HandlerDependencies } from './image-sync-handler/dependencies';
 import { handleEvent, IsCompleteResponse, OnEventResponse } from './image-sync-handler/handler';
 import { ImageSyncEvent } from './image-sync-handler/request';
 import { AwsCredentials } from './sync';
-
-/** The environment variable through which the provider tells the function which stack it serves. */
-export const STACK_ID_ENV = 'IMAGE_SYNC_STACK_ID';
 
 /**
  * The handler's dependencies from AWS SDK clients. The Lambda uses the defaults; tests and the demo

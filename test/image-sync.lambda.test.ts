@@ -6,13 +6,13 @@ import { BatchDeleteImageCommand, DescribeRepositoriesCommand, ECRClient, GetAut
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Attributes, IMAGE_SYNC_RESOURCE_TYPE, Props, SourceKinds } from '../src/image-sync-contract';
+import { Attributes, IMAGE_SYNC_RESOURCE_TYPE, Props, STACK_ID_ENV, SourceKinds } from '../src/image-sync-contract';
 import { startFaultProxy } from './support/fault-proxy';
 import { startFakeRegistry } from './support/hostile';
 import { HandlerDependencies } from '../src/image-sync-handler/dependencies';
 import { handleEvent, IsCompleteResponse, OnEventResponse } from '../src/image-sync-handler/handler';
 import { BUDGET_KEY, ImageSyncEvent, PHASE_KEY } from '../src/image-sync-handler/request';
-import { STACK_ID_ENV, createDependencies, handler } from '../src/image-sync.lambda';
+import { createDependencies, handler } from '../src/image-sync.lambda';
 import { BuiltImage, buildArtifact, buildImage, buildIndex, expectImage, pushImage, readManifest } from './support/images';
 import { startRegistry, stopAll, TestRegistry } from './support/registry';
 
