@@ -73,7 +73,7 @@ export class RegistryClient {
     }
     return {
       digest,
-      mediaType: (headerValue(res.headers['content-type']) ?? '').split(';')[0].trim(),
+      mediaType: mediaTypeOf(res),
       size: Number(res.headers['content-length'] ?? 0),
     };
   }
@@ -130,12 +130,13 @@ export class RegistryClient {
         registry: this.registry, reference: `${repository}@${reference}`, retryable: true,
       });
     }
-    if (claimed && claimed.startsWith('sha256:') && claimed !== digest) {
+    // A claim that is not a digest is no claim (and its text is not repeated).
+    if (claimed && isDigest(claimed) && claimed !== digest) {
       throw new CopyError('DIGEST_MISMATCH', `${this.registry}/${repository}:${reference} claims digest ${claimed} but its bytes hash to ${digest}`, {
         registry: this.registry, reference: `${repository}:${reference}`, retryable: true,
       });
     }
-    return { bytes, digest, mediaType: (headerValue(res.headers['content-type']) ?? '').split(';')[0].trim(), size: bytes.length };
+    return { bytes, digest, mediaType: mediaTypeOf(res), size: bytes.length };
   }
 
   /** PUT manifest bytes under a tag or digest; returns the digest the registry reports. */
@@ -304,6 +305,12 @@ export function pushScope(repository: string): string[] {
 
 export function sha256(bytes: Buffer): string {
   return 'sha256:' + crypto.createHash('sha256').update(bytes).digest('hex');
+}
+
+/** A media type (RFC 6838 `type/subtype`) from Content-Type, or '' for anything else a registry may send. */
+function mediaTypeOf(res: HttpResponse): string {
+  const value = (headerValue(res.headers['content-type']) ?? '').split(';')[0].trim();
+  return /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/.test(value) ? value : '';
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
