@@ -10,6 +10,12 @@
 /** The CloudFormation resource type of an image sync. Public contract: renaming it replaces every resource. */
 export const IMAGE_SYNC_RESOURCE_TYPE = 'Custom::ImageSync';
 
+/**
+ * The environment variable through which the provider tells its function which stack it serves:
+ * the function refuses events of any other stack.
+ */
+export const STACK_ID_ENV = 'IMAGE_SYNC_STACK_ID';
+
 /** How the handler reaches the source image. */
 export const SourceKinds = {
   /** An ECR repository in another (tenant) account, read through an assumed access role. */

@@ -76,15 +76,17 @@ export class ImageSyncDestination {
 
   /**
    * Grants the provider's function what the copy needs: pull (it checks what the destination
-   * already has) and push, and with `removeOnDelete` what the opt-in removal needs.
+   * already has), push, reading whether the repository's tags are immutable (an Update answered
+   * from the destination needs no tenant), and with `removeOnDelete` what the opt-in removal needs.
    *
    * @internal
    */
   public _bind(provider: ImageSyncProvider, removeOnDelete: boolean): void {
     this.repository.grantPullPush(provider.function);
+    this.repository.grant(provider.function, 'ecr:DescribeRepositories');
     if (removeOnDelete) {
-      // The opt-in removal reads where the tag points and deletes the tag with the ECR API.
-      this.repository.grant(provider.function, 'ecr:DescribeImages', 'ecr:BatchDeleteImage');
+      // One BatchDeleteImage names the tag and its digest: ECR refuses a tag that has moved.
+      this.repository.grant(provider.function, 'ecr:BatchDeleteImage');
     }
   }
 }

@@ -6,7 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IConstruct } from 'constructs';
-import { DEFAULT_TOTAL_TIMEOUT_SECONDS } from './image-sync-contract';
+import { DEFAULT_TOTAL_TIMEOUT_SECONDS, STACK_ID_ENV } from './image-sync-contract';
 import { ImageSyncFunction } from './image-sync-function';
 import { stackSingleton } from './private/stack-singleton';
 import { SyncEndpoints } from './private/sync-endpoints';
@@ -173,6 +173,7 @@ export class ImageSyncProvider extends Construct {
       vpcSubnets: props.vpcSubnets,
       securityGroups: props.securityGroups,
       description: 'cdk-byoc-artifacts ImageSync: copies release images by digest',
+      environment: { [STACK_ID_ENV]: Stack.of(this).stackId },
     });
     if (props.vpc && props.createVpcEndpoints) {
       this.endpoints = new SyncEndpoints(this, 'Endpoints', fn, props.vpc, props.vpcSubnets);

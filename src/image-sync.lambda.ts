@@ -1,7 +1,8 @@
-import { BatchDeleteImageCommand, DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { BatchDeleteImageCommand, DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { EcrTag, HandlerDependencies } from './image-sync-handler/dependencies';
+import { STACK_ID_ENV } from './image-sync-contract';
+import { HandlerDependencies } from './image-sync-handler/dependencies';
 import { handleEvent, IsCompleteResponse, OnEventResponse } from './image-sync-handler/handler';
 import { ImageSyncEvent } from './image-sync-handler/request';
 import { AwsCredentials } from './sync';
@@ -18,9 +19,9 @@ export function createDependencies(overrides: Partial<HandlerDependencies> = {})
   // A pull session's client serves one copy: its token must not outlive the invocation.
   const ecr = (r: string, credentials?: AwsCredentials): ECRClient => (credentials ? new ECRClient({ region: r, credentials })
     : ecrClients.get(r) ?? ecrClients.set(r, new ECRClient({ region: r })).get(r)!);
-  const image = (t: EcrTag) => ({ registryId: t.registryId, repositoryName: t.repositoryName, imageIds: [{ imageTag: t.tag }] });
   return {
     region,
+    stackId: process.env[STACK_ID_ENV] || undefined,
     assumeRole: async (r) => {
       const c = (await sts.send(new AssumeRoleCommand({
         RoleArn: r.roleArn,
@@ -33,8 +34,19 @@ export function createDependencies(overrides: Partial<HandlerDependencies> = {})
       return c && { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
     },
     ecrAuthorizationToken: async (r, credentials) => (await ecr(r, credentials).send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0],
-    describeTag: async (t) => (await ecr(t.region).send(new DescribeImagesCommand(image(t)))).imageDetails?.[0]?.imageDigest,
-    deleteTag: async (t) => (await ecr(t.region).send(new BatchDeleteImageCommand(image(t)))).failures ?? [],
+    // The tag and the digest in one image id: ECR removes the tag only while it still names the digest.
+    deleteTag: async (t) => (await ecr(t.region).send(new BatchDeleteImageCommand({
+      registryId: t.registryId, repositoryName: t.repositoryName, imageIds: [{ imageTag: t.tag, imageDigest: t.digest }],
+    }))).failures ?? [],
+    tagMutability: async (r) => {
+      const repository = (await ecr(r.region).send(new DescribeRepositoriesCommand({
+        registryId: r.registryId, repositoryNames: [r.repositoryName],
+      }))).repositories?.[0];
+      return repository?.imageTagMutability === undefined ? undefined : {
+        mutability: repository.imageTagMutability,
+        exclusions: (repository.imageTagMutabilityExclusionFilters ?? []).map((f) => f.filter ?? '').filter((f) => f !== ''),
+      };
+    },
     readSecret: async (secretId) => (await secretsManager.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString,
     ...overrides,
   };

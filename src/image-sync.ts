@@ -1,4 +1,4 @@
-import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import { CustomResource, Duration, Fn, Stack } from 'aws-cdk-lib';
 import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -227,9 +227,11 @@ export class ImageSync extends Construct {
     this.resource.node.addDependency(provider.function);
 
     this.imageDigest = this.resource.getAttString(Attributes.IMAGE_DIGEST);
-    this.imageUri = this.resource.getAttString(Attributes.IMAGE_URI);
+    // What runs is built here from the destination repository; only the digest comes from the
+    // handler's answer (a forged answer cannot point a workload at another repository).
+    this.repositoryUri = repository.repositoryUri;
+    this.imageUri = Fn.join('', [repository.repositoryUri, '@', this.imageDigest]);
     this.imageTag = this.resource.getAttString(Attributes.IMAGE_TAG);
-    this.repositoryUri = this.resource.getAttString(Attributes.REPOSITORY_URI);
   }
 
   /**

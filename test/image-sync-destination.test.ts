@@ -30,6 +30,8 @@ describe('ImageSyncDestination', () => {
     });
     const actions = policyStatements(template, SHARED_ROLE_PREFIX).flatMap((st) => [st.Action].flat());
     expect(actions).toEqual(expect.arrayContaining(['ecr:PutImage', 'ecr:CompleteLayerUpload', 'ecr:BatchGetImage', 'ecr:BatchCheckLayerAvailability']));
+    // Whether the tags are immutable, so that an Update (a rollback) can be answered without the tenant.
+    expect(actions).toContain('ecr:DescribeRepositories');
     template.hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { DestinationRepositoryName: { Ref: Match.stringLikeRegexp('^Install') } });
   });
 

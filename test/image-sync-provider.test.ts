@@ -11,7 +11,7 @@ import {
 } from './support/image-sync';
 import { ImageSource } from '../src/image-source';
 import { ImageSync } from '../src/image-sync';
-import { IMAGE_SYNC_RESOURCE_TYPE } from '../src/image-sync-contract';
+import { IMAGE_SYNC_RESOURCE_TYPE, STACK_ID_ENV } from '../src/image-sync-contract';
 import { ImageSyncDestination } from '../src/image-sync-destination';
 import { ImageSyncProvider } from '../src/image-sync-provider';
 
@@ -38,6 +38,17 @@ describe('ImageSyncProvider', () => {
       LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: { Ref: Match.stringLikeRegexp('ImageSyncProviderLogs') } }),
     });
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  });
+
+  test('tells its function the stack it serves, whose events are the only ones it takes', () => {
+    const stack = newStack();
+    new ImageSync(stack, 'Api', { source: tenantSource(stack), destination: destination(stack) });
+    const template = Template.fromStack(stack);
+
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Environment: { Variables: { [STACK_ID_ENV]: { Ref: 'AWS::StackId' } } },
+    });
   });
 
   test('wires the same function as the provider\'s onEvent and isComplete handler behind a waiter state machine', () => {

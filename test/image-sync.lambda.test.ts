@@ -2,12 +2,13 @@ import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BatchDeleteImageCommand, DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { BatchDeleteImageCommand, DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Attributes, IMAGE_SYNC_RESOURCE_TYPE, Props, SourceKinds } from '../src/image-sync-contract';
+import { Attributes, IMAGE_SYNC_RESOURCE_TYPE, Props, STACK_ID_ENV, SourceKinds } from '../src/image-sync-contract';
 import { startFaultProxy } from './support/fault-proxy';
+import { startFakeRegistry } from './support/hostile';
 import { HandlerDependencies } from '../src/image-sync-handler/dependencies';
 import { handleEvent, IsCompleteResponse, OnEventResponse } from '../src/image-sync-handler/handler';
 import { BUDGET_KEY, ImageSyncEvent, PHASE_KEY } from '../src/image-sync-handler/request';
@@ -191,6 +192,8 @@ describe('image-sync handler', () => {
 
     expect(result.Data).toMatchObject({ [Attributes.IMAGE_DIGEST]: img.digest, [Attributes.BYTES_COPIED]: '0', [Attributes.BLOBS_COPIED]: '0' });
     expect(logs.some((l) => l.includes('"alreadyPresent":true'))).toBe(true);
+    // The tag was there before: the physical id says so, and a removal on Delete will keep it.
+    expect(result.PhysicalResourceId).toBe(`${INSTALL_HOST}/${dst}:v1@${img.digest}#found`);
   });
 
   test('moves the tag on Update and copies only the changed layer', async () => {
@@ -523,18 +526,26 @@ describe('image-sync handler', () => {
     }
   });
 
-  test('fails saying the registry answered with an error once an outage outlasts the retry window', async () => {
+  test('fails saying the registry answered with an error once an outage outlasts the retry window, counted from its first failure', async () => {
     const src = repoName('tenant');
     const dst = repoName('install');
     await pushTenant(src, buildImage());
     const proxy = await startFaultProxy(tenant);
     try {
       proxy.setFaults([{ match: { method: 'GET', path: /\/manifests\// }, kind: 'status', status: 503, retryAfterSeconds: 0 }]);
-      const viaProxy = deps({ dial: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
-      const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), deps({ now: () => Date.now() - 11 * 60_000 }), longInvocation) as OnEventResponse;
+      let now = Date.now();
+      const viaProxy = deps({ dial: (registry) => (registry === TENANT_HOST ? proxy.host : install.host), now: () => now });
+      // The request started long ago (a slow copy, say): the window still starts with the first failure.
+      const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), deps({ now: () => now - 50 * 60_000 }), longInvocation) as OnEventResponse;
+      const merged = { ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent, [BUDGET_KEY]: now + 3600_000 };
 
-      await expect(handleEvent({ ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent }, viaProxy, longInvocation))
+      expect(await handleEvent(merged, viaProxy, longInvocation)).toEqual({ IsComplete: false });
+      now += 9 * 60_000;
+      expect(await handleEvent(merged, viaProxy, longInvocation)).toEqual({ IsComplete: false });
+      now += 2 * 60_000;
+      await expect(handleEvent(merged, viaProxy, longInvocation))
         .rejects.toThrow(/^Copying .* failed: .*503.*The registry answered with an error: deploy again later/);
+      expect(logs.filter((l) => l.includes('transient failure, will retry on the next poll'))).toHaveLength(2);
     } finally {
       await proxy.stop();
     }
@@ -544,10 +555,13 @@ describe('image-sync handler', () => {
     const src = repoName('tenant');
     const dst = repoName('install');
     stsMock.on(AssumeRoleCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }));
-    // The request started 11 minutes ago: transient failures are no longer retried.
-    const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), deps({ now: () => Date.now() - 11 * 60_000 }), longInvocation) as OnEventResponse;
+    let now = Date.now();
+    const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), deps({ now: () => now }), longInvocation) as OnEventResponse;
+    const merged = { ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent };
 
-    await expect(handleEvent({ ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent }, deps(), longInvocation)).rejects.toThrow(
+    expect(await handleEvent(merged, deps({ now: () => now }), longInvocation)).toEqual({ IsComplete: false });
+    now += 11 * 60_000;
+    await expect(handleEvent(merged, deps({ now: () => now }), longInvocation)).rejects.toThrow(
       new RegExp(`^Could not assume role ${ROLE_ARN} to pull .*Throttling.*If STS was unreachable or throttled, deploy again`),
     );
   });
@@ -605,46 +619,48 @@ describe('image-sync handler', () => {
     await expectImage(install, dst, 'v1', img);
   });
 
-  test('removes the tag on Delete when opted in and it still points at this resource\'s digest', async () => {
+  test('removes the tag on Delete when opted in, naming the tag and this resource\'s digest in one call', async () => {
     const digest = `sha256:${'c'.repeat(64)}`;
-    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: digest, imageTags: ['v1'] }] });
     ecrMock.on(BatchDeleteImageCommand).resolves({ imageIds: [{ imageTag: 'v1', imageDigest: digest }], failures: [] });
 
     await runProvider(cfnEvent('Delete', tenantProps('tenant/x', 'install/api', { [Props.REMOVE_ON_DELETE]: 'true' }), { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@${digest}` }));
 
-    expect(ecrMock.commandCalls(DescribeImagesCommand)[0].args[0].input).toEqual({ registryId: '444455556666', repositoryName: 'install/api', imageIds: [{ imageTag: 'v1' }] });
-    expect(ecrMock.commandCalls(BatchDeleteImageCommand)[0].args[0].input).toEqual({ registryId: '444455556666', repositoryName: 'install/api', imageIds: [{ imageTag: 'v1' }] });
+    expect(ecrMock.commandCalls(BatchDeleteImageCommand)[0].args[0].input).toEqual({
+      registryId: '444455556666', repositoryName: 'install/api', imageIds: [{ imageTag: 'v1', imageDigest: digest }],
+    });
   });
 
   test('keeps a tag on Delete that a newer release has moved', async () => {
-    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: `sha256:${'d'.repeat(64)}`, imageTags: ['v1'] }] });
+    ecrMock.on(BatchDeleteImageCommand).resolves({
+      imageIds: [], failures: [{ imageId: { imageTag: 'v1', imageDigest: `sha256:${'c'.repeat(64)}` }, failureCode: 'ImageTagDoesNotMatchDigest', failureReason: 'Invalid image tag' }],
+    });
 
     await runProvider(cfnEvent('Delete', tenantProps('tenant/x', 'install/api', { [Props.REMOVE_ON_DELETE]: 'true' }), { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@sha256:${'c'.repeat(64)}` }));
 
+    expect(logs.some((l) => l.includes('delete: tag already gone or moved to another image, keeping it'))).toBe(true);
+  });
+
+  test('keeps a tag on Delete that was in place before this resource, without asking ECR', async () => {
+    await runProvider(cfnEvent('Delete', tenantProps('tenant/x', 'install/api', { [Props.REMOVE_ON_DELETE]: 'true' }), { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@sha256:${'c'.repeat(64)}#found` }));
+
     expect(ecrMock.commandCalls(BatchDeleteImageCommand)).toHaveLength(0);
+    expect(logs.some((l) => l.includes('delete: the tag was in place before this resource, keeping it'))).toBe(true);
   });
 
   test('succeeds on Delete when the tag or repository is already gone, or nothing was ever copied', async () => {
-    ecrMock.on(DescribeImagesCommand).rejects(Object.assign(new Error('gone'), { name: 'RepositoryNotFoundException' }));
+    ecrMock.on(BatchDeleteImageCommand).rejects(Object.assign(new Error('gone'), { name: 'RepositoryNotFoundException' }));
     const props = tenantProps('tenant/x', 'install/api', { [Props.REMOVE_ON_DELETE]: 'true' });
 
     await runProvider(cfnEvent('Delete', props, { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@sha256:${'c'.repeat(64)}` }));
     await runProvider(cfnEvent('Delete', props, { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1` }));
+    ecrMock.on(BatchDeleteImageCommand).resolves({ imageIds: [], failures: [{ failureCode: 'ImageNotFound', failureReason: 'Requested image not found' }] });
+    await runProvider(cfnEvent('Delete', props, { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@sha256:${'c'.repeat(64)}` }));
 
-    expect(ecrMock.commandCalls(DescribeImagesCommand)).toHaveLength(1);
-    expect(ecrMock.commandCalls(BatchDeleteImageCommand)).toHaveLength(0);
-  });
-
-  test('fails on Delete saying which permission to grant when ECR denies reading the tag', async () => {
-    ecrMock.on(DescribeImagesCommand).rejects(Object.assign(new Error('not authorized to perform: ecr:DescribeImages'), { name: 'AccessDeniedException' }));
-
-    await expect(runProvider(cfnEvent('Delete', tenantProps('tenant/x', 'install/api', { [Props.REMOVE_ON_DELETE]: 'true' }), { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@sha256:${'c'.repeat(64)}` })))
-      .rejects.toThrow(/^Could not check where tag v1 of .* points before removing it: AccessDeniedException.*Grant the sync function ecr:DescribeImages/);
+    expect(ecrMock.commandCalls(BatchDeleteImageCommand)).toHaveLength(2);
   });
 
   test('fails on Delete when ECR reports a failure for the tag it was asked to remove', async () => {
     const digest = `sha256:${'c'.repeat(64)}`;
-    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: digest }] });
     ecrMock.on(BatchDeleteImageCommand).resolves({ imageIds: [], failures: [{ imageId: { imageTag: 'v1' }, failureCode: 'KmsError', failureReason: 'KMS key disabled' }] });
 
     await expect(runProvider(cfnEvent('Delete', tenantProps('tenant/x', 'install/api', { [Props.REMOVE_ON_DELETE]: 'true' }), { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@${digest}` })))
@@ -654,13 +670,12 @@ describe('image-sync handler', () => {
   test('keeps everything on Delete when the properties cannot be read', async () => {
     await runProvider(cfnEvent('Delete', { [Props.SOURCE_KIND]: 'Ftp' }, { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@sha256:${'c'.repeat(64)}` }));
 
-    expect(ecrMock.commandCalls(DescribeImagesCommand)).toHaveLength(0);
+    expect(ecrMock.commandCalls(BatchDeleteImageCommand)).toHaveLength(0);
     expect(logs.some((l) => l.includes('delete: properties unreadable, keeping whatever exists'))).toBe(true);
   });
 
   test('fails on Delete saying which permission to grant when ECR denies the removal', async () => {
     const digest = `sha256:${'c'.repeat(64)}`;
-    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: digest }] });
     ecrMock.on(BatchDeleteImageCommand).rejects(Object.assign(new Error('not authorized to perform: ecr:BatchDeleteImage'), { name: 'AccessDeniedException' }));
 
     await expect(runProvider(cfnEvent('Delete', tenantProps('tenant/x', 'install/api', { [Props.REMOVE_ON_DELETE]: 'true' }), { PhysicalResourceId: `${INSTALL_HOST}/install/api:v1@${digest}` })))
@@ -694,6 +709,221 @@ describe('image-sync handler', () => {
     expect(answer.PhysicalResourceId).toBe(`${INSTALL_HOST}/install/api:v1`);
     expect(answer[PHASE_KEY]).toBe('isComplete');
     expect(answer[BUDGET_KEY]).toBeGreaterThan(Date.now());
+  });
+});
+
+/** Tenant properties pinned to a digest, written under `tag`. */
+function pinnedProps(sourceRepo: string, destRepo: string, digest: string, tag: string): { [key: string]: unknown } {
+  return tenantProps(sourceRepo, destRepo, { [Props.SOURCE_IMAGE]: `${TENANT_HOST}/${sourceRepo}@${digest}`, [Props.DESTINATION_TAG]: tag });
+}
+
+/** Tenant properties naming the source by `tag`, written under the same tag. */
+function taggedProps(sourceRepo: string, destRepo: string, tag: string): { [key: string]: unknown } {
+  return tenantProps(sourceRepo, destRepo, { [Props.SOURCE_IMAGE]: `${TENANT_HOST}/${sourceRepo}:${tag}`, [Props.DESTINATION_TAG]: tag });
+}
+
+/** The vendor rotated the external id or revoked the install's access: every AssumeRole is denied. */
+function revokeTenantAccess(): void {
+  stsMock.reset();
+  stsMock.on(AssumeRoleCommand).rejects(Object.assign(new Error(`User is not authorized to perform: sts:AssumeRole on resource: ${ROLE_ARN}`), { name: 'AccessDenied' }));
+}
+
+describe('image-sync handler: destination first', () => {
+  test('rolls back to a release pinned by digest without the tenant, after the access role was revoked', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const [v1, v2] = [buildImage(), buildImage()];
+    await pushTenant(src, v1, 'v1');
+    await pushTenant(src, v2, 'v2');
+    const created = await runProvider(cfnEvent('Create', pinnedProps(src, dst, v1.digest, 'v1')));
+    const updated = await runProvider(cfnEvent('Update', pinnedProps(src, dst, v2.digest, 'v2'), {
+      PhysicalResourceId: created.result.PhysicalResourceId, OldResourceProperties: pinnedProps(src, dst, v1.digest, 'v1'),
+    }));
+    expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(2);
+    revokeTenantAccess();
+
+    // UPDATE_ROLLBACK: the old properties come back as an Update.
+    const rolledBack = await runProvider(cfnEvent('Update', pinnedProps(src, dst, v1.digest, 'v1'), {
+      PhysicalResourceId: updated.result.PhysicalResourceId, OldResourceProperties: pinnedProps(src, dst, v2.digest, 'v2'),
+    }));
+
+    expect(rolledBack.result.Data).toMatchObject({ [Attributes.IMAGE_DIGEST]: v1.digest, [Attributes.MEDIA_TYPE]: v1.mediaType, [Attributes.BYTES_COPIED]: '0' });
+    expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(0);
+    expect(rolledBack.result.PhysicalResourceId).toBe(`${INSTALL_HOST}/${dst}:v1@${v1.digest}#found`);
+    expect(logs.some((l) => l.includes('the tag already names the pinned digest; the source was not asked'))).toBe(true);
+  });
+
+  test('tags a pinned digest the destination already holds from its own copy, without the tenant', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const img = buildImage({ layers: [8 * 1024, 4 * 1024] });
+    await pushImage(install, dst, undefined, img);
+    revokeTenantAccess();
+
+    const { result } = await runProvider(cfnEvent('Create', pinnedProps(src, dst, img.digest, 'release-7')));
+
+    expect(result.Data![Attributes.IMAGE_DIGEST]).toBe(img.digest);
+    expect(result.PhysicalResourceId).toBe(`${INSTALL_HOST}/${dst}:release-7@${img.digest}`);
+    await expectImage(install, dst, 'release-7', img);
+    expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(0);
+  });
+
+  test('rolls back a release named by tag without the tenant when the repository keeps its tags immutable', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const [v1, v2] = [buildImage(), buildImage()];
+    await pushTenant(src, v1, 'v1');
+    await pushTenant(src, v2, 'v2');
+    ecrMock.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryName: dst, imageTagMutability: 'IMMUTABLE' }] });
+    const created = await runProvider(cfnEvent('Create', taggedProps(src, dst, 'v1')));
+    const updated = await runProvider(cfnEvent('Update', taggedProps(src, dst, 'v2'), {
+      PhysicalResourceId: created.result.PhysicalResourceId, OldResourceProperties: taggedProps(src, dst, 'v1'),
+    }));
+    revokeTenantAccess();
+
+    const rolledBack = await runProvider(cfnEvent('Update', taggedProps(src, dst, 'v1'), {
+      PhysicalResourceId: updated.result.PhysicalResourceId, OldResourceProperties: taggedProps(src, dst, 'v2'),
+    }));
+
+    expect(rolledBack.result.Data![Attributes.IMAGE_DIGEST]).toBe(v1.digest);
+    expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(0);
+    expect(ecrMock.commandCalls(DescribeRepositoriesCommand).at(-1)!.args[0].input).toEqual({ registryId: '444455556666', repositoryNames: [dst] });
+  });
+
+  test('re-syncs an unchanged release named by tag without the tenant, keeping the physical id', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    await pushTenant(src, buildImage());
+    ecrMock.on(DescribeRepositoriesCommand).resolves({ repositories: [{ imageTagMutability: 'IMMUTABLE_WITH_EXCLUSION', imageTagMutabilityExclusionFilters: [{ filterType: 'WILDCARD', filter: 'latest*' }] }] });
+    const created = await runProvider(cfnEvent('Create', tenantProps(src, dst)));
+    revokeTenantAccess();
+
+    const updated = await runProvider(cfnEvent('Update', tenantProps(src, dst, { [Props.RELEASE_ID]: 'r-43' }), { PhysicalResourceId: created.result.PhysicalResourceId }));
+
+    expect(updated.result.PhysicalResourceId).toBe(created.result.PhysicalResourceId);
+    expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(0);
+  });
+
+  test.each([
+    ['the repository\'s tags are mutable', () => ecrMock.on(DescribeRepositoriesCommand).resolves({ repositories: [{ imageTagMutability: 'MUTABLE' }] })],
+    ['an exclusion filter keeps the tag mutable', () => ecrMock.on(DescribeRepositoriesCommand).resolves({
+      repositories: [{ imageTagMutability: 'IMMUTABLE_WITH_EXCLUSION', imageTagMutabilityExclusionFilters: [{ filterType: 'WILDCARD', filter: 'v*' }] }],
+    })],
+    ['the function may not read the repository', () => ecrMock.on(DescribeRepositoriesCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }))],
+  ])('asks the source on an Update by tag when %s', async (_name, arrange) => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const [v1, v1b] = [buildImage(), buildImage()];
+    await pushTenant(src, v1);
+    arrange();
+    const created = await runProvider(cfnEvent('Create', tenantProps(src, dst)));
+    // The tag moved in the tenant; the destination's tag can move too: only the source knows.
+    await pushTenant(src, v1b);
+
+    const updated = await runProvider(cfnEvent('Update', tenantProps(src, dst, { [Props.RELEASE_ID]: 'r-43' }), { PhysicalResourceId: created.result.PhysicalResourceId }));
+
+    expect(updated.result.Data![Attributes.IMAGE_DIGEST]).toBe(v1b.digest);
+    expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(2);
+  });
+
+  test('asks the source on a Create named by tag, even when the destination has the tag', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const img = buildImage();
+    await pushTenant(src, img);
+    await pushImage(install, dst, 'v1', img);
+    ecrMock.on(DescribeRepositoriesCommand).resolves({ repositories: [{ imageTagMutability: 'IMMUTABLE' }] });
+
+    await runProvider(cfnEvent('Create', tenantProps(src, dst)));
+
+    expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(1);
+    expect(ecrMock.commandCalls(DescribeRepositoriesCommand)).toHaveLength(0);
+  });
+});
+
+describe('image-sync handler: hostile surroundings', () => {
+  test('refuses an event for another stack than the one it serves', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const ours = 'arn:aws:cloudformation:eu-west-1:444455556666:stack/Install/1';
+
+    await expect(handleEvent(cfnEvent('Create', tenantProps(src, dst), { StackId: 'arn:aws:cloudformation:eu-west-1:999999999999:stack/Other/2' }), deps({ stackId: ours }), longInvocation))
+      .rejects.toThrow(/^Refused an event for stack arn:aws:cloudformation:eu-west-1:999999999999:stack\/Other\/2: this sync function serves stack .*Install\/1 only/);
+    await expect(handleEvent(cfnEvent('Delete', tenantProps(src, dst), { StackId: undefined }), deps({ stackId: ours }), longInvocation))
+      .rejects.toThrow(/^Refused an event for stack \(none\)/);
+    const answer = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), deps({ stackId: ours }), longInvocation) as OnEventResponse;
+    expect(answer[PHASE_KEY]).toBe('isComplete');
+  });
+
+  test('reads the stack it serves from the environment the provider sets', () => {
+    process.env[STACK_ID_ENV] = 'arn:aws:cloudformation:eu-west-1:444455556666:stack/Install/1';
+    try {
+      expect(createDependencies().stackId).toBe('arn:aws:cloudformation:eu-west-1:444455556666:stack/Install/1');
+    } finally {
+      delete process.env[STACK_ID_ENV];
+    }
+    expect(createDependencies().stackId).toBeUndefined();
+  });
+
+  test('keeps registry credentials and terminal control characters out of the failure reason and the logs', async () => {
+    const dst = repoName('install');
+    const robot = { username: 'robot', password: 'handler-s3cret-passw0rd' };
+    const hostile = await startFakeRegistry({
+      basic: robot,
+      intercept: ({ req, res }) => {
+        if (!req.headers.authorization) return false;
+        res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({
+          errors: [{ code: 'DENIED', message: `you sent ${req.headers.authorization} (${robot.password})\x1b]0;pwned\x07\r\x1b[2KCREATE_COMPLETE\u202e` }],
+        }));
+        return true;
+      },
+    });
+    try {
+      secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(robot) });
+      const d = deps({ dial: (registry) => (registry === HUB_HOST ? hostile.host : install.host) });
+      const error = await runProvider(cfnEvent('Create', {
+        [Props.SOURCE_KIND]: SourceKinds.REGISTRY,
+        [Props.SOURCE_IMAGE]: `${HUB_HOST}/vendor/app:1`,
+        [Props.CREDENTIALS_SECRET_ARN]: 'arn:aws:secretsmanager:eu-west-1:444455556666:secret:hub-AbCdEf',
+        [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
+        [Props.DESTINATION_REPOSITORY_NAME]: dst,
+        [Props.DESTINATION_TAG]: '1',
+      }), d).catch((e) => e);
+
+      expect(error.message).toMatch(/failed: .*DENIED: you sent Basic \*\*\* \(\*\*\*\)/);
+      const basic = Buffer.from(`${robot.username}:${robot.password}`).toString('base64');
+      for (const text of [error.message, error.stack, ...logs]) {
+        expect(text).not.toContain(robot.password);
+        expect(text).not.toContain(basic);
+        expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+      }
+    } finally {
+      await hostile.close();
+    }
+  });
+
+  test('fails with advice that can help when one layer cannot be copied within one invocation', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    const img = buildImage({ layers: [6 * 1024 * 1024] });
+    await pushTenant(src, img);
+    const proxy = await startFaultProxy(tenant);
+    try {
+      proxy.setFaults([{ match: { method: 'GET', path: /\/blobs\/sha256:/ }, kind: 'throttle', bytesPerSecond: 512 * 1024 }]);
+      const d = deps({ dial: (registry) => (registry === TENANT_HOST ? proxy.host : install.host) });
+      const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), d, longInvocation) as OnEventResponse;
+      const merged = { ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent };
+
+      // Three seconds to copy in this invocation; the layer needs about twelve at the throttled rate.
+      await expect(handleEvent(merged, d, () => 48_000)).rejects.toThrow(new RegExp(
+        `^Layer sha256:[a-f0-9]{64} of ${TENANT_HOST}/${src}:v1 \\(6\\.0 MiB\\) cannot be copied within one invocation of the sync function: `
+        + 'at the 0\\.\\d MiB/s this invocation reached it needs about \\d+ seconds, and an invocation has \\d seconds to copy.*'
+        + `Pre-seed the destination with the command-line copy \\(cdk-byoc-artifacts copy ${TENANT_HOST}/${src}:v1 ${INSTALL_HOST}/${dst}:v1\\)`,
+      ));
+      expect(await readManifest(install, dst, 'v1')).toBeUndefined();
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 

@@ -63,7 +63,7 @@ describe('ImageSync', () => {
     const statements = policyStatements(template, SHARED_ROLE_PREFIX);
 
     expect(statements).toEqual(expect.arrayContaining([
-      expect.objectContaining({ Action: ['ecr:DescribeImages', 'ecr:BatchDeleteImage'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Repo/), 'Arn'] } }),
+      expect.objectContaining({ Action: 'ecr:BatchDeleteImage', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Repo/), 'Arn'] } }),
     ]));
     template.hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { RemoveOnDelete: 'true' });
   });
@@ -92,9 +92,12 @@ describe('ImageSync', () => {
     const syncId = Object.keys(template.findResources(IMAGE_SYNC_RESOURCE_TYPE))[0];
 
     expect(stack.resolve(sync.imageDigest)).toEqual({ 'Fn::GetAtt': [syncId, 'ImageDigest'] });
-    expect(stack.resolve(sync.imageUri)).toEqual({ 'Fn::GetAtt': [syncId, 'ImageUri'] });
+    // What runs is built in the template from the destination repository; only the digest is the handler's.
+    const imageUri = JSON.stringify(stack.resolve(sync.imageUri));
+    expect(imageUri).toContain(`{"Ref":"${stack.getLogicalId(repo.node.defaultChild as ecr.CfnRepository)}"},"@",{"Fn::GetAtt":["${syncId}","ImageDigest"]}`);
+    expect(imageUri).not.toContain('ImageUri');
     expect(stack.resolve(sync.imageTag)).toEqual({ 'Fn::GetAtt': [syncId, 'ImageTag'] });
-    expect(stack.resolve(sync.repositoryUri)).toEqual({ 'Fn::GetAtt': [syncId, 'RepositoryUri'] });
+    expect(stack.resolve(sync.repositoryUri)).toEqual(stack.resolve(repo.repositoryUri));
     const image = JSON.stringify(template.findResources('AWS::ECS::TaskDefinition'));
     expect(image).toContain(`"@",{"Fn::GetAtt":["${syncId}","ImageDigest"]}`);
     const executionPolicies = Object.values(template.findResources('AWS::IAM::Policy'))

@@ -2,7 +2,7 @@ import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { ImageReference, formatImageReference, parseImageReference } from '../image-reference';
 import { platformProblem } from '../platform';
 import { parseEcrRegistry } from '../private/ecr-names';
-import { CopyError, CredentialSource, RegistryCredentials, copyImage, ecrCredentialSource, resolveDigest } from '../sync';
+import { CopyError, CredentialSource, Redactor, RegistryCredentials, copyImage, ecrCredentialSource, resolveDigest } from '../sync';
 import { Io, UsageError, lastValue, parseArgs } from './args';
 import { ProgressDisplay, summary } from './progress';
 
@@ -12,6 +12,9 @@ const USAGE = `Usage: cdk-byoc-artifacts copy SRC DST [--src-creds USER:PASS] [-
 Copies an image, index or OCI artifact from SRC to DST with the same digest.
 References are host[:port]/repo[:tag][@digest]; DST's tag defaults to SRC's.
 Loopback hosts (127.0.0.0/8, localhost, [::1]) use plain HTTP, every other host HTTPS.
+Credentials go to the registry's own origin only: a redirect, token realm or upload location
+elsewhere never gets them, never steps down to plain HTTP, and from a registry that is not on
+loopback never reaches a loopback or link-local address.
 
 Credentials: --src-creds/--dest-creds, or CDK_BYOC_SRC_CREDS/CDK_BYOC_DEST_CREDS (USER:PASS) to
 keep them off the command line. ECR hosts without credentials log in with GetAuthorizationToken
@@ -48,8 +51,11 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
   const ecrClients: ECRClient[] = [];
   const sourceCredentials = credentialSource(a.sourceCredentials, ecrClients);
   const destinationCredentials = credentialSource(a.destinationCredentials, ecrClients);
-  const progress = new ProgressDisplay(io.stderr);
-  const secrets = [a.sourceCredentials?.password, a.destinationCredentials?.password].filter((s): s is string => !!s);
+  // Everything this command writes about the copy passes the engine's redactor: it knows the
+  // credentials given here and every token the copy fetches, and strips control characters.
+  const redactor = new Redactor();
+  [a.sourceCredentials, a.destinationCredentials].forEach(c => c && redactor.addCredentials(c));
+  const progress = new ProgressDisplay(io.stderr, redactor);
   try {
     const result = await copyImage({
       source: a.source,
@@ -59,6 +65,7 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
       platforms: a.platforms,
       concurrency: a.concurrency,
       onProgress: e => progress.event(e),
+      redactor,
     });
     progress.finish();
     if (!result.complete) {
@@ -69,9 +76,9 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
     const target = formatImageReference({
       registry: dst.registry, repository: dst.repository, tag: result.tag, digest: result.tag ? undefined : result.digest,
     });
-    const held = await resolveDigest(target, destinationCredentials);
+    const held = await resolveDigest(target, destinationCredentials, { redactor });
     if (held !== result.digest) {
-      io.stderr.write(`copy: ${target} holds ${held ?? 'nothing'} after the copy, expected ${result.digest}\n`);
+      io.stderr.write(redactor.text(`copy: ${target} holds ${held ?? 'nothing'} after the copy, expected ${result.digest}`) + '\n');
       return 1;
     }
     if (a.json) {
@@ -83,12 +90,9 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
     return 0;
   } catch (err) {
     progress.finish();
-    let message = err instanceof Error ? err.message : String(err);
-    for (const secret of secrets) {
-      message = message.split(secret).join('***');
-    }
+    const message = err instanceof Error ? err.message : String(err);
     const code = err instanceof CopyError ? ` [${err.code}]` : '';
-    io.stderr.write(`copy: failed${code}: ${message}\n`);
+    io.stderr.write(`${redactor.text(`copy: failed${code}: ${message}`)}\n`);
     return err instanceof CopyError && err.code === 'INVALID' && !err.registry ? 2 : 1;
   } finally {
     ecrClients.forEach(c => c.destroy());

@@ -1,7 +1,7 @@
 /**
  * What the copy command prints on the way and at the end.
  */
-import { CopyProgressEvent, CopyResult } from '../sync';
+import { CopyProgressEvent, CopyResult, Redactor } from '../sync';
 
 /** One line on a copy's outcome, for stderr. */
 export function summary(r: CopyResult): string {
@@ -39,7 +39,8 @@ export class ProgressDisplay {
   private lastLine = 0;
   private drawn = false;
 
-  constructor(private readonly out: NodeJS.WritableStream) {
+  /** @param redactor every line passes it before the display adds its own cursor controls */
+  constructor(private readonly out: NodeJS.WritableStream, private readonly redactor: Redactor = new Redactor()) {
     this.tty = (out as { isTTY?: boolean }).isTTY === true;
   }
 
@@ -93,7 +94,8 @@ export class ProgressDisplay {
       + `${formatBytes(bytes)} at ${formatBytes(bytes / seconds)}/s`, false);
   }
 
-  private line(text: string, always: boolean): void {
+  private line(raw: string, always: boolean): void {
+    const text = this.redactor.text(raw);
     if (this.tty) {
       this.out.write(`\r\x1b[K${text.slice(0, 200)}`);
       this.drawn = true;

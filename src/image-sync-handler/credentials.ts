@@ -6,7 +6,7 @@
 import { SourceKinds } from '../image-sync-contract';
 import { parseEcrRegistry } from '../private/ecr-names';
 import { AwsCredentials, CredentialSource, RegistryCredentials, assumePullSession, ecrCredentialSource } from '../sync';
-import { HandlerDependencies } from './dependencies';
+import { HandlerDependencies, Invocation } from './dependencies';
 import { assumeRoleFailure, awsErrorText } from './failures';
 import { SyncRequest, sourceName } from './request';
 
@@ -14,7 +14,7 @@ const PULL_SESSION_SECONDS = 900;
 
 /** Credentials for the source, by kind; undefined for an anonymous registry. */
 export async function sourceCredentials(
-  request: SyncRequest, logicalId: string | undefined, deps: HandlerDependencies,
+  request: SyncRequest, logicalId: string | undefined, { deps, redactor }: Invocation,
 ): Promise<CredentialSource | undefined> {
   switch (request.kind) {
     case SourceKinds.TENANT_ECR: {
@@ -41,6 +41,7 @@ export async function sourceCredentials(
         return undefined;
       }
       const secret = await readRegistrySecret(request, deps);
+      redactor.addCredentials(secret);
       return async () => secret;
     }
   }

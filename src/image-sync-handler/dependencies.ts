@@ -3,15 +3,28 @@
  * builds them from SDK clients; tests and the demo pass fakes, or SDK clients under
  * aws-sdk-client-mock, through the same functions.
  */
-import { AssumeRole, AwsCredentials, CopyProgressEvent, EcrAuthorizationData } from '../sync';
+import { AssumeRole, AwsCredentials, CopyProgressEvent, EcrAuthorizationData, Redactor } from '../sync';
 
-/** One tag of an ECR repository, and the region whose API serves it. */
-export interface EcrTag {
+/** An ECR repository, and the region whose API serves it. */
+export interface EcrRepository {
   readonly region: string;
   /** The registry's account. */
   readonly registryId?: string;
   readonly repositoryName: string;
+}
+
+/** One tag of an ECR repository, and the digest it must still name. */
+export interface EcrTag extends EcrRepository {
   readonly tag: string;
+  readonly digest: string;
+}
+
+/** Which tags of a repository can be moved: ECR's `imageTagMutability` and its exclusion filters. */
+export interface TagMutability {
+  /** `MUTABLE`, `IMMUTABLE`, `IMMUTABLE_WITH_EXCLUSION` or `MUTABLE_WITH_EXCLUSION`. */
+  readonly mutability: string;
+  /** Wildcard filters (`*` matches any run of characters) of the tags that are the exception. */
+  readonly exclusions: string[];
 }
 
 /** What ECR reports it could not do for an image of a batch call. */
@@ -30,10 +43,13 @@ export interface HandlerDependencies {
   readonly assumeRole: AssumeRole;
   /** `ecr:GetAuthorizationToken` in a region, as the function or with the given credentials. */
   readonly ecrAuthorizationToken: (region: string, credentials?: AwsCredentials) => Promise<EcrAuthorizationData | undefined>;
-  /** `ecr:DescribeImages` of one tag: the digest it points at. Rejects with ECR's error, e.g. when the tag is gone. */
-  readonly describeTag: (tag: EcrTag) => Promise<string | undefined>;
-  /** `ecr:BatchDeleteImage` of one tag: the failures ECR reports. */
+  /**
+   * `ecr:BatchDeleteImage` of one tag together with the digest it must name (ECR refuses with
+   * `ImageTagDoesNotMatchDigest` when the tag has moved): the failures ECR reports.
+   */
   readonly deleteTag: (tag: EcrTag) => Promise<EcrImageFailure[]>;
+  /** `ecr:DescribeRepositories` of one repository: which of its tags can move. */
+  readonly tagMutability: (repository: EcrRepository) => Promise<TagMutability | undefined>;
   /** `secretsmanager:GetSecretValue`: a secret's string value (registry credentials). */
   readonly readSecret: (secretId: string) => Promise<string | undefined>;
   /**
@@ -52,9 +68,27 @@ export interface HandlerDependencies {
   readonly log?: Log;
   /** Copy progress, for the demo. @default - none */
   readonly onProgress?: (event: CopyProgressEvent) => void;
+  /**
+   * The stack the function belongs to (the provider passes it in the function's environment):
+   * events of any other stack are refused.
+   * @default - events of any stack are served
+   */
+  readonly stackId?: string;
 }
 
-/** The dependencies' log, or JSON lines on stdout. */
-export function logOf(deps: HandlerDependencies): Log {
-  return deps.log ?? ((message, fields) => console.log(JSON.stringify({ message, ...fields })));
+/** What one invocation shares: its dependencies, its log and its redactor. */
+export interface Invocation {
+  readonly deps: HandlerDependencies;
+  /** Every line passes the redactor. */
+  readonly log: Log;
+  /** Learns the external id, registry secrets and every token of the invocation; every failure reason and log line passes it. */
+  readonly redactor: Redactor;
+}
+
+/** An invocation's tools: the dependencies' log (or JSON lines on stdout), behind a redactor of its own. */
+export function invocationOf(deps: HandlerDependencies): Invocation {
+  const redactor = new Redactor();
+  const out: Log = deps.log ?? ((message, fields) => console.log(JSON.stringify({ message, ...fields })));
+  const log: Log = (message, fields) => out(redactor.text(message), fields && redactor.fields(fields) as { [key: string]: unknown });
+  return { deps, log, redactor };
 }

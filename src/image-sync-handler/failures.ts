@@ -2,7 +2,7 @@
  * Failure reasons for CloudFormation: what failed, on which image, and what to do, built from the
  * engine's and AWS's errors. They never contain credentials or the external id.
  */
-import { CopyError, CopyResult } from '../sync';
+import { BlobProgress, CopyError, CopyResult } from '../sync';
 import { SyncRequest, destinationName, sourceName } from './request';
 
 /** A failure worth another attempt on the next poll, within the handler's retry window. */
@@ -27,6 +27,8 @@ const ADVICE: { [code: string]: string } = {
   UNSUPPORTED: 'The image uses a format the copy does not support (e.g. Docker schema 1): rebuild or convert it to OCI or Docker schema 2.',
   NETWORK: 'The registry could not be reached: in a VPC, add endpoints for ECR (api, dkr), S3 and STS, or a NAT gateway; then deploy again.',
   REGISTRY: 'The registry answered with an error: deploy again later; if it persists, check the registry\'s status.',
+  REFUSED: 'A registry asked for something the copy never does (credentials for another host, plain HTTP, a local address): check the registry and its redirects; a registry that keeps asking is misconfigured or hostile.',
+  LIMIT: 'The image exceeds a cap the copy keeps against hostile registries: check that the source is the image you meant; copy a genuine image this large with the command-line copy.',
 };
 
 /** The failure reason for a copy error: what failed, on which image, and what to do. */
@@ -80,6 +82,22 @@ export function budgetExhausted(request: SyncRequest, last: CopyResult | undefin
     `did not finish within ${request.totalTimeoutSeconds} seconds${progress}. The tag was not moved. ` +
     'Deploy again to resume (blobs already copied are skipped), give the ImageSync a larger totalTimeout or its ImageSyncProvider a larger memorySize, ' +
     'or pre-seed the image with the command-line copy.',
+  );
+}
+
+/**
+ * The failure reason when one layer cannot be copied within a single invocation: more time across
+ * polls does not help, since a layer cut short starts over.
+ */
+export function layerTooLarge(request: SyncRequest, layer: BlobProgress, bytesPerSecond: number, needsSeconds: number, windowSeconds: number): Error {
+  const mib = (n: number) => (n / (1024 * 1024)).toFixed(1);
+  return new Error(
+    `Layer ${layer.digest} of ${sourceName(request)} (${mib(layer.size)} MiB) cannot be copied within one invocation of the sync function: ` +
+    `at the ${mib(bytesPerSecond)} MiB/s this invocation reached it needs about ${Math.ceil(needsSeconds)} seconds, and an invocation ` +
+    `has ${Math.floor(windowSeconds)} seconds to copy; a layer cut short starts over on the next poll, so waiting longer does not help. ` +
+    `Pre-seed the destination with the command-line copy (cdk-byoc-artifacts copy ${sourceName(request)} ${destinationName(request)}) ` +
+    'from a machine with a faster link and deploy again (the sync then finds the image in place), or give the function a faster path ' +
+    'to the source (more memorySize, VPC endpoints, the same region).',
   );
 }
 

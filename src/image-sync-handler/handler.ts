@@ -1,17 +1,20 @@
 /**
  * The ImageSync custom resource's flow: event → request → engine → result. `onEvent` checks a
- * Create or Update and starts its clock, the copy runs (and resumes) in `isComplete` polls, and a
- * Delete keeps the image unless told to remove its tag.
+ * Create or Update and starts its clock, the copy runs (and resumes) in `isComplete` polls after
+ * the destination was asked first, and a Delete keeps the image unless told to remove its tag.
+ * Every failure reason and log line leaves through the invocation's redactor.
  */
+import { isDigest } from '../image-reference';
 import { Attributes } from '../image-sync-contract';
 import { CopyResult, StoppedError, copyImage } from '../sync';
 import { destinationCredentials, sourceCredentials } from './credentials';
-import { HandlerDependencies, logOf } from './dependencies';
-import { TransientFailure, budgetExhausted, copyAttemptFailure } from './failures';
-import { physicalId } from './physical-id';
+import { HandlerDependencies, Invocation, invocationOf } from './dependencies';
+import { DestinationAnswer, fromDestination } from './destination-first';
+import { TransientFailure, budgetExhausted, copyAttemptFailure, layerTooLarge } from './failures';
+import { parsePhysicalId, physicalId } from './physical-id';
 import { removeOnDelete } from './remove-on-delete';
 import {
-  BUDGET_KEY, CopyRequest, IS_COMPLETE_PHASE, ImageSyncEvent, PHASE_KEY, STARTED_KEY, StartRequest,
+  BUDGET_KEY, CopyRequest, IS_COMPLETE_PHASE, ImageSyncEvent, PHASE_KEY, STARTED_KEY, StartRequest, SyncRequest,
   describeEvent, destinationName, parseEvent, sourceName,
 } from './request';
 
@@ -33,11 +36,21 @@ export interface IsCompleteResponse {
 // Stop copying this long before the function's own timeout, so the answer gets back to the framework.
 const INVOCATION_MARGIN_MS = 45_000;
 // A failure that may pass (a registry's 5xx or 429 outlasting the engine's own retries, STS
-// throttling) is tried again on the next poll, for this long after the request started; then it
+// throttling) is tried again on the next poll, for this long after it first happened; then it
 // fails the resource. A misconfiguration (no route, no endpoint) thus fails within minutes, not an hour.
 const TRANSIENT_RETRY_WINDOW_MS = 10 * 60_000;
 // Fail with a clear reason this long before CloudFormation would time the resource out on its own.
 const BUDGET_MARGIN_MS = 90_000;
+// Below this many bytes moved, an invocation's transfer rate says nothing about a layer's fate.
+const RATE_SAMPLE_BYTES = 1024 * 1024;
+
+/**
+ * When each Create or Update in a transient failure first failed, by request. Polls carry no
+ * state of their own (each gets the same event), so the window lives in the execution
+ * environment, which the polls of one request share while it stays warm; a new environment starts
+ * the window again, and the request's time budget still bounds it.
+ */
+const firstFailures = new Map<string, number>();
 
 /**
  * One entry point for both provider phases: `onEvent` (the CloudFormation event) and
@@ -50,18 +63,40 @@ export async function handleEvent(
   deps: HandlerDependencies,
   remainingTimeMs: () => number,
 ): Promise<OnEventResponse | IsCompleteResponse> {
-  logOf(deps)(event[PHASE_KEY] === IS_COMPLETE_PHASE ? 'isComplete' : 'onEvent', describeEvent(event));
-  const request = parseEvent(event);
-  switch (request.step) {
-    case 'start':
-      return start(request, deps);
-    case 'copy':
-      return copy(request, deps, remainingTimeMs);
-    case 'delete':
-      await removeOnDelete(request, deps);
-      return { PhysicalResourceId: request.physicalId!, [PHASE_KEY]: IS_COMPLETE_PHASE };
-    case 'delete-done':
-      return { IsComplete: true };
+  const inv = invocationOf(deps);
+  try {
+    inv.log(event[PHASE_KEY] === IS_COMPLETE_PHASE ? 'isComplete' : 'onEvent', describeEvent(event));
+    checkStack(event, deps);
+    const request = parseEvent(event);
+    if ('sync' in request && request.sync) {
+      inv.redactor.add(request.sync.externalId);
+    }
+    switch (request.step) {
+      case 'start':
+        return start(request, deps);
+      case 'copy':
+        return await copy(request, inv, remainingTimeMs);
+      case 'delete':
+        await removeOnDelete(request, inv);
+        return { PhysicalResourceId: request.physicalId!, [PHASE_KEY]: IS_COMPLETE_PHASE };
+      case 'delete-done':
+        return { IsComplete: true };
+    }
+  } catch (e) {
+    throw inv.redactor.error(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
+/**
+ * Refuses an event of another stack. The provider gives the function its own stack's id; anyone
+ * else who may invoke the function (and so forge an event) is outside what the resource controls.
+ */
+function checkStack(event: ImageSyncEvent, deps: HandlerDependencies): void {
+  if (deps.stackId !== undefined && event.StackId !== deps.stackId) {
+    throw new Error(
+      `Refused an event for stack ${event.StackId ?? '(none)'}: this sync function serves stack ${deps.stackId} only. ` +
+      'Events reach it from CloudFormation through its own stack\'s provider; check who invoked the function.',
+    );
   }
 }
 
@@ -81,12 +116,13 @@ function start(request: StartRequest, deps: HandlerDependencies): OnEventRespons
 }
 
 /**
- * Runs (or resumes) the copy until the invocation's time is nearly up. Answers `IsComplete: false`
- * to be called again (blobs already copied are skipped), and fails once the budget is spent.
+ * Asks the destination first, then runs (or resumes) the copy until the invocation's time is
+ * nearly up. Answers `IsComplete: false` to be called again (blobs already copied are skipped),
+ * and fails once the budget is spent or a layer cannot fit in one invocation.
  */
-async function copy(request: CopyRequest, deps: HandlerDependencies, remainingTimeMs: () => number): Promise<IsCompleteResponse> {
+async function copy(request: CopyRequest, inv: Invocation, remainingTimeMs: () => number): Promise<IsCompleteResponse> {
+  const { deps, log } = inv;
   const clock = deps.now ?? Date.now;
-  const log = logOf(deps);
   const { sync, budgetEndsAt } = request;
   const started = clock();
   if (started >= budgetEndsAt) {
@@ -94,25 +130,36 @@ async function copy(request: CopyRequest, deps: HandlerDependencies, remainingTi
   }
   const deadline = Math.min(started + remainingTimeMs() - INVOCATION_MARGIN_MS, budgetEndsAt);
 
+  const answered = await fromDestination(request, inv, deadline);
+  if (answered === 'stopped') {
+    log('stopped at the deadline while tagging from the destination, will resume', { destination: destinationName(sync) });
+    return incomplete(sync, budgetEndsAt, clock, undefined);
+  }
+  if (answered) {
+    firstFailures.delete(request.requestKey);
+    return complete(request, answered);
+  }
+
   let result: CopyResult | undefined;
   try {
-    result = await runCopy(request, deps, deadline);
+    result = await runCopy(request, inv, deadline);
   } catch (e) {
-    const startedAt = request.startedAt ?? started;
     const now = clock();
-    if (e instanceof TransientFailure && now - startedAt < TRANSIENT_RETRY_WINDOW_MS && now < budgetEndsAt) {
-      log('transient failure, will retry on the next poll', { reason: e.message });
+    const first = firstFailures.get(request.requestKey) ?? now;
+    if (e instanceof TransientFailure && now - first < TRANSIENT_RETRY_WINDOW_MS && now < budgetEndsAt) {
+      firstFailures.set(request.requestKey, first);
+      forgetStale(now);
+      log('transient failure, will retry on the next poll', { reason: e.message, failingForSeconds: Math.round((now - first) / 1000) });
       return { IsComplete: false };
     }
+    firstFailures.delete(request.requestKey);
     throw e;
   }
+  firstFailures.delete(request.requestKey);
   if (!result) {
     // Stopped before the copy was even planned (the deadline came during the first requests).
     log('copy stopped at the deadline before it was planned, will resume', { source: sourceName(sync) });
-    if (clock() >= budgetEndsAt) {
-      throw budgetExhausted(sync, undefined);
-    }
-    return { IsComplete: false };
+    return incomplete(sync, budgetEndsAt, clock, undefined);
   }
   log(result.complete ? 'copy complete' : 'copy stopped at the deadline, will resume', {
     source: sourceName(sync),
@@ -125,15 +172,50 @@ async function copy(request: CopyRequest, deps: HandlerDependencies, remainingTi
     seconds: (clock() - started) / 1000,
   });
   if (!result.complete) {
-    if (clock() >= budgetEndsAt) {
-      throw budgetExhausted(sync, result);
-    }
-    return { IsComplete: false };
+    checkLayersFit(sync, result, clock() - started, deadline - started);
+    return incomplete(sync, budgetEndsAt, clock, result);
+  }
+  return complete(request, result);
+}
+
+/** `IsComplete: false` to be polled again, unless the budget is spent. */
+function incomplete(sync: SyncRequest, budgetEndsAt: number, clock: () => number, result: CopyResult | undefined): IsCompleteResponse {
+  if (clock() >= budgetEndsAt) {
+    throw budgetExhausted(sync, result);
+  }
+  return { IsComplete: false };
+}
+
+/**
+ * Fails now when a layer the deadline cut short cannot be copied within one invocation even at
+ * the rate this one reached: blobs are not resumed part-way, so the next poll would start it over
+ * and never finish.
+ */
+function checkLayersFit(sync: SyncRequest, result: CopyResult, elapsedMs: number, windowMs: number): void {
+  if (result.bytesTransferred < RATE_SAMPLE_BYTES || elapsedMs <= 0 || result.interrupted.length === 0) {
+    return;
+  }
+  const bytesPerSecond = result.bytesTransferred / (elapsedMs / 1000);
+  const largest = result.interrupted.reduce((a, b) => (b.size > a.size ? b : a));
+  const needsSeconds = largest.size / bytesPerSecond;
+  if (needsSeconds > windowMs / 1000) {
+    throw layerTooLarge(sync, largest, bytesPerSecond, needsSeconds, windowMs / 1000);
+  }
+}
+
+/** The answer of a completed Create or Update: the physical id and the attributes, from a checked digest. */
+function complete(request: CopyRequest, result: DestinationAnswer): IsCompleteResponse {
+  const { sync } = request;
+  if (!isDigest(result.digest)) {
+    throw new Error(
+      `Copying ${sourceName(sync)} to ${destinationName(sync)} ended with ${JSON.stringify(result.digest.slice(0, 100))}, `
+      + 'which is not a sha256 digest; nothing is reported. Check the destination registry.',
+    );
   }
   const repositoryUri = sync.destinationRepositoryUri;
   return {
     IsComplete: true,
-    PhysicalResourceId: physicalId(repositoryUri, sync.destination.tag, result.digest),
+    PhysicalResourceId: physicalId(repositoryUri, sync.destination.tag, result.digest, wroteTag(request, result)),
     Data: {
       [Attributes.IMAGE_DIGEST]: result.digest,
       [Attributes.IMAGE_URI]: `${repositoryUri}@${result.digest}`,
@@ -147,10 +229,24 @@ async function copy(request: CopyRequest, deps: HandlerDependencies, remainingTi
   };
 }
 
+/**
+ * Whether the tag is this resource's: it wrote the tag now, or its physical id already says it
+ * wrote this very tag and digest. A tag found in place is never claimed (Delete then keeps it).
+ */
+function wroteTag(request: CopyRequest, result: DestinationAnswer): boolean {
+  if (!result.alreadyPresent) {
+    return true;
+  }
+  const before = parsePhysicalId(request.physicalId);
+  return before !== undefined && before.written && before.repositoryUri === request.sync.destinationRepositoryUri
+    && before.tag === request.sync.destination.tag && before.digest === result.digest;
+}
+
 /** Runs the engine; undefined when the deadline stopped it before it knew what to copy. */
-async function runCopy(request: CopyRequest, deps: HandlerDependencies, deadline: number): Promise<CopyResult | undefined> {
+async function runCopy(request: CopyRequest, inv: Invocation, deadline: number): Promise<CopyResult | undefined> {
   const { sync } = request;
-  const source = await sourceCredentials(sync, request.logicalId, deps);
+  const { deps } = inv;
+  const source = await sourceCredentials(sync, request.logicalId, inv);
   try {
     return await copyImage({
       source: sync.source,
@@ -163,11 +259,21 @@ async function runCopy(request: CopyRequest, deps: HandlerDependencies, deadline
       dial: deps.dial,
       plainHttp: deps.plainHttp,
       onProgress: deps.onProgress,
+      redactor: inv.redactor,
     });
   } catch (e) {
     if (e instanceof StoppedError) {
       return undefined;
     }
     throw copyAttemptFailure(e, sync);
+  }
+}
+
+/** Forgets failures of requests long over (a warm environment serves many). */
+function forgetStale(now: number): void {
+  for (const [key, at] of firstFailures) {
+    if (now - at > 2 * 3600_000) {
+      firstFailures.delete(key);
+    }
   }
 }

@@ -1,15 +1,20 @@
 import { regionOf } from './credentials';
-import { HandlerDependencies, logOf } from './dependencies';
+import { Invocation } from './dependencies';
 import { awsErrorText } from './failures';
 import { DeleteRequest } from './request';
 import { parseEcrRegistry } from '../private/ecr-names';
 
+/** What ECR answers for an image id that names nothing to remove: the tag is gone, or has moved on. */
+const NOTHING_TO_REMOVE = new Set(['ImageNotFound', 'ImageTagDoesNotMatchDigest']);
+
 /**
- * Delete: keep the image, unless the properties opt in to removal and the tag still points at the
- * digest this resource copied; then remove the tag. A tag or repository already gone is success.
+ * Delete: keep the image, unless the properties opt in to removal, this resource wrote the tag,
+ * and the tag still names the digest it copied; then remove the tag. One BatchDeleteImage names
+ * the tag and the digest together, so ECR itself refuses when the tag has moved
+ * (`ImageTagDoesNotMatchDigest`): no window between a check and the removal. A tag or repository
+ * already gone is success.
  */
-export async function removeOnDelete(request: DeleteRequest, deps: HandlerDependencies): Promise<void> {
-  const log = logOf(deps);
+export async function removeOnDelete(request: DeleteRequest, { deps, log }: Invocation): Promise<void> {
   if (!request.sync) {
     log('delete: properties unreadable, keeping whatever exists');
     return;
@@ -21,36 +26,39 @@ export async function removeOnDelete(request: DeleteRequest, deps: HandlerDepend
   }
   const registry = copied.repositoryUri.slice(0, copied.repositoryUri.indexOf('/'));
   const repositoryName = copied.repositoryUri.slice(registry.length + 1);
-  const tag = { region: regionOf(registry, deps), registryId: parseEcrRegistry(registry)?.account, repositoryName, tag: copied.tag };
-  let current: string | undefined;
-  try {
-    current = await deps.describeTag(tag);
-  } catch (e) {
-    const name = (e as { name?: string }).name;
-    if (name === 'ImageNotFoundException' || name === 'RepositoryNotFoundException') {
-      log('delete: tag already gone', { repositoryName, tag: copied.tag });
-      return;
-    }
-    throw new Error(
-      `Could not check where tag ${copied.tag} of ${copied.repositoryUri} points before removing it: ${awsErrorText(e)}. ` +
-      'Grant the sync function ecr:DescribeImages on the repository, or set removeOnDelete to false to keep the image.',
-    );
-  }
-  if (current !== copied.digest) {
-    log('delete: tag now points elsewhere, keeping it', { repositoryName, tag: copied.tag, digest: current, ours: copied.digest });
+  if (!copied.written) {
+    log('delete: the tag was in place before this resource, keeping it', { repositoryName, tag: copied.tag, digest: copied.digest });
     return;
   }
+  const tag = {
+    region: regionOf(registry, deps), registryId: parseEcrRegistry(registry)?.account, repositoryName, tag: copied.tag, digest: copied.digest,
+  };
+  let failures;
   try {
-    const failures = await deps.deleteTag(tag);
-    const failure = failures.find((f) => f.failureCode !== 'ImageNotFound' && f.failureCode !== 'ImageTagDoesNotMatchDigest');
-    if (failure) {
-      throw Object.assign(new Error(`${failure.failureCode}: ${failure.failureReason}`), { name: failure.failureCode });
-    }
+    failures = await deps.deleteTag(tag);
   } catch (e) {
-    throw new Error(
-      `Could not remove tag ${copied.tag} from ${copied.repositoryUri}: ${awsErrorText(e)}. ` +
-      'Grant the sync function ecr:BatchDeleteImage on the repository, or set removeOnDelete to false to keep the image.',
-    );
+    if ((e as { name?: string }).name === 'RepositoryNotFoundException') {
+      log('delete: repository already gone', { repositoryName });
+      return;
+    }
+    throw removalFailure(copied.tag, copied.repositoryUri, e);
+  }
+  const failure = failures.find((f) => !NOTHING_TO_REMOVE.has(f.failureCode ?? ''));
+  if (failure) {
+    throw removalFailure(copied.tag, copied.repositoryUri, Object.assign(new Error(`${failure.failureCode}: ${failure.failureReason}`), { name: failure.failureCode }));
+  }
+  if (failures.length > 0) {
+    log('delete: tag already gone or moved to another image, keeping it', {
+      repositoryName, tag: copied.tag, ours: copied.digest, failureCode: failures[0].failureCode,
+    });
+    return;
   }
   log('delete: removed the tag', { repositoryName, tag: copied.tag, digest: copied.digest });
+}
+
+function removalFailure(tag: string, repositoryUri: string, e: unknown): Error {
+  return new Error(
+    `Could not remove tag ${tag} from ${repositoryUri}: ${awsErrorText(e)}. ` +
+    'Grant the sync function ecr:BatchDeleteImage on the repository, or set removeOnDelete to false to keep the image.',
+  );
 }

@@ -75,6 +75,10 @@ export interface CopyRequest {
   readonly step: 'copy';
   readonly requestType: 'Create' | 'Update';
   readonly logicalId?: string;
+  /** The physical id onEvent answered: for an Update, the one the resource had before it. */
+  readonly physicalId?: string;
+  /** Names this Create or Update across its polls (stack, logical id, request id). */
+  readonly requestKey: string;
   readonly sync: SyncRequest;
   /** Epoch ms after which the request fails; unlimited when onEvent set none. */
   readonly budgetEndsAt: number;
@@ -125,6 +129,8 @@ export function parseEvent(event: ImageSyncEvent): HandlerRequest {
         step: 'copy',
         requestType,
         logicalId,
+        physicalId: event.PhysicalResourceId,
+        requestKey: [event.StackId, logicalId, event.RequestId].join('/'),
         sync,
         budgetEndsAt: typeof event[BUDGET_KEY] === 'number' ? event[BUDGET_KEY] : Number.POSITIVE_INFINITY,
         startedAt: typeof event[STARTED_KEY] === 'number' ? event[STARTED_KEY] : undefined,

@@ -1,5 +1,6 @@
 import { CopyError, describeNetworkError } from './errors';
-import { HttpPool, discard, readBody } from './http';
+import { HttpPool, RequestRegistry, discard, readBody } from './http';
+import { Redactor } from './redact';
 import { Retry, TOKEN_ATTEMPTS, isRetryableNetworkError, isRetryableStatus, withRetries } from './retry';
 
 /** Username and password (or token) for a registry. */
@@ -92,26 +93,51 @@ export function basicAuthorization(credentials: RegistryCredentials): string {
   return 'Basic ' + Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64');
 }
 
+/** What an {@link Authenticator} needs. */
+export interface AuthenticatorOptions {
+  /** The registry's name, as credentials and messages name it. */
+  readonly registry: string;
+  readonly source?: CredentialSource;
+  readonly pool: HttpPool;
+  readonly signal?: AbortSignal;
+  /** The registry's own origin: token realms are checked against it (HTTPS, no local address). */
+  readonly home: RequestRegistry;
+  /** Learns every password, Basic encoding and token handled here. */
+  readonly redactor: Redactor;
+}
+
 /**
  * Authentication for one registry: anonymous until the registry challenges, then Basic or the
  * Bearer token flow (tokens cached per scope set until shortly before they expire). A 401 on a
  * request that carried a token or password drops it and fetches a fresh one, once.
+ *
+ * Only challenges from the registry's own origin reach here (its connection fails a 401 from any
+ * other origin). A token realm may be another host, as Docker Hub's is (auth.docker.io), but it
+ * must be HTTPS unless its host is configured for plain HTTP, and for a registry not on loopback
+ * it must not be a loopback or link-local address; it gets the registry's own credentials, from a
+ * challenge of the registry's own origin, and nothing else.
  */
 export class Authenticator {
-  /** Every secret this authenticator has handled, for redacting messages. */
-  public readonly secrets = new Set<string>();
   private scheme: 'unknown' | 'basic' | 'bearer' = 'unknown';
   private realm?: URL;
   private service?: string;
   private credentials?: Promise<RegistryCredentials | undefined>;
   private readonly tokens = new Map<string, CachedToken>();
+  private readonly registry: string;
+  private readonly source?: CredentialSource;
+  private readonly pool: HttpPool;
+  private readonly signal?: AbortSignal;
+  private readonly home: RequestRegistry;
+  private readonly redactor: Redactor;
 
-  constructor(
-    private readonly registry: string,
-    private readonly source: CredentialSource | undefined,
-    private readonly pool: HttpPool,
-    private readonly signal?: AbortSignal,
-  ) {}
+  constructor(options: AuthenticatorOptions) {
+    this.registry = options.registry;
+    this.source = options.source;
+    this.pool = options.pool;
+    this.signal = options.signal;
+    this.home = options.home;
+    this.redactor = options.redactor;
+  }
 
   /** The Authorization header value for a request needing `scopes`, or undefined for none. */
   public async authorization(scopes: readonly string[]): Promise<string | undefined> {
@@ -140,6 +166,7 @@ export class Authenticator {
       } catch {
         throw new CopyError('REGISTRY', `${this.registry} sent a token challenge with an invalid realm URL`, { registry: this.registry });
       }
+      this.admitRealm(realm);
       this.scheme = 'bearer';
       this.realm = realm;
       this.service = bearer.params.service;
@@ -185,8 +212,7 @@ export class Authenticator {
           });
         }
         if (credentials) {
-          this.secrets.add(credentials.password);
-          this.secrets.add(Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64'));
+          this.redactor.addCredentials(credentials);
         }
         return credentials;
       })();
@@ -238,13 +264,16 @@ export class Authenticator {
       const started = Date.now();
       let res;
       try {
-        res = await this.pool.send({ method: 'GET', url, headers, signal: this.signal });
+        res = await this.pool.send({ method: 'GET', url, headers, signal: this.signal, registry: this.home });
       } catch (err) {
+        if (err instanceof CopyError) {
+          throw err;
+        }
         if (!last && isRetryableNetworkError(err)) {
           return new Retry(`the token service ${tokenHost} for ${this.registry} failed: ${describeNetworkError(err)}`);
         }
-        throw new CopyError('NETWORK', `could not reach the token service ${tokenHost} for ${this.registry}: ${(err as Error).message}`, {
-          registry: this.registry, retryable: true, cause: err,
+        throw new CopyError('NETWORK', `could not reach the token service ${tokenHost} for ${this.registry}: ${describeNetworkError(err)}`, {
+          registry: this.registry, retryable: true, retried: true, cause: err,
         });
       }
       if (res.status === 200) {
@@ -258,7 +287,7 @@ export class Authenticator {
         if (typeof token !== 'string' || !token) {
           throw new CopyError('REGISTRY', `the token service ${tokenHost} for ${this.registry} answered without a token`, { registry: this.registry });
         }
-        this.secrets.add(token);
+        this.redactor.add(token);
         // Docker's token spec: 60 s when expires_in is missing. Renew 10% early to absorb latency.
         const seconds = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
         return { token, expiresAt: started + seconds * 900 };
@@ -273,9 +302,26 @@ export class Authenticator {
           { registry: this.registry, status: res.status });
       }
       throw new CopyError('REGISTRY', `the token service ${tokenHost} for ${this.registry} answered HTTP ${res.status}`, {
-        registry: this.registry, status: res.status, retryable: isRetryableStatus(res.status),
+        registry: this.registry, status: res.status, retryable: isRetryableStatus(res.status), retried: isRetryableStatus(res.status),
       });
     });
+  }
+
+  /** The realm rule (see the class): a refused realm fails the request that was challenged. */
+  private admitRealm(realm: URL): void {
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
+      throw new CopyError('REFUSED', `${this.registry} named a token realm with the scheme ${JSON.stringify(realm.protocol)}; only HTTPS is used`, { registry: this.registry });
+    }
+    if (realm.username || realm.password) {
+      throw new CopyError('REFUSED', `${this.registry} named a token realm that carries its own user information; refused`, { registry: this.registry });
+    }
+    try {
+      this.pool.admit(realm, this.home);
+    } catch (err) {
+      throw err instanceof CopyError
+        ? new CopyError(err.code, `${this.registry} named the token realm ${realm.origin}, which would receive its credentials: ${err.message}`, { registry: this.registry })
+        : err;
+    }
   }
 }
 

@@ -40,10 +40,21 @@ export interface BlobTransferOptions {
 /** How a blob came to be at the destination. */
 export type BlobOutcome = 'copied' | 'mounted' | 'present';
 
+/** A blob on its way: how much of it has passed. */
+export interface BlobProgress {
+  readonly digest: string;
+  readonly size: number;
+  /** Bytes of the current attempt so far. */
+  readonly bytes: number;
+}
+
 /** Blob transfers of one copy; what one transfer learns of the destination (no mounts, no bodies on PUT) serves the next. */
 export class BlobTransfer {
+  /** Blob bytes read from the source so far, every attempt counted (what the link carried). */
+  public bytesTransferred = 0;
   private chunked: boolean;
   private mountWorks: boolean;
+  private readonly inFlight = new Map<string, { size: number; bytes: number }>();
 
   constructor(private readonly options: BlobTransferOptions) {
     this.chunked = options.uploadMode === 'chunked';
@@ -57,7 +68,7 @@ export class BlobTransfer {
    */
   public async copy(d: Descriptor): Promise<BlobOutcome> {
     try {
-      return await withRetries({
+      const outcome = await withRetries({
         attempts: BLOB_ATTEMPTS,
         signal: this.options.signal,
         retryable: isRetryable,
@@ -65,7 +76,13 @@ export class BlobTransfer {
           kind: 'retry', digest: d.digest, message: `blob ${d.digest}: ${n.reason}; retrying (attempt ${n.attempt} of ${n.attempts})`,
         }),
       }, ({ index }) => this.copyOnce(d, index > 0));
+      this.inFlight.delete(d.digest);
+      return outcome;
     } catch (err) {
+      if (!(err instanceof StoppedError)) {
+        // A stop leaves the blob listed: the copy reports it as cut short.
+        this.inFlight.delete(d.digest);
+      }
       if (err instanceof CopyError || err instanceof StoppedError) {
         throw err;
       }
@@ -73,6 +90,11 @@ export class BlobTransfer {
         registry: this.options.destination.registry, cause: err,
       });
     }
+  }
+
+  /** Blobs whose transfer had started and not ended (after a stop: the ones it cut short). */
+  public unfinished(): BlobProgress[] {
+    return [...this.inFlight.entries()].map(([digest, p]) => ({ digest, size: p.size, bytes: p.bytes }));
   }
 
   private async copyOnce(d: Descriptor, check: boolean): Promise<BlobOutcome> {
@@ -124,12 +146,16 @@ export class BlobTransfer {
     }
     let moved = 0;
     let reported = 0;
+    const progress = { size: d.size, bytes: 0 };
+    this.inFlight.set(d.digest, progress);
     const verifier = new VerifyingStream({
       digest: d.digest,
       size: d.size,
       source: `${source.registry}/${sourceRepository}`,
       onBytes: n => {
         moved += n;
+        progress.bytes = moved;
+        this.bytesTransferred += n;
         if (moved - reported >= PROGRESS_STEP) {
           reported = moved;
           emit({ kind: 'blob-progress', digest: d.digest, bytes: moved, total: d.size });

@@ -1,18 +1,19 @@
-import { ImageReference, formatImageReference } from '../image-reference';
+import { ImageReference, formatImageReference, isLoopbackHost } from '../image-reference';
 import { Platform, parsePlatform } from '../platform';
 import { CredentialSource } from './auth';
-import { BlobOutcome, BlobTransfer, DEFAULT_CHUNK, MIN_CHUNK } from './blob-transfer';
+import { BlobOutcome, BlobProgress, BlobTransfer, DEFAULT_CHUNK, MIN_CHUNK } from './blob-transfer';
 import { mapLimit, runWeighted } from './concurrency';
-import { CopyError, StoppedError, redact } from './errors';
+import { CopyError, StoppedError } from './errors';
 import { HttpPool } from './http';
 import { Descriptor } from './manifest-format';
-import { ManifestTree, levelsBelowRoot, readManifestTree } from './manifest-tree';
+import { DEFAULT_MANIFEST_LIMITS, ManifestLimits, ManifestTree, levelsBelowRoot, readManifestTree } from './manifest-tree';
+import { Redactor } from './redact';
 import { ImageReferenceInput, engineReference } from './reference';
 import { RegistryClient } from './registry-client';
 import { RegistryRoutes, routeOf } from './registry-connection';
 import { StopSignal } from './stop-signal';
 
-/** A progress notification; messages never contain credentials. */
+/** A progress notification; messages never contain credentials or control characters. */
 export interface CopyProgressEvent {
   readonly kind: 'manifest' | 'blob-start' | 'blob-progress' | 'blob-done' | 'blob-skipped' | 'tag' | 'retry';
   readonly digest?: string;
@@ -47,6 +48,21 @@ export interface CopyImageOptions extends RegistryRoutes {
   readonly uploadMode?: 'monolithic' | 'chunked';
   /** Chunk size for chunked uploads, at least 5 MiB (ECR's minimum for all but the last chunk). Default 8 MiB. */
   readonly chunkSize?: number;
+  /** Distinct manifests an image may have, the top one included (a refusal beyond: CopyError LIMIT). Default 256. */
+  readonly maxManifests?: number;
+  /** Index levels an image may nest below its top manifest. Default 4. */
+  readonly maxManifestDepth?: number;
+  /** Bytes of all of an image's distinct manifests together. Default 32 MiB. */
+  readonly maxManifestBytes?: number;
+  /** The size one blob's descriptor may declare. Default 10 GiB. */
+  readonly maxBlobSize?: number;
+  /**
+   * Every text the copy emits (progress, retries, errors) passes through it; it learns the
+   * credentials and tokens the copy handles. Pass one to scrub the caller's own output with the
+   * same secrets.
+   * @default - a redactor of the copy's own
+   */
+  readonly redactor?: Redactor;
 }
 
 export interface CopyResult {
@@ -72,6 +88,10 @@ export interface CopyResult {
   readonly manifestsSkipped: number;
   /** The destination already had the digest under the tag: nothing was written. */
   readonly alreadyPresent: boolean;
+  /** Blob bytes read from the source, every attempt and cut-short transfer included. */
+  readonly bytesTransferred: number;
+  /** Blobs the stop cut short (`complete: false`): their bytes are not kept, the next copy sends them whole. */
+  readonly interrupted: BlobProgress[];
 }
 
 /** What a result says of the image itself. */
@@ -102,13 +122,24 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
   if (!Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK) {
     throw new CopyError('INVALID', `chunkSize ${JSON.stringify(chunkSize)} is not allowed: an integer of at least ${MIN_CHUNK} (5 MiB)`);
   }
+  const limits: ManifestLimits = {
+    maxManifests: options.maxManifests ?? DEFAULT_MANIFEST_LIMITS.maxManifests,
+    maxManifestDepth: options.maxManifestDepth ?? DEFAULT_MANIFEST_LIMITS.maxManifestDepth,
+    maxManifestBytes: options.maxManifestBytes ?? DEFAULT_MANIFEST_LIMITS.maxManifestBytes,
+    maxBlobSize: options.maxBlobSize ?? DEFAULT_MANIFEST_LIMITS.maxBlobSize,
+  };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new CopyError('INVALID', `${name} ${JSON.stringify(value)} is not allowed: a positive integer`);
+    }
+  }
   let platforms: Platform[] | undefined;
   try {
     platforms = options.platforms && options.platforms.length > 0 ? options.platforms.map(parsePlatform) : undefined;
   } catch (err) {
     throw new CopyError('INVALID', (err as Error).message);
   }
-  const copier = new Copier(options, source, destination, concurrency, chunkSize, platforms);
+  const copier = new Copier(options, source, destination, concurrency, chunkSize, platforms, limits);
   try {
     return await copier.run();
   } catch (err) {
@@ -120,6 +151,7 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
 
 /** One copy: reads the source's manifest tree, then writes blobs, manifests and the tag in that order. */
 class Copier {
+  private readonly redactor: Redactor;
   private readonly stop: StopSignal;
   private readonly pool: HttpPool;
   private readonly src: RegistryClient;
@@ -141,13 +173,20 @@ class Copier {
     private readonly concurrency: number,
     chunkSize: number,
     private readonly platforms: Platform[] | undefined,
+    private readonly limits: ManifestLimits,
   ) {
+    this.redactor = options.redactor ?? new Redactor();
     this.stop = new StopSignal(options.deadline, options.signal);
     // Every parallel blob holds a source GET and a destination PUT, plus HEADs and token fetches.
-    this.pool = new HttpPool({ maxSockets: Math.max(concurrency * SMALL_PER_SLOT * 2 + 4, HEAD_FAN_OUT + 4) });
+    this.pool = new HttpPool({
+      maxSockets: Math.max(concurrency * SMALL_PER_SLOT * 2 + 4, HEAD_FAN_OUT + 4),
+      plainHttp: options.plainHttp ?? isLoopbackHost,
+      lookup: options.lookup,
+      ca: options.ca,
+    });
     const onRetry = (message: string) => this.emit({ kind: 'retry', message });
     const client = (registry: string, credentials: CredentialSource | undefined) => new RegistryClient({
-      registry, ...routeOf(registry, options), credentials, pool: this.pool, signal: this.stop.signal, onRetry,
+      registry, ...routeOf(registry, options), credentials, pool: this.pool, signal: this.stop.signal, onRetry, redactor: this.redactor,
     });
     this.src = client(source.registry, options.sourceCredentials);
     this.dst = client(destination.registry, options.destinationCredentials);
@@ -186,19 +225,13 @@ class Copier {
     }
   }
 
-  /** Removes every credential the copy handled from an error's message. */
+  /** The error as it leaves the engine: a CopyError, through the redactor. */
   public scrub(err: unknown): unknown {
     if (err instanceof StoppedError) {
       return err;
     }
-    const secrets = [...this.src.secrets, ...this.dst.secrets];
-    if (err instanceof Error) {
-      err.message = redact(err.message, secrets);
-      if (!(err instanceof CopyError)) {
-        return new CopyError('REGISTRY', err.message, { cause: err });
-      }
-    }
-    return err;
+    const error = err instanceof CopyError ? err : new CopyError('REGISTRY', err instanceof Error ? err.message : String(err), { cause: err });
+    return this.redactor.error(error);
   }
 
   public close(): void {
@@ -218,6 +251,8 @@ class Copier {
       manifestsCopied: this.manifestsCopied,
       manifestsSkipped: this.manifestsSkipped,
       alreadyPresent,
+      bytesTransferred: this.blobs.bytesTransferred,
+      interrupted: complete ? [] : this.blobs.unfinished(),
     };
   }
 
@@ -232,7 +267,9 @@ class Copier {
         registry: this.source.registry, reference: formatImageReference(this.source), status: 404,
       });
     }
-    const tree = await readManifestTree({ client: this.src, repository: this.source.repository, concurrency: this.concurrency }, top, this.platforms);
+    const tree = await readManifestTree({
+      client: this.src, repository: this.source.repository, concurrency: this.concurrency, limits: this.limits,
+    }, top, this.platforms);
     const { root } = tree;
     const image: CopiedImage = {
       digest: root.digest, sourceDigest: top.digest, mediaType: root.mediaType, size: tree.size, platforms: root.platforms,
@@ -342,7 +379,7 @@ class Copier {
       return;
     }
     try {
-      this.options.onProgress(event);
+      this.options.onProgress(this.redactor.event(event));
     } catch {
       // A failing progress callback must not break the copy.
     }

@@ -7,7 +7,11 @@ export type CopyErrorCode =
   | 'INVALID'
   | 'UNSUPPORTED'
   | 'NETWORK'
-  | 'REGISTRY';
+  | 'REGISTRY'
+  /** The engine refused what a registry asked: a plain-HTTP hop, a local address, credentials for another origin. */
+  | 'REFUSED'
+  /** The image exceeds one of the engine's caps (manifests, depth, manifest bytes, blob size). */
+  | 'LIMIT';
 
 /** Extra context for a {@link CopyError}. */
 export interface CopyErrorDetails {
@@ -17,6 +21,11 @@ export interface CopyErrorDetails {
   readonly status?: number;
   /** True when trying again later may succeed (5xx, 429, resets, expired tokens). */
   readonly retryable?: boolean;
+  /**
+   * True when the engine already spent its attempts on the request that failed: a loop around it
+   * must not try again (only a later run may).
+   */
+  readonly retried?: boolean;
   readonly cause?: unknown;
 }
 
@@ -30,6 +39,8 @@ export class CopyError extends Error {
   public readonly reference?: string;
   public readonly status?: number;
   public readonly retryable: boolean;
+  /** The engine already retried the failing request: retryable later, not now. */
+  public readonly retried: boolean;
 
   constructor(code: CopyErrorCode, message: string, details: CopyErrorDetails = {}) {
     super(message);
@@ -39,6 +50,7 @@ export class CopyError extends Error {
     this.reference = details.reference;
     this.status = details.status;
     this.retryable = details.retryable ?? false;
+    this.retried = details.retried ?? false;
     if (details.cause !== undefined) {
       Object.defineProperty(this, 'cause', { value: details.cause, enumerable: false, configurable: true, writable: true });
     }
@@ -51,20 +63,6 @@ export class StoppedError extends Error {
     super(reason === 'deadline' ? 'the deadline was reached' : 'the copy was aborted');
     this.name = 'StoppedError';
   }
-}
-
-/**
- * Removes every occurrence of the given secrets (and their Basic-auth encodings) from a text.
- * A last line of defence: messages are built without secrets in the first place.
- */
-export function redact(text: string, secrets: Iterable<string>): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret && secret.length >= 4) {
-      out = out.split(secret).join('***');
-    }
-  }
-  return out;
 }
 
 /** The engine aborts its signal with a StoppedError reason; any other reason is a caller's abort. */

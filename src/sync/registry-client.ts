@@ -1,11 +1,16 @@
 import * as crypto from 'crypto';
 import { Readable } from 'stream';
+import { isDigest } from '../image-reference';
 import { CopyError } from './errors';
-import { HttpResponse, discard, readBody } from './http';
+import { BODY_TOO_LARGE, HttpResponse, discard, readBody } from './http';
 import { MANIFEST_ACCEPT } from './manifest-format';
+import { Redactor } from './redact';
 import { RegistryConnection, RegistryConnectionOptions } from './registry-connection';
 
 export type RegistryClientOptions = RegistryConnectionOptions;
+
+/** The largest manifest the engine reads (distribution's and ECR's own limit on manifest uploads). */
+export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
 
 /** Token scopes a request needs, e.g. `repository:app:pull`. */
 type Scopes = readonly string[];
@@ -34,9 +39,9 @@ export class RegistryClient {
     this.connection = new RegistryConnection(options);
   }
 
-  /** Every secret the connection has handled, for scrubbing messages. */
-  public get secrets(): ReadonlySet<string> {
-    return this.connection.auth.secrets;
+  /** Knows every secret the connection has handled. */
+  public get redactor(): Redactor {
+    return this.connection.redactor;
   }
 
   /** See {@link RegistryConnection.retrying}. */
@@ -61,25 +66,33 @@ export class RegistryClient {
       throw await this.connection.failure(res, `HEAD manifest ${repository}@${reference}`, repository);
     }
     const digest = headerValue(res.headers['docker-content-digest']);
-    if (!digest) {
-      // Some registries omit the digest on HEAD: read the bytes instead.
+    if (!digest || !isDigest(digest)) {
+      // Some registries omit the digest on HEAD (and a hostile one may send anything): read the bytes instead.
       const fetched = await this.getManifest(repository, reference, scopes);
       return fetched && { digest: fetched.digest, mediaType: fetched.mediaType, size: fetched.size };
     }
     return {
       digest,
-      mediaType: (headerValue(res.headers['content-type']) ?? '').split(';')[0].trim(),
+      mediaType: mediaTypeOf(res),
       size: Number(res.headers['content-length'] ?? 0),
     };
   }
 
-  /** GET a manifest's exact bytes; undefined when absent. The digest is computed from the bytes. */
-  public async getManifest(repository: string, reference: string, scopes: Scopes = pullScope(repository)): Promise<FetchedManifest | undefined> {
+  /**
+   * GET a manifest's exact bytes; undefined when absent. The digest is computed from the bytes.
+   *
+   * @param declaredSize the size an index's descriptor gives it: more bytes than that are not read
+   */
+  public async getManifest(
+    repository: string, reference: string, scopes: Scopes = pullScope(repository), declaredSize?: number,
+  ): Promise<FetchedManifest | undefined> {
     // A body cut short or corrupted on the way is worth fetching again.
-    return this.retrying(`manifest ${repository}@${reference}`, () => this.getManifestOnce(repository, reference, scopes));
+    return this.retrying(`manifest ${repository}@${reference}`, () => this.getManifestOnce(repository, reference, scopes, declaredSize));
   }
 
-  private async getManifestOnce(repository: string, reference: string, scopes: readonly string[]): Promise<FetchedManifest | undefined> {
+  private async getManifestOnce(
+    repository: string, reference: string, scopes: readonly string[], declaredSize: number | undefined,
+  ): Promise<FetchedManifest | undefined> {
     const res = await this.connection.call({
       method: 'GET',
       target: `/v2/${repository}/manifests/${reference}`,
@@ -94,10 +107,20 @@ export class RegistryClient {
     if (res.status !== 200) {
       throw await this.connection.failure(res, `GET manifest ${repository}@${reference}`, repository);
     }
+    const limit = Math.min(declaredSize ?? MAX_MANIFEST_SIZE, MAX_MANIFEST_SIZE);
     let bytes: Buffer;
     try {
-      bytes = await readBody(res, 4 * 1024 * 1024);
+      bytes = await readBody(res, limit);
     } catch (err) {
+      if ((err as { code?: string }).code === BODY_TOO_LARGE) {
+        throw declaredSize === undefined
+          ? new CopyError('LIMIT', `${this.registry}/${repository}:${reference} served a manifest of more than ${MAX_MANIFEST_SIZE} bytes, more than a manifest may have; refused`, {
+            registry: this.registry, reference: `${repository}:${reference}`,
+          })
+          : new CopyError('DIGEST_MISMATCH', `${this.registry}/${repository}@${reference} served more than the ${declaredSize} bytes its descriptor declares`, {
+            registry: this.registry, reference: `${repository}@${reference}`,
+          });
+      }
       throw this.connection.networkError(err, `reading manifest ${repository}@${reference}`);
     }
     const digest = sha256(bytes);
@@ -107,12 +130,13 @@ export class RegistryClient {
         registry: this.registry, reference: `${repository}@${reference}`, retryable: true,
       });
     }
-    if (claimed && claimed.startsWith('sha256:') && claimed !== digest) {
+    // A claim that is not a digest is no claim (and its text is not repeated).
+    if (claimed && isDigest(claimed) && claimed !== digest) {
       throw new CopyError('DIGEST_MISMATCH', `${this.registry}/${repository}:${reference} claims digest ${claimed} but its bytes hash to ${digest}`, {
         registry: this.registry, reference: `${repository}:${reference}`, retryable: true,
       });
     }
-    return { bytes, digest, mediaType: (headerValue(res.headers['content-type']) ?? '').split(';')[0].trim(), size: bytes.length };
+    return { bytes, digest, mediaType: mediaTypeOf(res), size: bytes.length };
   }
 
   /** PUT manifest bytes under a tag or digest; returns the digest the registry reports. */
@@ -259,7 +283,15 @@ export class RegistryClient {
       }
       throw new CopyError('REGISTRY', `${this.registry}/${repository} started an upload without a Location header`, { registry: this.registry });
     }
-    return new URL(value, res.url);
+    let url: URL;
+    try {
+      url = new URL(value, res.url);
+    } catch {
+      throw new CopyError('REGISTRY', `${this.registry}/${repository} answered an upload with an invalid Location`, { registry: this.registry });
+    }
+    // Another origin is allowed (some registries upload to a storage host) but gets no credentials.
+    this.connection.admit(url, `an upload location for ${repository}`);
+    return url;
   }
 }
 
@@ -273,6 +305,12 @@ export function pushScope(repository: string): string[] {
 
 export function sha256(bytes: Buffer): string {
   return 'sha256:' + crypto.createHash('sha256').update(bytes).digest('hex');
+}
+
+/** A media type (RFC 6838 `type/subtype`) from Content-Type, or '' for anything else a registry may send. */
+function mediaTypeOf(res: HttpResponse): string {
+  const value = (headerValue(res.headers['content-type']) ?? '').split(';')[0].trim();
+  return /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/.test(value) ? value : '';
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

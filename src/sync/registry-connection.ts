@@ -3,7 +3,8 @@ import { Readable } from 'stream';
 import { isLoopbackHost } from '../image-reference';
 import { Authenticator, CredentialSource } from './auth';
 import { CopyError, CopyErrorCode, describeNetworkError, stoppedFrom } from './errors';
-import { HttpPool, HttpResponse, discard, readBody } from './http';
+import { HttpPool, HttpResponse, LookupFunction, RequestRegistry, discard, readBody, sameOrigin } from './http';
+import { Redactor } from './redact';
 import { REQUEST_ATTEMPTS, Retry, RetryNotice, isRetryable, isRetryableNetworkError, isRetryableStatus, withRetries } from './retry';
 
 /** Where the engine connects for each registry, and how. */
@@ -15,8 +16,25 @@ export interface RegistryRoutes {
    * @default - the registry itself (Docker Hub's API host for `docker.io`)
    */
   readonly dial?: (registry: string) => string | undefined;
-  /** Which dialled hosts speak plain HTTP. @default - loopback hosts only */
+  /**
+   * Which hosts (`host[:port]`) speak plain HTTP: the dialled registries, and any redirect, token
+   * realm or upload location of another origin, which is refused when it is plain HTTP to a host
+   * this does not name.
+   * @default - loopback hosts only
+   */
   readonly plainHttp?: (host: string) => boolean;
+  /**
+   * How host names resolve, for registries and for the hosts they redirect to. Tests point names
+   * at loopback with it.
+   * @default - the system resolver (dns.lookup)
+   */
+  readonly lookup?: LookupFunction;
+  /**
+   * CA certificates (PEM) trusted besides Node's own, for registries with a private CA (and the
+   * test bed's per-run certificate).
+   * @default - Node's own CA certificates only
+   */
+  readonly ca?: string[];
 }
 
 /** The host to connect to for a registry, and whether it speaks plain HTTP. */
@@ -43,6 +61,8 @@ export interface RegistryConnectionOptions {
   readonly onRetry?: (message: string) => void;
   /** Attempts for one request that can be replayed. Default {@link REQUEST_ATTEMPTS}. */
   readonly maxAttempts?: number;
+  /** Learns every credential and token the connection handles. @default - a redactor of its own */
+  readonly redactor?: Redactor;
 }
 
 /** One request to a registry. */
@@ -57,6 +77,9 @@ export interface RegistryCall {
   readonly what: string;
 }
 
+/** Responses to replayable requests that failed on their last attempt: their failure is not retried again. */
+const spent = new WeakSet<HttpResponse>();
+
 /** Docker Hub's API lives on another host than its references say. */
 export function apiHost(registry: string): string {
   return registry === 'docker.io' || registry === 'index.docker.io' ? 'registry-1.docker.io' : registry;
@@ -69,7 +92,11 @@ export function apiHost(registry: string): string {
 export class RegistryConnection {
   public readonly registry: string;
   public readonly auth: Authenticator;
+  /** Knows every secret this connection handled. */
+  public readonly redactor: Redactor;
   private readonly base: URL;
+  /** The registry's own origin: the only one credentials, challenges and tokens belong to. */
+  private readonly home: RequestRegistry;
   private readonly pool: HttpPool;
   private readonly signal?: AbortSignal;
   private readonly onRetry?: (message: string) => void;
@@ -82,7 +109,30 @@ export class RegistryConnection {
     this.signal = options.signal;
     this.onRetry = options.onRetry;
     this.maxAttempts = options.maxAttempts ?? REQUEST_ATTEMPTS;
-    this.auth = new Authenticator(options.registry, options.credentials, options.pool, options.signal);
+    this.redactor = options.redactor ?? new Redactor();
+    this.home = { origin: this.base, loopback: isLoopbackHost(this.base.host) };
+    this.auth = new Authenticator({
+      registry: options.registry, source: options.credentials, pool: options.pool, signal: options.signal, home: this.home, redactor: this.redactor,
+    });
+  }
+
+  /**
+   * Checks a URL the registry handed out (an upload location) against the origin rule before it
+   * is used, so that the refusal names what it was.
+   *
+   * @throws CopyError REFUSED
+   */
+  public admit(url: URL, what: string): void {
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new CopyError('REFUSED', `${this.registry} gave ${what} with the scheme ${JSON.stringify(url.protocol)}; only HTTPS (or plain HTTP to hosts configured for it) is used`, {
+        registry: this.registry,
+      });
+    }
+    try {
+      this.pool.admit(url, this.home);
+    } catch (err) {
+      throw err instanceof CopyError ? new CopyError(err.code, `${this.registry} gave ${what}: ${err.message}`, { registry: this.registry }) : err;
+    }
   }
 
   /**
@@ -106,24 +156,34 @@ export class RegistryConnection {
   public async call(c: RegistryCall): Promise<HttpResponse> {
     const url = typeof c.target === 'string' ? new URL(c.target, this.base) : c.target;
     const replayable = !(c.body instanceof Readable);
+    // Credentials and tokens go to the registry's own origin (scheme, host and port), never elsewhere.
+    const own = sameOrigin(url, this.base);
     let authRetries = 0;
     return withRetries({ attempts: this.maxAttempts, signal: this.signal, onRetry: this.notify(n => `${n.reason}; retrying`) }, async ({ last }) => {
       for (;;) {
         this.throwIfStopped();
-        const authorization = url.host === this.base.host ? await this.auth.authorization(c.scopes) : undefined;
+        const authorization = own ? await this.auth.authorization(c.scopes) : undefined;
         const headers: http.OutgoingHttpHeaders = { 'user-agent': 'cdk-byoc-artifacts', ...c.headers };
         if (authorization) {
           headers.authorization = authorization;
         }
         let res: HttpResponse;
         try {
-          res = await this.pool.send({ method: c.method, url, headers, body: c.body, signal: this.signal });
+          res = await this.pool.send({ method: c.method, url, headers, body: c.body, signal: this.signal, registry: this.home });
         } catch (err) {
           this.throwIfStopped();
           if (!(err instanceof CopyError) && replayable && !last && isRetryableNetworkError(err)) {
             return new Retry(`${c.method} ${c.what} on ${this.registry} failed (${describeNetworkError(err)})`);
           }
-          throw this.networkError(err, `${c.method} ${c.what}`);
+          throw this.networkError(err, `${c.method} ${c.what}`, replayable);
+        }
+        if (res.status === 401 && !sameOrigin(res.url, this.base)) {
+          // A redirect target (or an upload host) is not the registry: its challenge is not
+          // followed and it never gets the registry's credentials.
+          discard(res);
+          throw new CopyError('UNAUTHORIZED',
+            `${c.method} ${c.what} on ${this.registry} was answered HTTP 401 by ${res.url.origin}, which is not the registry; `
+            + 'credentials are only ever sent to the registry itself, so this fails', { registry: this.registry, status: 401 });
         }
         if (res.status === 401 && authRetries < 2) {
           discard(res);
@@ -140,9 +200,12 @@ export class RegistryConnection {
           }
           return res;
         }
-        if (isRetryableStatus(res.status) && replayable && !last) {
-          discard(res);
-          return new Retry(`${c.method} ${c.what} on ${this.registry} answered HTTP ${res.status}`, res.headers['retry-after']);
+        if (isRetryableStatus(res.status) && replayable) {
+          if (!last) {
+            discard(res);
+            return new Retry(`${c.method} ${c.what} on ${this.registry} answered HTTP ${res.status}`, res.headers['retry-after']);
+          }
+          spent.add(res);
         }
         return res;
       }
@@ -176,18 +239,25 @@ export class RegistryConnection {
     } else if (status === 400 && /DIGEST_INVALID|SIZE_INVALID|BLOB_UNKNOWN|MANIFEST_BLOB_UNKNOWN/.test(detail)) {
       code = 'INVALID';
     }
-    return new CopyError(code, `${what} on ${where} failed with HTTP ${status}${suffix}${advice}`, {
-      registry: this.registry, reference: repository, status, retryable: isRetryableStatus(status),
+    // A redirect target's answer says who gave it (its origin only: a signed URL's query is a secret).
+    const by = sameOrigin(res.url, this.base) ? '' : ` (answered by ${res.url.origin})`;
+    return new CopyError(code, `${what} on ${where} failed with HTTP ${status}${by}${suffix}${advice}`, {
+      registry: this.registry, reference: repository, status, retryable: isRetryableStatus(status), retried: spent.has(res),
     });
   }
 
-  /** A failed exchange as a CopyError naming the registry (a CopyError passes unchanged). */
-  public networkError(err: unknown, what: string): CopyError {
+  /**
+   * A failed exchange as a CopyError naming the registry (a CopyError passes unchanged).
+   *
+   * @param retried the request was replayable, so its attempts are spent by now
+   */
+  public networkError(err: unknown, what: string, retried = false): CopyError {
     if (err instanceof CopyError) {
       return err;
     }
+    const retryable = isRetryableNetworkError(err);
     return new CopyError('NETWORK', `${what} on ${this.registry} failed: ${describeNetworkError(err)}`, {
-      registry: this.registry, retryable: isRetryableNetworkError(err), cause: err,
+      registry: this.registry, retryable, retried: retryable && retried, cause: err,
     });
   }
 

@@ -1,9 +1,12 @@
 import { CopyError, stoppedFrom } from './errors';
 
-/** Attempts of one registry request that can be replayed (no body, or a Buffer). */
-export const REQUEST_ATTEMPTS = 5;
+/**
+ * Attempts of one registry request that can be replayed (no body, or a Buffer): with the backoff
+ * below, a registry that refuses connections fails within about one to one and a half seconds.
+ */
+export const REQUEST_ATTEMPTS = 4;
 /** Attempts of one token request to a registry's token service. */
-export const TOKEN_ATTEMPTS = 5;
+export const TOKEN_ATTEMPTS = 4;
 /** Attempts of one whole blob transfer (download, verify, upload). */
 export const BLOB_ATTEMPTS = 4;
 
@@ -80,9 +83,12 @@ export async function withRetries<T>(options: RetryOptions, attempt: Attempt<T>)
   }
 }
 
-/** The engine's usual test: a CopyError that says it may pass, or a reset, timeout or truncated body. */
+/**
+ * The engine's usual test: a CopyError that says it may pass and whose request was not already
+ * retried (loops never nest), or a reset, timeout or truncated body.
+ */
 export function isRetryable(error: unknown): boolean {
-  return error instanceof CopyError ? error.retryable : isRetryableNetworkError(error);
+  return error instanceof CopyError ? error.retryable && !error.retried : isRetryableNetworkError(error);
 }
 
 export function isRetryableStatus(status: number): boolean {

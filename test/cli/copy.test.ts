@@ -1,6 +1,7 @@
 import { PassThrough } from 'stream';
 import { copyCommand } from '../../src/cli/copy';
 import { startFaultProxy } from '../support/fault-proxy';
+import { startFakeRegistry } from '../support/hostile';
 import { buildImage, buildIndex, expectImage, pushImage, readManifest } from '../support/images';
 import { startRegistry, stopAll, TestRegistry } from '../support/registry';
 
@@ -14,6 +15,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopAll();
 });
+
+const ROBOT = { username: 'robot', password: 'cli-s3cret-passw0rd' };
+const ROBOT_BASIC = Buffer.from(`${ROBOT.username}:${ROBOT.password}`).toString('base64');
 
 interface Run {
   code: number;
@@ -110,6 +114,47 @@ describe('copy command', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('\r\x1b[K');
     expect(r.stderr).toMatch(/blobs copied, \d+ skipped, \d+ in flight/);
+  });
+
+  test('never prints credentials a destination echoes in 503 bodies, in retry lines or in the failure', async () => {
+    const { repo } = await pushed();
+    const echo = await startFakeRegistry({
+      basic: ROBOT,
+      intercept: ({ req, res }) => {
+        if (req.method !== 'PUT' || !req.headers.authorization) return false;
+        res.writeHead(503).end(`echo ${req.headers.authorization} ${ROBOT.username}:${ROBOT.password}`);
+        return true;
+      },
+    });
+    try {
+      const r = await run([`${plain.host}/${repo}:v1`, `${echo.host}/${repo}:v1`, '--dest-creds', `${ROBOT.username}:${ROBOT.password}`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('retry:');
+      expect(r.stderr).toContain('echo Basic ***');
+      expect(r.stdout + r.stderr).not.toContain(ROBOT.password);
+      expect(r.stdout + r.stderr).not.toContain(ROBOT_BASIC);
+    } finally {
+      await echo.close();
+    }
+  });
+
+  test('prints a registry\'s error text without its terminal control characters', async () => {
+    const hostile = await startFakeRegistry({
+      intercept: ({ res }) => {
+        res.writeHead(403, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ errors: [{ code: 'DENIED', message: 'no\x1b]0;title\x07\x1b[2K\rcopy: done\u202e' }] }));
+        return true;
+      },
+    });
+    try {
+      const r = await run([`${hostile.host}/app:v1`, `${plain.host}/cli/denied:v1`], {}, true);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('DENIED: no');
+      // The display's own line clearing is the only escape sequence on stderr.
+      expect(r.stderr.split('\r\x1b[K').join('')).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+    } finally {
+      await hostile.close();
+    }
   });
 
   test('prints help with --help and exits 0', async () => {

@@ -1,7 +1,8 @@
 import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildIndex, expectImage, pushImage, readManifest } from '../support/images';
+import { amplifyingIndex, serveGraph, startFakeRegistry, startServer } from '../support/hostile';
+import { buildImage, buildIndex, expectImage, pushImage, readManifest } from '../support/images';
 import { startRegistry, stopAll, TestRegistry } from '../support/registry';
 
 // The package's `bin`: the esbuild bundle of src/cli/index.ts that `npm test` builds first.
@@ -55,6 +56,47 @@ describe('the cdk-byoc-artifacts command', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
     expect(r.stderr).toContain('Usage:');
+  });
+
+  test('copies an index that names one manifest 400 times with one request for that manifest', async () => {
+    const graph = amplifyingIndex(400, 1024 * 1024);
+    const hostile = await startFakeRegistry();
+    serveGraph(hostile, 'app', 'v1', graph);
+    try {
+      const r = await cli(['copy', `${hostile.host}/app:v1`, `${source.host}/cli/amplified:v1`, '--json']);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).digest).toBe(graph.top.digest);
+      expect(hostile.requests.filter((q) => q.method === 'GET' && q.path.includes('/manifests/'))).toHaveLength(2);
+    } finally {
+      await hostile.close();
+    }
+  });
+
+  test('fails without sending credentials to a blob redirect target that answers 401 with its own realm', async () => {
+    const cdn = await startServer((req, res) => {
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${req.headers.host}/token",service="cdn"` }).end();
+    });
+    const user = { username: 'robot', password: 'cli-redirect-passw0rd' };
+    const hostile = await startFakeRegistry({
+      basic: user,
+      intercept: ({ req, res }) => {
+        if (req.method !== 'GET' || !/\/blobs\/sha256:/.test(req.url ?? '') || !req.headers.authorization) return false;
+        res.writeHead(307, { location: `${cdn.origin}${req.url}` }).end();
+        return true;
+      },
+    });
+    hostile.put('app', 'v1', buildImage());
+    try {
+      const r = await cli(['copy', `${hostile.host}/app:v1`, `${source.host}/cli/redirected:v1`, '--src-creds', `${user.username}:${user.password}`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('[UNAUTHORIZED]');
+      expect(r.stderr).toContain('which is not the registry');
+      expect(cdn.requests.length).toBeGreaterThan(0);
+      expect(cdn.requests.filter((q) => q.authorization !== undefined || q.path.startsWith('/token'))).toEqual([]);
+      expect(r.stderr).not.toContain(user.password);
+    } finally {
+      await Promise.all([hostile.close(), cdn.close()]);
+    }
   });
 
   test('copies a multi-platform index byte for byte and prints the result as JSON', async () => {

@@ -60,6 +60,23 @@ describe('RegistryClient', () => {
     }
   });
 
+  test('reads a manifest\'s digest from its bytes when HEAD sends a Docker-Content-Digest that is not a digest, and drops a media type that is not one', async () => {
+    const body = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}');
+    const registry = await fake((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/x evil <b>; charset=utf-8', 'docker-content-digest': 'sha256:not-a-digest', 'content-length': body.length });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    });
+    try {
+      const client = new RegistryClient({ registry: `127.0.0.1:${registry.port}`, plainHttp: true, pool });
+      const info = await client.headManifest('app', 'v1');
+      expect(info?.digest).toMatch(/^sha256:[a-f0-9]{64}$/);
+      expect(info?.mediaType).toBe('');
+      expect(registry.seen.map(s => s.method)).toEqual(['HEAD', 'GET']);
+    } finally {
+      await registry.close();
+    }
+  });
+
   test('fails with the registry\'s own error code and message', async () => {
     const registry = await fake((_req, res) => {
       res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({
