@@ -27,7 +27,7 @@ describe('scripts/customer-ready', () => {
       expect(code.S3Bucket).toEqual({ 'Fn::Sub': 'acme-byoc-assets-${AWS::Region}' });
       expect(result.objects.map((o) => o.objectKey)).toContain(code.S3Key);
     }
-    expect(Object.values<any>(template.Resources).filter((r) => r.Type === 'Custom::ImageSync')).toHaveLength(2);
+    expect(Object.values<any>(template.Resources).filter((r) => r.Type === 'Custom::ImageSync')).toHaveLength(3); // api, worker and proxy, as in examples/install-app.ts
   });
 
   test('lists every object to publish, the template included, and one bucket per supported region', () => {
