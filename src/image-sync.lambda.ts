@@ -7,17 +7,26 @@ import { ImageSyncEvent } from './image-sync-handler/request';
 import { AwsCredentials } from './sync';
 
 /**
+ * Attempts in all of one STS or ECR call. The SDK's standard mode makes 3, which a fleet-wide
+ * release outlasts: a GetAuthorizationToken still throttled after them fails the sync, and a
+ * throttled AssumeRole waits a whole poll. With 10, a throttled call backs off (random waits of up
+ * to 2^n × 500 ms, at most 20 s each) for about a minute before it gives up (docs/scaling.md).
+ */
+export const AWS_MAX_ATTEMPTS = 10;
+
+/**
  * The handler's dependencies from AWS SDK clients. The Lambda uses the defaults; tests and the demo
  * pass `dial`/`plainHttp` to reach loopback registries through the same code path.
  */
 export function createDependencies(overrides: Partial<HandlerDependencies> = {}): HandlerDependencies {
   const region = overrides.region ?? process.env.AWS_REGION ?? 'us-east-1';
-  const sts = new STSClient({ region });
+  const sts = new STSClient({ region, maxAttempts: AWS_MAX_ATTEMPTS });
   const secretsManager = new SecretsManagerClient({ region });
   const ecrClients = new Map<string, ECRClient>();
   // A pull session's client serves one copy: its token must not outlive the invocation.
-  const ecr = (r: string, credentials?: AwsCredentials): ECRClient => (credentials ? new ECRClient({ region: r, credentials })
-    : ecrClients.get(r) ?? ecrClients.set(r, new ECRClient({ region: r })).get(r)!);
+  const ecr = (r: string, credentials?: AwsCredentials): ECRClient => (credentials
+    ? new ECRClient({ region: r, credentials, maxAttempts: AWS_MAX_ATTEMPTS })
+    : ecrClients.get(r) ?? ecrClients.set(r, new ECRClient({ region: r, maxAttempts: AWS_MAX_ATTEMPTS })).get(r)!);
   const image = (t: EcrTag) => ({ registryId: t.registryId, repositoryName: t.repositoryName, imageIds: [{ imageTag: t.tag }] });
   return {
     region,
