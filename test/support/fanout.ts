@@ -92,7 +92,7 @@ export interface FanoutResult {
 }
 
 /** ECR's quotas over this factor: what two cores running the registry, the front and N handlers can reach. */
-export const DEFAULT_SCALE = 300;
+export const DEFAULT_SCALE = 200;
 
 /** The scaled limits, by API: every bucket holds `burstSeconds` of its rate (at least one request). */
 export function scaledLimits(scale: number, burstSeconds: number = BURST_SECONDS): { [api: string]: RateLimit } {
