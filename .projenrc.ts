@@ -146,6 +146,10 @@ project.addTask('bench', {
   description: 'Benchmark the copy engine against skopeo on two local registries',
   steps: [{ exec: 'bash scripts/ensure-tools.sh' }, { exec: 'tsx scripts/bench.ts', receiveArgs: true }],
 });
+project.addTask('simulate', {
+  description: 'Fan-out simulation: N installs sync one release through the ImageSync handler while a throttling front enforces ECR quotas (docs/scaling.md)',
+  steps: [{ exec: 'bash scripts/ensure-tools.sh' }, { exec: 'tsx scripts/simulate.ts', receiveArgs: true }],
+});
 project.addTask('consumer-smoke', {
   description: 'Install the packed package (dist/js) into a fresh strict TypeScript app: type-check, synthesize and run its CLI on Node.js 22 and 24',
   exec: 'bash scripts/consumer-smoke.sh',

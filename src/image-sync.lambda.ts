@@ -7,30 +7,26 @@ import { handleEvent, IsCompleteResponse, OnEventResponse } from './image-sync-h
 import { ImageSyncEvent } from './image-sync-handler/request';
 import { AwsCredentials } from './sync';
 
-/**
- * The handler's dependencies from AWS SDK clients. The Lambda uses the defaults; tests and the demo
- * pass `dial`/`plainHttp` to reach loopback registries through the same code path.
- */
+/** Attempts of one STS or ECR call: 10, not the SDK's 3, so a fleet-wide burst backs off (docs/scaling.md). */
+export const AWS_MAX_ATTEMPTS = 10;
+
+/** The handler's dependencies from SDK clients; tests and the demo override `dial`/`plainHttp` for loopback registries. */
 export function createDependencies(overrides: Partial<HandlerDependencies> = {}): HandlerDependencies {
   const region = overrides.region ?? process.env.AWS_REGION ?? 'us-east-1';
-  const sts = new STSClient({ region });
+  const sts = new STSClient({ region, maxAttempts: AWS_MAX_ATTEMPTS });
   const secretsManager = new SecretsManagerClient({ region });
   const ecrClients = new Map<string, ECRClient>();
   // A pull session's client serves one copy: its token must not outlive the invocation.
-  const ecr = (r: string, credentials?: AwsCredentials): ECRClient => (credentials ? new ECRClient({ region: r, credentials })
-    : ecrClients.get(r) ?? ecrClients.set(r, new ECRClient({ region: r })).get(r)!);
+  const client = (r: string, credentials?: AwsCredentials) => new ECRClient({ region: r, credentials, maxAttempts: AWS_MAX_ATTEMPTS });
+  const shared = (r: string) => ecrClients.get(r) ?? ecrClients.set(r, client(r)).get(r)!;
+  const ecr = (r: string, credentials?: AwsCredentials) => (credentials ? client(r, credentials) : shared(r));
   return {
     region,
     stackId: process.env[STACK_ID_ENV] || undefined,
     assumeRole: async (r) => {
-      const c = (await sts.send(new AssumeRoleCommand({
-        RoleArn: r.roleArn,
-        RoleSessionName: r.sessionName,
-        ExternalId: r.externalId,
-        DurationSeconds: r.durationSeconds,
-        Policy: r.policy,
-        Tags: r.sessionTags?.map((t) => ({ Key: t.key, Value: t.value })),
-      }))).Credentials;
+      const tags = r.sessionTags?.map((t) => ({ Key: t.key, Value: t.value }));
+      const input = { RoleArn: r.roleArn, RoleSessionName: r.sessionName, ExternalId: r.externalId, Policy: r.policy, Tags: tags };
+      const c = (await sts.send(new AssumeRoleCommand({ ...input, DurationSeconds: r.durationSeconds }))).Credentials;
       return c && { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
     },
     ecrAuthorizationToken: async (r, credentials) => (await ecr(r, credentials).send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0],
@@ -39,9 +35,8 @@ export function createDependencies(overrides: Partial<HandlerDependencies> = {})
       registryId: t.registryId, repositoryName: t.repositoryName, imageIds: [{ imageTag: t.tag, imageDigest: t.digest }],
     }))).failures ?? [],
     tagMutability: async (r) => {
-      const repository = (await ecr(r.region).send(new DescribeRepositoriesCommand({
-        registryId: r.registryId, repositoryNames: [r.repositoryName],
-      }))).repositories?.[0];
+      const describe = new DescribeRepositoriesCommand({ registryId: r.registryId, repositoryNames: [r.repositoryName] });
+      const repository = (await ecr(r.region).send(describe)).repositories?.[0];
       return repository?.imageTagMutability === undefined ? undefined : {
         mutability: repository.imageTagMutability,
         exclusions: (repository.imageTagMutabilityExclusionFilters ?? []).map((f) => f.filter ?? '').filter((f) => f !== ''),

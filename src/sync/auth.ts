@@ -207,8 +207,10 @@ export class Authenticator {
           credentials = await source(this.registry);
         } catch (err) {
           this.credentials = undefined;
-          throw new CopyError('UNAUTHORIZED', `could not get credentials for ${this.registry}: ${(err as Error)?.message ?? String(err)}`, {
-            registry: this.registry, cause: err,
+          // An outage of the credential service (a throttled ECR login) stays worth another attempt.
+          const retryable = err instanceof CopyError && err.retryable;
+          throw new CopyError(retryable ? err.code : 'UNAUTHORIZED', `could not get credentials for ${this.registry}: ${(err as Error)?.message ?? String(err)}`, {
+            registry: this.registry, retryable, cause: err,
           });
         }
         if (credentials) {

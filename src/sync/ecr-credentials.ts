@@ -71,6 +71,12 @@ export function ecrCredentialSource(getToken: GetEcrAuthorizationToken): Credent
       try {
         data = await getToken();
       } catch (err) {
+        if (isOutage(err)) {
+          // Throttled (a fleet-wide release bursts this quota first) or unavailable: try again later.
+          throw new CopyError('REGISTRY', `ecr:GetAuthorizationToken for ${host} is throttled or unavailable: ${sdkErrorText(err)}`, {
+            registry: host, retryable: true, cause: err,
+          });
+        }
         throw new CopyError('UNAUTHORIZED', `ecr:GetAuthorizationToken failed for ${host}: ${sdkErrorText(err)}`, { registry: host, cause: err });
       }
       if (!data?.authorizationToken) {
@@ -155,4 +161,12 @@ export async function assumePullSession(options: PullSessionOptions): Promise<Aw
 function sdkErrorText(err: unknown): string {
   const e = err as { name?: string; message?: string };
   return `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`;
+}
+
+const OUTAGE = /Throttl|TooManyRequests|ServiceUnavailable|InternalServer|InternalFailure|RequestTimeout|TimeoutError|ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN/i;
+
+/** An AWS SDK error that says the service is throttling or unavailable, not that the caller is refused. */
+function isOutage(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; $retryable?: unknown } | undefined;
+  return !!e && (e.$retryable !== undefined || OUTAGE.test(`${e.name ?? ''} ${e.code ?? ''}`));
 }

@@ -58,6 +58,23 @@ describe('ecrCredentialSource', () => {
     expect((await source(REGISTRY))?.password).toBe('later');
   });
 
+  test.each([
+    ['ThrottlingException', {}],
+    ['ServiceUnavailableException', {}],
+    ['SomeFutureThrottle', { $retryable: { throttling: true } }],
+  ])('fails with a retryable REGISTRY error when the login is throttled or unavailable (%s), so a later poll tries again', async (name, extra) => {
+    ecr.on(GetAuthorizationTokenCommand)
+      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name, ...extra }))
+      .resolves(token('AWS', 'later', new Date(Date.now() + 12 * 3600_000)));
+    const source = ecrCredentialSource(getToken);
+    const error = await source(REGISTRY).catch(e => e);
+    expect(error).toBeInstanceOf(CopyError);
+    expect(error.code).toBe('REGISTRY');
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain('throttled or unavailable');
+    expect((await source(REGISTRY))?.password).toBe('later');
+  });
+
   test('fails when the response carries no token', async () => {
     ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [] });
     const source = ecrCredentialSource(getToken);
