@@ -125,6 +125,9 @@ export class HttpPool {
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
         return res;
       }
+      // User information in a Location would become an Authorization header of the registry's choosing.
+      next.username = '';
+      next.password = '';
       if (!sameOrigin(next, first)) {
         // Pre-signed URLs (ECR answers blob GETs with S3 URLs) carry their own authorization:
         // credentials for the registry must never reach another origin.

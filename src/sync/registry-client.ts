@@ -289,7 +289,10 @@ export class RegistryClient {
     } catch {
       throw new CopyError('REGISTRY', `${this.registry}/${repository} answered an upload with an invalid Location`, { registry: this.registry });
     }
-    // Another origin is allowed (some registries upload to a storage host) but gets no credentials.
+    // Another origin is allowed (some registries upload to a storage host) but gets no credentials,
+    // nor any of the registry's choosing (user information would become an Authorization header).
+    url.username = '';
+    url.password = '';
     this.connection.admit(url, `an upload location for ${repository}`);
     return url;
   }

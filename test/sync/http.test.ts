@@ -24,6 +24,8 @@ describe('HttpPool redirects', () => {
         res.writeHead(307, { location: '/final' }).end();
       } else if (req.url === '/other-port') {
         res.writeHead(307, { location: `http://127.0.0.1:${targetPort}/blob` }).end();
+      } else if (req.url === '/userinfo') {
+        res.writeHead(307, { location: `http://user:chosen@localhost:${targetPort}/blob` }).end();
       } else if (req.url === '/plain') {
         res.writeHead(307, { location: 'http://registry.example.com/v2/' }).end();
       } else if (req.url === '/final') {
@@ -60,6 +62,13 @@ describe('HttpPool redirects', () => {
   test('drops Authorization when a redirect goes to another port of the same host', async () => {
     const port = (origin.address() as AddressInfo).port;
     const res = await pool.send({ method: 'GET', url: new URL(`http://127.0.0.1:${port}/other-port`), headers: { authorization: 'Basic abc' } });
+    expect((await readBody(res)).toString()).toBe('payload');
+    expect(seen.map(s => s.authorization)).toEqual(['Basic abc', undefined]);
+  });
+
+  test('sends no Authorization of the registry\'s choosing when a redirect carries user information', async () => {
+    const port = (origin.address() as AddressInfo).port;
+    const res = await pool.send({ method: 'GET', url: new URL(`http://127.0.0.1:${port}/userinfo`), headers: { authorization: 'Basic abc' } });
     expect((await readBody(res)).toString()).toBe('payload');
     expect(seen.map(s => s.authorization)).toEqual(['Basic abc', undefined]);
   });
