@@ -7,7 +7,7 @@ import { SESSION_TAG_KEYS } from './image-sync-contract';
 import { ECR_AUTH_ACTIONS, ECR_CROSS_ACCOUNT_PULL_ACTIONS } from './private/perms';
 import { LONGEST_PARTITION, TrustEntry, TrustOptions, trustDocument, trustPolicyLength } from './private/trust-policy';
 import {
-  ValidationProblems, checkAccountId, checkExternalId, checkNonEmpty, checkOrganizationId, checkRoleArn, checkRoleName, isToken, show,
+  ValidationProblems, checkAccountId, checkExternalId, checkNonEmpty, checkOrganizationId, checkRoleArn, checkRoleName, checkWholeSeconds, isToken, show,
 } from './private/validation';
 
 /**
@@ -585,12 +585,9 @@ function validate(props: EcrAccessRoleProps, sharded: boolean): Entry[] {
     problems.add('trustPolicySizeQuota', quota,
       `IAM's role trust policy length quota of the account: a whole number from ${DEFAULT_TRUST_POLICY_QUOTA} (the default) to ${MAX_TRUST_POLICY_QUOTA}`);
   }
-  const duration = props.maxSessionDuration;
-  if (duration !== undefined) {
-    const seconds = duration.toSeconds();
-    if (seconds < 3600 || seconds > 12 * 3600) {
-      problems.add('maxSessionDuration', duration.toHumanString(), 'between 1 and 12 hours');
-    }
+  if (props.maxSessionDuration !== undefined) {
+    checkWholeSeconds(problems, 'maxSessionDuration', props.maxSessionDuration, 3600, 12 * 3600, 'between 1 and 12 hours',
+      'iam.Role needs it at synth time');
   }
   problems.throwIfAny();
   return entries;

@@ -10,7 +10,7 @@ import { ImageSyncDestination } from './image-sync-destination';
 import { ImageSyncProvider } from './image-sync-provider';
 import { platformProblem } from './platform';
 import { COMPONENT_GRAMMAR, componentFromId, familyTag, isComponent, MAX_COMPONENT_LENGTH } from './private/release-family';
-import { checkImageTag, isToken, ValidationProblems } from './private/validation';
+import { checkImageTag, checkWholeSeconds, isToken, ValidationProblems } from './private/validation';
 
 /**
  * Properties of an `ImageSync`.
@@ -173,12 +173,8 @@ export class ImageSync extends Construct {
     if (props.releaseId !== undefined && !isToken(props.releaseId) && !RELEASE_ID.test(props.releaseId)) {
       p.add('releaseId', props.releaseId, '1-64 characters of letters, digits and _+=,.@- (it becomes part of the STS session name)');
     }
-    if (!totalTimeout.isUnresolved()) {
-      const seconds = totalTimeout.toSeconds();
-      if (seconds < 300 || seconds > DEFAULT_TOTAL_TIMEOUT_SECONDS) {
-        p.add('totalTimeout', `${seconds} seconds`, 'between 5 minutes and 1 hour (CloudFormation waits at most 1 hour for a custom resource)');
-      }
-    }
+    checkWholeSeconds(p, 'totalTimeout', totalTimeout, 300, DEFAULT_TOTAL_TIMEOUT_SECONDS,
+      'between 5 minutes and 1 hour (CloudFormation waits at most 1 hour for a custom resource)', undefined, (_, seconds) => `${seconds} seconds`);
     if (props.provider !== undefined && Stack.of(props.provider) !== Stack.of(this)) {
       p.add('provider', props.provider.node.path,
         `a provider of this ImageSync's stack ${Stack.of(this).node.path} (its function's role is granted this sync's source and destination)`);
@@ -227,11 +223,11 @@ export class ImageSync extends Construct {
     this.resource.node.addDependency(provider.function);
 
     this.imageDigest = this.resource.getAttString(Attributes.IMAGE_DIGEST);
-    // What runs is built here from the destination repository; only the digest comes from the
-    // handler's answer (a forged answer cannot point a workload at another repository).
+    // What runs is built here from the destination repository and the tag; only the digest comes
+    // from the handler's answer (a forged answer cannot point a workload at another repository).
     this.repositoryUri = repository.repositoryUri;
     this.imageUri = Fn.join('', [repository.repositoryUri, '@', this.imageDigest]);
-    this.imageTag = this.resource.getAttString(Attributes.IMAGE_TAG);
+    this.imageTag = destinationTag;
   }
 
   /**

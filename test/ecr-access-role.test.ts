@@ -1,4 +1,4 @@
-import { App, Duration, Lazy, Stack } from 'aws-cdk-lib';
+import { App, Duration, Lazy, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -246,6 +246,10 @@ describe('EcrAccessRole validation', () => {
     ['an organization id', { principalOrgId: 'acme' }, 'principalOrgId: "acme" is not allowed: an organization id is "o-"'],
     ['a too short session', { maxSessionDuration: Duration.minutes(15) }, 'maxSessionDuration: "15 minutes" is not allowed: between 1 and 12 hours'],
     ['a too long session', { maxSessionDuration: Duration.hours(13) }, 'maxSessionDuration: "13 hours" is not allowed: between 1 and 12 hours'],
+    ['a session of a fraction of a second', { maxSessionDuration: Duration.millis(3_600_500) },
+      'maxSessionDuration: "3600500 milliseconds" is not allowed: a whole number of seconds between 1 and 12 hours'],
+    ['a session known only at deploy time', { maxSessionDuration: Duration.seconds(Token.asNumber({ Ref: 'SessionSeconds' })) },
+      'maxSessionDuration: "<token>" is not allowed: a concrete duration between 1 and 12 hours (iam.Role needs it at synth time)'],
     ['a role name', { roleName: 'no/slashes' }, 'roleName: "no/slashes" is not allowed: a role name is 1-64 characters'],
   ])('fails on %s naming prop, value and what is allowed', (_name, props, message) => {
     expect(build(props)).toThrow(`Invalid EcrAccessRole props:\n  - ${message}`);

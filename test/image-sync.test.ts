@@ -96,7 +96,7 @@ describe('ImageSync', () => {
     const imageUri = JSON.stringify(stack.resolve(sync.imageUri));
     expect(imageUri).toContain(`{"Ref":"${stack.getLogicalId(repo.node.defaultChild as ecr.CfnRepository)}"},"@",{"Fn::GetAtt":["${syncId}","ImageDigest"]}`);
     expect(imageUri).not.toContain('ImageUri');
-    expect(stack.resolve(sync.imageTag)).toEqual({ 'Fn::GetAtt': [syncId, 'ImageTag'] });
+    expect(stack.resolve(sync.imageTag)).toEqual('api_v1.2.3');
     expect(stack.resolve(sync.repositoryUri)).toEqual(stack.resolve(repo.repositoryUri));
     const image = JSON.stringify(template.findResources('AWS::ECS::TaskDefinition'));
     expect(image).toContain(`"@",{"Fn::GetAtt":["${syncId}","ImageDigest"]}`);
@@ -164,6 +164,8 @@ describe('ImageSync', () => {
     ['an empty platform list', (s: Stack) => ({ source: tenantSource(s), platforms: [] }), /platforms: \[\] is not allowed: at least one platform/],
     ['a release id with spaces', (s: Stack) => ({ source: tenantSource(s), releaseId: 'release 1' }), /releaseId: "release 1" is not allowed/],
     ['a two-hour budget', (s: Stack) => ({ source: tenantSource(s), totalTimeout: Duration.hours(2) }), /totalTimeout: "7200 seconds" is not allowed: between 5 minutes and 1 hour/],
+    ['a budget of a fraction of a second', (s: Stack) => ({ source: tenantSource(s), totalTimeout: Duration.millis(300_500) }),
+      /totalTimeout: "300500 milliseconds" is not allowed: a whole number of seconds between 5 minutes and 1 hour/],
     ['a component holding the separator', (s: Stack) => ({ source: tenantSource(s), component: 'api_v2' }), /component: "api_v2" is not allowed: a concrete name of 1-63 characters: lower-case letters and digits, joined by single "-" or "." \(no "_"/],
     ['an upper-case component', (s: Stack) => ({ source: tenantSource(s), component: 'Api' }), /component: "Api" is not allowed/],
     ['a release tag too long for its family', (s: Stack) => ({ source: tenantSource(s), tag: 'v'.repeat(125) }), /tag: "v+\.\.\. \(127 characters\) is not allowed: at most 124 characters with component "api": the destination tag "api_v+\.\.\." is limited to 128/],

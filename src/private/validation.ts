@@ -1,4 +1,4 @@
-import { Token } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import { isEcrRepositoryName } from './ecr-names';
 import { isDigest, isTag } from '../image-reference';
 
@@ -187,4 +187,33 @@ export function checkOrganizationId(p: ValidationProblems, prop: string, value: 
   if (typeof value !== 'string' || !ORGANIZATION_ID.test(value)) {
     p.add(prop, value, 'an organization id is "o-" and 10-32 lowercase letters or digits, e.g. "o-a1b2c3d4e5"');
   }
+}
+
+/**
+ * A duration of whole seconds between `minSeconds` and `maxSeconds`. A token is skipped unless
+ * `concrete` says why it must be known at synth time.
+ *
+ * @returns the seconds, or undefined when the value was a token or a problem was recorded
+ */
+export function checkWholeSeconds(
+  p: ValidationProblems, prop: string, value: Duration, minSeconds: number, maxSeconds: number, range: string, concrete?: string,
+  display: (value: Duration, seconds: number) => string = (d) => d.toHumanString(),
+): number | undefined {
+  if (value.isUnresolved()) {
+    if (concrete) {
+      p.add(prop, '<token>', `a concrete duration ${range} (${concrete})`);
+    }
+    return undefined;
+  }
+  const millis = value.toMilliseconds();
+  if (millis % 1000 !== 0) {
+    p.add(prop, `${millis} milliseconds`, `a whole number of seconds ${range}`);
+    return undefined;
+  }
+  const seconds = millis / 1000;
+  if (seconds < minSeconds || seconds > maxSeconds) {
+    p.add(prop, display(value, seconds), range);
+    return undefined;
+  }
+  return seconds;
 }
