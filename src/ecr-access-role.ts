@@ -7,7 +7,8 @@ import { SESSION_TAG_KEYS } from './image-sync-contract';
 import { ECR_AUTH_ACTIONS, ECR_CROSS_ACCOUNT_PULL_ACTIONS } from './private/perms';
 import { LONGEST_PARTITION, TrustEntry, TrustOptions, trustDocument, trustPolicyLength } from './private/trust-policy';
 import {
-  ValidationProblems, checkAccountId, checkExternalId, checkNonEmpty, checkOrganizationId, checkRoleArn, checkRoleName, checkWholeSeconds, isToken, show,
+  ValidationProblems, checkAccountId, checkExternalId, checkNonEmpty, checkOrganizationId, checkRoleArn, checkRoleName,
+  checkWholeSeconds, isToken, show,
 } from './private/validation';
 
 /**
