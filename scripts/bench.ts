@@ -19,7 +19,7 @@ import * as path from 'path';
 import { PassThrough, Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
-import * as esbuild from 'esbuild';
+import { bundleEngineRunner } from './engine-runner';
 import { startFaultProxy } from '../test/support/fault-proxy';
 import {
   buildImage, digestingStream, MEDIA_TYPES, pushImage, putManifest, randomStream, readManifest, RegistryTarget, sha256, uploadBlob,
@@ -295,26 +295,8 @@ copyImage({ source, destination, concurrency: concurrency ? Number(concurrency) 
 });
 `;
 
-/** Bundles the engine from the working tree, or from `src/` at a git ref (exported with git archive). */
 function bundleEngine(work: string, ref: string | undefined): string {
-  const outfile = path.join(work, 'engine-runner.js');
-  let resolveDir = ROOT;
-  if (ref) {
-    resolveDir = path.join(work, 'engine-src');
-    fs.mkdirSync(resolveDir);
-    const archive = execFileSync('git', ['-C', ROOT, 'archive', '--format=tar', ref, 'src'], { maxBuffer: 256 * 1024 * 1024 });
-    execFileSync('tar', ['-x', '-C', resolveDir], { input: archive });
-  }
-  esbuild.buildSync({
-    stdin: { contents: RUNNER, resolveDir, loader: 'ts', sourcefile: 'engine-runner.ts' },
-    nodePaths: [path.join(ROOT, 'node_modules')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    outfile,
-    logLevel: 'error',
-  });
-  return outfile;
+  return bundleEngineRunner(RUNNER, work, ref, 'engine-runner');
 }
 
 interface Timed {

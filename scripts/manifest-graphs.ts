@@ -14,14 +14,13 @@
  * (from the working tree, or from `src/` at a git ref) runs bundled in its own process under GNU
  * time, so its peak RSS is its own. It is a measurement, not a test.
  */
-import { execFileSync, spawn } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as esbuild from 'esbuild';
+import { bundleEngineRunner } from './engine-runner';
 import { ManifestGraph, amplifyingIndex, nestedIndexes, serveGraph, startFakeRegistry } from '../test/support/hostile';
 
-const ROOT = path.resolve(__dirname, '..');
 const GNU_TIME = '/usr/bin/time';
 
 const RUNNER = `
@@ -35,24 +34,7 @@ copyImage({ source, destination }).then((result) => {
 `;
 
 function bundle(work: string, ref: string | undefined): string {
-  const outfile = path.join(work, 'runner.js');
-  let resolveDir = ROOT;
-  if (ref) {
-    resolveDir = path.join(work, 'src-at-ref');
-    fs.mkdirSync(resolveDir);
-    const archive = execFileSync('git', ['-C', ROOT, 'archive', '--format=tar', ref, 'src'], { maxBuffer: 256 * 1024 * 1024 });
-    execFileSync('tar', ['-x', '-C', resolveDir], { input: archive });
-  }
-  esbuild.buildSync({
-    stdin: { contents: RUNNER, resolveDir, loader: 'ts', sourcefile: 'runner.ts' },
-    nodePaths: [path.join(ROOT, 'node_modules')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    outfile,
-    logLevel: 'error',
-  });
-  return outfile;
+  return bundleEngineRunner(RUNNER, work, ref, 'runner');
 }
 
 async function measure(runner: string, work: string, name: string, graph: ManifestGraph): Promise<string> {
