@@ -11,3 +11,4 @@ export * from './repository-props';
 export * from './customer-ready-synthesizer';
 export * from './upstream-registry';
 export * from './pull-through-cache';
+export * from './tenant-import';

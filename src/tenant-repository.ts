@@ -11,6 +11,7 @@ import {
 import { checkAccountId, checkNonEmpty, checkOrganizationId, isToken, ValidationProblems } from './private/validation';
 import { SecureRepositoryProps } from './repository-props';
 import { TenantImage, TenantImageSource } from './tenant-image';
+import { TenantImport, TenantImportOptions } from './tenant-import';
 
 /**
  * Properties of a {@link TenantRepository}.
@@ -158,6 +159,25 @@ export class TenantRepository extends SecureRepositoryBase {
    */
   public addTarball(id: string, options: TenantTarballImageOptions): TenantImage {
     return this.addSource(id, TenantImageSource.fromTarball(options.tarballFile), options.tag);
+  }
+
+  /**
+   * Imports a third-party image (public, or private behind credentials or an access role) into this
+   * repository at deploy time, pinned to a digest: give the source by digest, or by tag with an
+   * `expectedDigest` that fails the release when the upstream tag has moved. Installs then sync it
+   * from here like any other component.
+   *
+   * @param id construct id of the import
+   * @param options the `source`, the `tag` it lands under and the `expectedDigest`
+   */
+  public importImage(id: string, options: TenantImportOptions): TenantImport {
+    const tag = options.tag ?? options.source?._defaultTag;
+    if (tag !== undefined) {
+      this.checkTagUnused(tag);
+    }
+    const imported = new TenantImport(this, id, { ...options, repository: this });
+    this.tags.set(imported.imageTag, id);
+    return imported;
   }
 
   private addSource(id: string, source: TenantImageSource, tag: string | undefined): TenantImage {
