@@ -171,7 +171,7 @@ export class PullThroughCache extends Construct {
       customRoleArn: templateRole?.roleArn,
     });
     // ECR reads the template when the first pull creates a repository: the template goes first.
-    this.rule.addDependency(this.creationTemplate);
+    this.rule.node.addDependency(this.creationTemplate);
     if (props.scanOnPush ?? true) {
       scanOnPushEverywhere(this);
     }
