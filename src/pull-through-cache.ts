@@ -254,9 +254,7 @@ export class PullThroughCache extends Construct {
   private createUpstreamRole(account: string, region: string, upstreamPrefix: string | undefined): iam.Role {
     const stack = Stack.of(this);
     const role = new iam.Role(this, 'UpstreamRole', {
-      assumedBy: new iam.ServicePrincipal('pullthroughcache.ecr.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-      }),
+      assumedBy: new iam.ServicePrincipal('pullthroughcache.ecr.amazonaws.com'),
       description: `Lets ECR pull ${account}'s images into the ${this.repositoryPrefix}/ cache (cdk-byoc-artifacts)`,
     });
     const upstreamArn = `arn:${stack.partition}:ecr:${region}:${account}:repository/${upstreamPrefix ? `${upstreamPrefix}/*` : '*'}`;
@@ -283,13 +281,21 @@ export class PullThroughCache extends Construct {
 
   /** The role ECR assumes to create cached repositories encrypted with the customer key. */
   private createTemplateRole(key: kms.IKey): iam.Role {
+    // The trust and permissions ECR documents for a creation template's role, with the ECR
+    // actions narrowed from "*" to the cache's namespace.
     const role = new iam.Role(this, 'TemplateRole', {
-      assumedBy: new iam.ServicePrincipal('ecr.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-      }),
+      assumedBy: new iam.ServicePrincipal('ecr.amazonaws.com'),
       description: `Lets ECR create the ${this.repositoryPrefix}/ cached repositories with the customer managed key (cdk-byoc-artifacts)`,
     });
-    key.grant(role, 'kms:CreateGrant', 'kms:DescribeKey', 'kms:GenerateDataKey', 'kms:Decrypt');
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['ecr:CreateRepository', 'ecr:TagResource'],
+      resources: [this.repositoryArnPattern],
+    }));
+    key.grant(role, 'kms:CreateGrant', 'kms:RetireGrant', 'kms:DescribeKey');
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${this.nagArnPattern()}]`,
+      reason: 'ECR creates the cached repositories under the cache\'s namespace; their names follow the upstream\'s.',
+    });
     return role;
   }
 }

@@ -90,6 +90,18 @@ describe('PullThroughCache', () => {
     template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'ecr.amazonaws.com' } })] },
     });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^GhcrTemplateRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['ecr:CreateRepository', 'ecr:TagResource'],
+            Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ecr:eu-west-1:111111111111:repository/ghcr/*']] },
+          }),
+          Match.objectLike({ Action: ['kms:CreateGrant', 'kms:RetireGrant', 'kms:DescribeKey'] }),
+        ]),
+      },
+    });
   });
 
   test('declares basic scan on push for the registry once per stack, and not when turned off', () => {
@@ -121,10 +133,7 @@ describe('PullThroughCache', () => {
     });
     template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
-        Statement: [Match.objectLike({
-          Principal: { Service: 'pullthroughcache.ecr.amazonaws.com' },
-          Condition: { StringEquals: { 'aws:SourceAccount': '111111111111' } },
-        })],
+        Statement: [Match.objectLike({ Principal: { Service: 'pullthroughcache.ecr.amazonaws.com' }, Action: 'sts:AssumeRole' })],
       },
     });
     template.hasResourceProperties('AWS::IAM::Policy', {
