@@ -173,7 +173,7 @@ export class TenantRepository extends SecureRepositoryBase {
   public importImage(id: string, options: TenantImportOptions): TenantImport {
     const tag = options.tag ?? options.source?._defaultTag;
     if (tag !== undefined) {
-      this.checkTagUnused(tag);
+      this.checkTagUnused(tag, 'TenantImport');
     }
     const imported = new TenantImport(this, id, { ...options, repository: this });
     this.tags.set(imported.imageTag, id);
@@ -193,10 +193,10 @@ export class TenantRepository extends SecureRepositoryBase {
     return image;
   }
 
-  private checkTagUnused(tag: string): void {
+  private checkTagUnused(tag: string, construct = 'TenantImage'): void {
     const owner = this.tags.get(tag);
     if (owner === undefined || isToken(tag)) return;
-    const problems = new ValidationProblems('TenantImage');
+    const problems = new ValidationProblems(construct);
     problems.add('tag', tag, `a tag no other image of this repository uses (image "${owner}" has it, and tags are immutable)`);
     problems.throwIfAny();
   }

@@ -93,7 +93,7 @@ describe('TenantImport', () => {
     const repo = new TenantRepository(stack, 'Repo');
     repo.addImage('Built', { directory: COMPONENT, tag: '1.27' });
     expect(() => repo.importImage('Nginx', { source: ImageSource.fromRegistry('docker.io/library/nginx:1.27') }))
-      .toThrow('tag: "1.27" is not allowed: a tag no other image of this repository uses (image "Built" has it, and tags are immutable)');
+      .toThrow('Invalid TenantImport props:\n  - tag: "1.27" is not allowed: a tag no other image of this repository uses (image "Built" has it, and tags are immutable)');
   });
 
   test('fails on an expected digest for a source given by digest, and on one that is no digest', () => {
