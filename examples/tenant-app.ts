@@ -1,6 +1,8 @@
 /**
  * The vendor's tenant account: one repository of component images, an image built from
- * `examples/component/`, and the pull role two customer install accounts assume.
+ * `examples/component/`, the pull role two customer install accounts assume, and the third-party
+ * images installs use without ever pulling from Docker Hub: a Docker Hub pull-through cache (with
+ * its repository creation template) and a pinned import of a public nginx image.
  *
  * Synthesize it offline (from the repository root):
  *   CDK_DISABLE_VERSION_CHECK=1 npx cdk synth --app 'npx tsx examples/tenant-app.ts' -o cdk.out/tenant --quiet
@@ -9,14 +11,21 @@
  *     --no-version-reporting --context cli-telemetry=false -o cdk.out/tenant --quiet
  * Or without the CDK CLI at all:
  *   CDK_OUTDIR=cdk.out/tenant npx tsx examples/tenant-app.ts
+ * Pin the nginx import to the digest the vendor vetted (a release then fails if the tag moved):
+ *   ... --context nginxDigest=sha256:<64 hex digits>
  */
 import * as path from 'path';
 import { App, CfnOutput, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { EcrAccessRole } from '../src/ecr-access-role';
+import { ImageSource } from '../src/image-source';
+import { PullThroughCache } from '../src/pull-through-cache';
+import { TenantImport } from '../src/tenant-import';
 import { TenantRepository } from '../src/tenant-repository';
+import { UpstreamRegistry } from '../src/upstream-registry';
 
 /** Fixed, fictitious accounts: the example never talks to AWS. */
 export const TENANT_ENV = { account: '111111111111', region: 'eu-west-1' };
@@ -28,11 +37,17 @@ export const INSTALL_ACCOUNT_IDS = ['222222222222', '333333333333'];
 export const EXTERNAL_ID = 'acme-byoc-7f3c9a1e';
 export const COMPONENT_TAG = '1.0.0';
 export const ACCESS_ROLE_NAME = 'acme-byoc-install-pull';
+/** The Docker Hub login, created once by hand (ECR reads only secrets named `ecr-pullthroughcache/...`). */
+export const DOCKER_HUB_SECRET_NAME = 'ecr-pullthroughcache/docker-hub';
+/** The public image imported into the tenant; installs sync it from there like any component. */
+export const NGINX_IMAGE = 'public.ecr.aws/nginx/nginx:1.27';
 
 /** The tenant stack: repository, component image, and the installs' pull role. */
 export class TenantStack extends Stack {
   public readonly repository: TenantRepository;
   public readonly accessRole: EcrAccessRole;
+  public readonly dockerHubCache: PullThroughCache;
+  public readonly nginx: TenantImport;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -58,10 +73,26 @@ export class TenantStack extends Stack {
       roleName: ACCESS_ROLE_NAME,
     });
 
+    // Docker Hub through the tenant's own registry: one authenticated pull per image, whatever the
+    // number of installs. Cached repositories are docker-hub/<upstream name>, e.g.
+    // docker-hub/library/redis, with immutable tags (but latest), scan on push and a lifecycle policy.
+    this.dockerHubCache = new PullThroughCache(this, 'DockerHub', {
+      upstream: UpstreamRegistry.dockerHub(secretsmanager.Secret.fromSecretNameV2(this, 'DockerHubLogin', DOCKER_HUB_SECRET_NAME)),
+    });
+    this.dockerHubCache.grantAccessRole(this.accessRole);
+
+    // A pinned import: nginx copied into the tenant once, at deploy time, by digest.
+    const thirdParty = new TenantRepository(this, 'ThirdParty', { repositoryName: 'acme/third-party/nginx' });
+    const nginxDigest = this.node.tryGetContext('nginxDigest') as string | undefined;
+    this.nginx = thirdParty.importImage('Nginx', { source: ImageSource.fromRegistry(NGINX_IMAGE), expectedDigest: nginxDigest });
+    this.accessRole.addRepository(thirdParty);
+
     new CfnOutput(this, 'RepositoryUri', { value: this.repository.repositoryUri });
     new CfnOutput(this, 'ImageUri', { value: image.imageUri });
     new CfnOutput(this, 'AccessRoleArn', { value: this.accessRole.roleArn });
     new CfnOutput(this, 'ExternalId', { value: this.accessRole.externalId });
+    new CfnOutput(this, 'DockerHubCachePrefix', { value: this.dockerHubCache.repositoryPrefix });
+    new CfnOutput(this, 'NginxImageUri', { value: this.nginx.imageUri });
   }
 }
 

@@ -100,6 +100,7 @@ export class ImageSource {
       kind: SourceKinds.TENANT_ECR,
       image: options.digest ? `${uri}@${options.digest}` : `${uri}:${options.tag}`,
       tag: options.tag,
+      digest: options.digest,
       repositoryArn: arn,
       accessRole: options.accessRole,
       externalId: options.externalId,
@@ -119,6 +120,7 @@ export class ImageSource {
       kind: SourceKinds.ECR,
       image: options.digest ? repository.repositoryUriForDigest(options.digest) : repository.repositoryUriForTag(options.tag),
       tag: options.tag,
+      digest: options.digest,
       repository,
     });
   }
@@ -133,12 +135,14 @@ export class ImageSource {
   public static fromRegistry(reference: string, options: RegistryImageOptions = {}): ImageSource {
     const p = new ValidationProblems('ImageSource.fromRegistry');
     let tag: string | undefined;
+    let digest: string | undefined;
     // A token (a parameter, an import) is checked by the handler at deploy time; the ImageSync then
     // needs an explicit tag, since the default destination tag is read from the reference here.
     if (!isToken(reference)) {
       try {
         const ref = parseImageReference(reference);
         tag = ref.tag;
+        digest = ref.digest;
         if (!ref.tag && !ref.digest) {
           p.add('reference', reference, 'a reference with a tag or a digest, e.g. "ghcr.io/acme/app:1.2.3"');
         }
@@ -147,7 +151,7 @@ export class ImageSource {
       }
     }
     p.throwIfAny();
-    return new ImageSource({ kind: SourceKinds.REGISTRY, image: reference, tag, secret: options.credentials });
+    return new ImageSource({ kind: SourceKinds.REGISTRY, image: reference, tag, digest, secret: options.credentials });
   }
 
   private constructor(private readonly config: SourceConfig) {}
@@ -159,6 +163,15 @@ export class ImageSource {
    */
   public get _defaultTag(): string | undefined {
     return this.config.tag;
+  }
+
+  /**
+   * True when the source names its image by digest (the copy is pinned by the reference itself).
+   *
+   * @internal
+   */
+  public get _byDigest(): boolean {
+    return this.config.digest !== undefined;
   }
 
   /**
@@ -199,6 +212,8 @@ interface SourceConfig {
   readonly kind: SourceKind;
   readonly image: string;
   readonly tag?: string;
+  /** The digest the reference pins, when it names one. */
+  readonly digest?: string;
   readonly repositoryArn?: string;
   readonly accessRole?: iam.IRole;
   readonly externalId?: string;

@@ -55,6 +55,11 @@ export const Props = {
   REMOVE_ON_DELETE: 'RemoveOnDelete',
   /** The time budget of one Create or Update, in seconds. */
   TOTAL_TIMEOUT_SECONDS: 'TotalTimeoutSeconds',
+  /**
+   * The digest the source tag must name (`sha256:...`): when it names another, the copy fails
+   * before any tag is written (an upstream tag that moved fails the release).
+   */
+  EXPECTED_SOURCE_DIGEST: 'ExpectedSourceDigest',
 } as const;
 
 /** Attribute keys (`Data` of the response; `Fn::GetAtt` names). */
@@ -86,6 +91,7 @@ export interface ImageSyncResourceProperties {
   readonly ReleaseId?: string;
   readonly RemoveOnDelete?: string;
   readonly TotalTimeoutSeconds?: string;
+  readonly ExpectedSourceDigest?: string;
 }
 
 /** The default time budget of a Create or Update: one hour, CloudFormation's limit for custom resources. */

@@ -5,11 +5,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { ImageSource } from './image-source';
-import { Attributes, DEFAULT_TOTAL_TIMEOUT_SECONDS, IMAGE_SYNC_RESOURCE_TYPE, Props } from './image-sync-contract';
+import { Attributes, DEFAULT_TOTAL_TIMEOUT_SECONDS } from './image-sync-contract';
 import { ImageSyncDestination } from './image-sync-destination';
 import { ImageSyncProvider } from './image-sync-provider';
 import { platformProblem } from './platform';
 import { COMPONENT_GRAMMAR, componentFromId, familyTag, isComponent, MAX_COMPONENT_LENGTH } from './private/release-family';
+import { createSyncResource } from './private/sync-resource';
 import { checkImageTag, checkWholeSeconds, isToken, ValidationProblems } from './private/validation';
 
 /**
@@ -193,35 +194,18 @@ export class ImageSync extends Construct {
     this.syncFunction = provider.function;
     this.destination = props.destination;
 
-    const removeOnDelete = props.removeOnDelete ?? false;
-    const sourceProperties = props.source._bind(provider);
-    props.destination._bind(provider, removeOnDelete);
+    this.resource = createSyncResource(this, {
+      provider,
+      source: props.source,
+      destination: props.destination,
+      destinationTag,
+      removeOnDelete: props.removeOnDelete ?? false,
+      totalTimeout,
+      platforms: props.platforms?.map((platform) => platform.platform),
+      releaseId: props.releaseId,
+    });
 
     const repository = props.destination.repository;
-    const properties: { [key: string]: unknown } = {
-      ...sourceProperties,
-      [Props.DESTINATION_REPOSITORY_URI]: repository.repositoryUri,
-      [Props.DESTINATION_REPOSITORY_NAME]: repository.repositoryName,
-      [Props.DESTINATION_TAG]: destinationTag,
-      [Props.REMOVE_ON_DELETE]: String(removeOnDelete),
-      [Props.TOTAL_TIMEOUT_SECONDS]: String(totalTimeout.toSeconds()),
-    };
-    if (props.platforms !== undefined) {
-      properties[Props.PLATFORMS] = props.platforms.map((platform) => platform.platform);
-    }
-    if (props.releaseId !== undefined) {
-      properties[Props.RELEASE_ID] = props.releaseId;
-    }
-
-    this.resource = new CustomResource(this, 'Resource', {
-      serviceToken: provider.serviceToken,
-      resourceType: IMAGE_SYNC_RESOURCE_TYPE,
-      properties,
-      serviceTimeout: totalTimeout,
-    });
-    // The grants above land in the function's role policy: the copy must not start before them.
-    this.resource.node.addDependency(provider.function);
-
     this.imageDigest = this.resource.getAttString(Attributes.IMAGE_DIGEST);
     // What runs is built here from the destination repository and the tag; only the digest comes
     // from the handler's answer (a forged answer cannot point a workload at another repository).

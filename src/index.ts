@@ -9,3 +9,6 @@ export * from './image-sync';
 export * from './lifecycle';
 export * from './repository-props';
 export * from './customer-ready-synthesizer';
+export * from './upstream-registry';
+export * from './pull-through-cache';
+export * from './tenant-import';

@@ -11,6 +11,7 @@ import {
 import { checkAccountId, checkNonEmpty, checkOrganizationId, isToken, ValidationProblems } from './private/validation';
 import { SecureRepositoryProps } from './repository-props';
 import { TenantImage, TenantImageSource } from './tenant-image';
+import { TenantImport, TenantImportOptions } from './tenant-import';
 
 /**
  * Properties of a {@link TenantRepository}.
@@ -160,6 +161,25 @@ export class TenantRepository extends SecureRepositoryBase {
     return this.addSource(id, TenantImageSource.fromTarball(options.tarballFile), options.tag);
   }
 
+  /**
+   * Imports a third-party image (public, or private behind credentials or an access role) into this
+   * repository at deploy time, pinned to a digest: give the source by digest, or by tag with an
+   * `expectedDigest` that fails the release when the upstream tag has moved. Installs then sync it
+   * from here like any other component.
+   *
+   * @param id construct id of the import
+   * @param options the `source`, the `tag` it lands under and the `expectedDigest`
+   */
+  public importImage(id: string, options: TenantImportOptions): TenantImport {
+    const tag = options.tag ?? options.source?._defaultTag;
+    if (tag !== undefined) {
+      this.checkTagUnused(tag, 'TenantImport');
+    }
+    const imported = new TenantImport(this, id, { ...options, repository: this });
+    this.tags.set(imported.imageTag, id);
+    return imported;
+  }
+
   private addSource(id: string, source: TenantImageSource, tag: string | undefined): TenantImage {
     if (tag !== undefined) {
       this.checkTagUnused(tag);
@@ -173,10 +193,10 @@ export class TenantRepository extends SecureRepositoryBase {
     return image;
   }
 
-  private checkTagUnused(tag: string): void {
+  private checkTagUnused(tag: string, construct = 'TenantImage'): void {
     const owner = this.tags.get(tag);
     if (owner === undefined || isToken(tag)) return;
-    const problems = new ValidationProblems('TenantImage');
+    const problems = new ValidationProblems(construct);
     problems.add('tag', tag, `a tag no other image of this repository uses (image "${owner}" has it, and tags are immutable)`);
     problems.throwIfAny();
   }

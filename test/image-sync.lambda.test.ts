@@ -177,7 +177,10 @@ describe('image-sync handler', () => {
       Tags: [{ Key: 'ReleaseId', Value: 'r-42' }],
     });
     expect(JSON.parse(input.Policy!).Statement).toEqual(expect.arrayContaining([
-      expect.objectContaining({ Action: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'], Resource: `arn:aws:ecr:eu-west-1:111122223333:repository/${src}` }),
+      expect.objectContaining({
+        Action: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage', 'ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'],
+        Resource: `arn:aws:ecr:eu-west-1:111122223333:repository/${src}`,
+      }),
     ]));
   });
 

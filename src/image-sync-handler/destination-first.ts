@@ -6,7 +6,8 @@
  * UPDATE_ROLLBACK_FAILED when the destination already holds the image.
  *
  * What counts as "already holds":
- * - a pinned digest (no platform subset): the tag names it; or the repository holds the digest
+ * - a pinned digest (by the source reference or an expected source digest; no platform subset):
+ *   the tag names it; or the repository holds the digest
  *   and only the tag is missing or elsewhere, then the tag is written from the destination's own
  *   copy (a copy within the repository, no source involved);
  * - an Update naming its source by tag: the destination has that tag, the source's tag has the
@@ -32,7 +33,9 @@ export type DestinationAnswer = Pick<CopyResult, 'digest' | 'mediaType' | 'bytes
  */
 export async function fromDestination(request: CopyRequest, inv: Invocation, deadline: number): Promise<DestinationAnswer | 'stopped' | undefined> {
   const { sync } = request;
-  const pinned = sync.source.digest;
+  // An expected digest pins the release like a source digest does: the destination holding it
+  // under the tag is the release, whatever the source tag names now.
+  const pinned = sync.source.digest ?? sync.expectedSourceDigest;
   try {
     if (pinned) {
       if (sync.platforms) {

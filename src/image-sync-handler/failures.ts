@@ -28,6 +28,7 @@ const ADVICE: { [code: string]: string } = {
   NETWORK: 'The registry could not be reached: in a VPC, add endpoints for ECR (api, dkr), S3 and STS, or a NAT gateway; then deploy again.',
   REGISTRY: 'The registry answered with an error: deploy again later; if it persists, check the registry\'s status.',
   REFUSED: 'A registry asked for something the copy never does (credentials for another host, plain HTTP, a local address): check the registry and its redirects; a registry that keeps asking is misconfigured or hostile.',
+  UNEXPECTED_DIGEST: 'The source tag has moved since the release was pinned: vet the image it names now, then set the expected digest to it (or name the image by digest); no tag was written.',
   LIMIT: 'The image exceeds a cap the copy keeps against hostile registries: check that the source is the image you meant; copy a genuine image this large with the command-line copy.',
 };
 

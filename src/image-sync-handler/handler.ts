@@ -254,6 +254,7 @@ async function runCopy(request: CopyRequest, inv: Invocation, deadline: number):
       sourceCredentials: source,
       destinationCredentials: destinationCredentials(sync, deps),
       platforms: sync.platforms,
+      expectedSourceDigest: sync.expectedSourceDigest,
       concurrency: deps.concurrency,
       deadline,
       dial: deps.dial,

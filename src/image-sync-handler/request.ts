@@ -3,7 +3,7 @@
  * parsed resource properties (image references, not strings), the logical and physical ids and
  * the time budget. Everything after the entry works on the typed request.
  */
-import { ImageReference, formatImageReference, isTag, parseImageReference } from '../image-reference';
+import { ImageReference, formatImageReference, isDigest, isTag, parseImageReference } from '../image-reference';
 import {
   DEFAULT_TOTAL_TIMEOUT_SECONDS,
   IMAGE_SYNC_RESOURCE_TYPE,
@@ -58,6 +58,8 @@ export interface SyncRequest {
   readonly releaseId?: string;
   readonly removeOnDelete: boolean;
   readonly totalTimeoutSeconds: number;
+  /** The digest the source tag must name; the copy fails before writing when it names another. */
+  readonly expectedSourceDigest?: string;
 }
 
 /** onEvent of a Create or Update: the properties are checked and the clock starts; the copy runs in isComplete. */
@@ -232,6 +234,13 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
     problems.push(`${Props.TOTAL_TIMEOUT_SECONDS} must be a positive number of seconds`);
   }
 
+  const expectedSourceDigest = str(Props.EXPECTED_SOURCE_DIGEST, false);
+  if (expectedSourceDigest !== undefined && !isDigest(expectedSourceDigest)) {
+    problems.push(`${Props.EXPECTED_SOURCE_DIGEST} ${JSON.stringify(expectedSourceDigest)} is not a sha256 digest`);
+  } else if (expectedSourceDigest !== undefined && source?.digest !== undefined && source.digest !== expectedSourceDigest) {
+    problems.push(`${Props.EXPECTED_SOURCE_DIGEST} ${expectedSourceDigest} contradicts the digest ${source.digest} of ${Props.SOURCE_IMAGE}`);
+  }
+
   if (problems.length > 0) {
     throw new Error(`Invalid ${IMAGE_SYNC_RESOURCE_TYPE} properties: ${problems.join('; ')}. Fix the ImageSync props and deploy again.`);
   }
@@ -249,6 +258,7 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
     releaseId: str(Props.RELEASE_ID, false),
     removeOnDelete: removeOnDelete === 'true',
     totalTimeoutSeconds,
+    expectedSourceDigest,
   };
 }
 

@@ -32,3 +32,9 @@ export const ECR_CROSS_ACCOUNT_PULL_ACTIONS = [...ECR_PULL_ACTIONS, ...ECR_READ_
 
 /** Assuming a cross-account access role with a tagged session (the release id): what `ImageSync` grants for a tenant source. */
 export const STS_ASSUME_ROLE_ACTIONS = ['sts:AssumeRole', 'sts:TagSession'];
+
+/**
+ * What a pull through a pull-through cache needs beyond pull: importing the upstream image, and
+ * creating its cached repository on the first pull.
+ */
+export const ECR_PULL_THROUGH_ACTIONS = ['ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'];

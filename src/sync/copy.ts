@@ -57,6 +57,13 @@ export interface CopyImageOptions extends RegistryRoutes {
   /** The size one blob's descriptor may declare. Default 10 GiB. */
   readonly maxBlobSize?: number;
   /**
+   * The digest the source must have (`sha256:...`): when its tag names another image, the copy
+   * fails with CopyError UNEXPECTED_DIGEST before writing anything. The check is made on the
+   * manifest the copy then uses, so a tag moving during the copy cannot slip past it.
+   * @default - any digest
+   */
+  readonly expectedSourceDigest?: string;
+  /**
    * Every text the copy emits (progress, retries, errors) passes through it; it learns the
    * credentials and tokens the copy handles. Pass one to scrub the caller's own output with the
    * same secrets.
@@ -267,6 +274,7 @@ class Copier {
         registry: this.source.registry, reference: formatImageReference(this.source), status: 404,
       });
     }
+    checkExpectedDigest(this.options.expectedSourceDigest, top.digest, this.source);
     const tree = await readManifestTree({
       client: this.src, repository: this.source.repository, concurrency: this.concurrency, limits: this.limits,
     }, top, this.platforms);
@@ -384,4 +392,15 @@ class Copier {
       // A failing progress callback must not break the copy.
     }
   }
+}
+
+/** Refuses a source whose top manifest is not the expected one, before anything is written. */
+function checkExpectedDigest(expected: string | undefined, actual: string, source: ImageReference): void {
+  if (expected === undefined || expected === actual) {
+    return;
+  }
+  const reference = formatImageReference(source);
+  throw new CopyError('UNEXPECTED_DIGEST', `${reference} is ${actual}, not the expected ${expected}; nothing was written`, {
+    registry: source.registry, reference,
+  });
 }

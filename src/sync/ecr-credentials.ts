@@ -6,7 +6,7 @@
 import { CredentialSource, RegistryCredentials } from './auth';
 import { CopyError } from './errors';
 import { parseEcrRepositoryArn } from '../private/ecr-names';
-import { ECR_AUTH_ACTIONS, ECR_PULL_ACTIONS } from '../private/perms';
+import { ECR_AUTH_ACTIONS, ECR_PULL_ACTIONS, ECR_PULL_THROUGH_ACTIONS } from '../private/perms';
 
 /** AWS credentials, shaped like the SDK's `AwsCredentialIdentity` so they can be passed to any client. */
 export interface AwsCredentials {
@@ -113,7 +113,9 @@ export interface PullSessionOptions {
 /**
  * The session policy for a pull session: pull actions on one repository ARN, plus
  * GetAuthorizationToken (IAM requires resource '*' for it). A session policy can only narrow what
- * the role allows, so even a broad role yields a session that reads one repository.
+ * the role allows, so even a broad role yields a session that reads one repository. The repository
+ * may be a pull-through cache's: a first pull then imports the upstream image and creates the
+ * repository, which the session allows on that one repository when the role does.
  */
 export function pullSessionPolicy(repositoryArn: string): string {
   if (!parseEcrRepositoryArn(repositoryArn)) {
@@ -122,7 +124,7 @@ export function pullSessionPolicy(repositoryArn: string): string {
   return JSON.stringify({
     Version: '2012-10-17',
     Statement: [
-      { Sid: 'PullOneRepository', Effect: 'Allow', Action: ECR_PULL_ACTIONS, Resource: repositoryArn },
+      { Sid: 'PullOneRepository', Effect: 'Allow', Action: [...ECR_PULL_ACTIONS, ...ECR_PULL_THROUGH_ACTIONS], Resource: repositoryArn },
       { Sid: 'EcrLogin', Effect: 'Allow', Action: ECR_AUTH_ACTIONS, Resource: '*' },
     ],
   });

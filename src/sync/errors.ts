@@ -11,7 +11,9 @@ export type CopyErrorCode =
   /** The engine refused what a registry asked: a plain-HTTP hop, a local address, credentials for another origin. */
   | 'REFUSED'
   /** The image exceeds one of the engine's caps (manifests, depth, manifest bytes, blob size). */
-  | 'LIMIT';
+  | 'LIMIT'
+  /** The source's tag names another image than the caller expected (`expectedSourceDigest`): nothing was written. */
+  | 'UNEXPECTED_DIGEST';
 
 /** Extra context for a {@link CopyError}. */
 export interface CopyErrorDetails {

@@ -1,10 +1,14 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ACCESS_ROLE_NAME, COMPONENT_TAG, EXTERNAL_ID, INSTALL_ACCOUNT_IDS, buildTenantApp } from '../../examples/tenant-app';
+import {
+  ACCESS_ROLE_NAME, COMPONENT_TAG, DOCKER_HUB_SECRET_NAME, EXTERNAL_ID, INSTALL_ACCOUNT_IDS, NGINX_IMAGE, TENANT_ENV, TenantStack, buildTenantApp,
+} from '../../examples/tenant-app';
+import { IMAGE_SYNC_RESOURCE_TYPE } from '../../src/image-sync-contract';
 
 describe('examples/tenant-app', () => {
   let outdir: string;
@@ -62,14 +66,59 @@ describe('examples/tenant-app', () => {
     for (const s of trust) {
       expect(s.Condition.StringEquals).toEqual({ 'sts:ExternalId': EXTERNAL_ID });
     }
-    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(['AccessRoleArn', 'ExternalId', 'ImageUri', 'RepositoryUri']);
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual([
+      'AccessRoleArn', 'DockerHubCachePrefix', 'ExternalId', 'ImageUri', 'NginxImageUri', 'RepositoryUri',
+    ]);
   });
 
-  test('grants no action wildcard, and "*" only for ecr:GetAuthorizationToken', () => {
+  test('caches Docker Hub through a rule with its creation template, and lets the installs\' pull role pull through it', () => {
+    const { stack } = buildTenantApp(outdir);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ECR::PullThroughCacheRule', {
+      EcrRepositoryPrefix: 'docker-hub',
+      UpstreamRegistryUrl: 'registry-1.docker.io',
+      CredentialArn: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(`:secret:${DOCKER_HUB_SECRET_NAME}$`)])] },
+    });
+    template.hasResourceProperties('AWS::ECR::RepositoryCreationTemplate', {
+      Prefix: 'docker-hub', AppliedFor: ['PULL_THROUGH_CACHE'], ImageTagMutability: 'IMMUTABLE_WITH_EXCLUSION', LifecyclePolicy: Match.anyValue(),
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^InstallPull') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Action: Match.arrayWith(['ecr:BatchImportUpstreamImage', 'ecr:CreateRepository']),
+          Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ecr:eu-west-1:111111111111:repository/docker-hub/*']] },
+        })]),
+      },
+    });
+  });
+
+  test('imports the public nginx image into its tenant repository, pinned when the vetted digest is given', () => {
+    const { stack } = buildTenantApp(outdir);
+    Template.fromStack(stack).hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, {
+      SourceKind: 'Registry', SourceImage: NGINX_IMAGE, DestinationTag: '1.27', ExpectedSourceDigest: Match.absent(),
+    });
+    const digest = `sha256:${'0f'.repeat(32)}`;
+    const pinned = new TenantStack(new App({ outdir, context: { nginxDigest: digest } }), 'Pinned', { env: TENANT_ENV });
+    Template.fromStack(pinned).hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { SourceImage: NGINX_IMAGE, ExpectedSourceDigest: digest });
+  });
+
+  test('grants no action wildcard, and "*" only for ecr:GetAuthorizationToken and the import provider\'s log delivery', () => {
     const { stack } = buildTenantApp(outdir);
     const template = Template.fromStack(stack);
     const statements: any[] = [];
-    for (const p of Object.values(template.findResources('AWS::IAM::Policy')) as any[]) statements.push(...p.Properties.PolicyDocument.Statement);
+    for (const p of Object.values(template.findResources('AWS::IAM::Policy')) as any[]) {
+      const roles = JSON.stringify(p.Properties.Roles);
+      // The provider framework's waiter state machine delivers its logs with logs:*Delivery
+      // actions IAM grants only on "*" (acknowledged in ImageSyncProvider); everything else is held to the rule.
+      if (/ImageSyncProviderwaiterstatemachineRole/.test(roles)) {
+        for (const s of p.Properties.PolicyDocument.Statement) {
+          for (const action of [s.Action].flat()) expect(action).toMatch(/^(logs|lambda|states):[A-Za-z]+$/);
+        }
+        continue;
+      }
+      statements.push(...p.Properties.PolicyDocument.Statement);
+    }
     for (const r of Object.values(template.findResources('AWS::IAM::Role')) as any[]) {
       for (const p of r.Properties.Policies ?? []) statements.push(...p.PolicyDocument.Statement);
     }

@@ -67,6 +67,21 @@ describe('parseEvent', () => {
       .toThrow(new RegExp(`^Invalid ${IMAGE_SYNC_RESOURCE_TYPE} properties: ${Props.DESTINATION_REPOSITORY_URI}: Invalid image reference`));
     expect(() => parseEvent({ ...event('Create'), RequestType: 'Replace' as 'Create' })).toThrow('Unsupported request type "Replace"');
   });
+
+  test('reads the digest the source tag must name', () => {
+    const request = parseEvent(event('Create', { ResourceProperties: { ...PROPERTIES, [Props.EXPECTED_SOURCE_DIGEST]: DIGEST } }));
+
+    expect(request.step === 'start' && request.sync.expectedSourceDigest).toBe(DIGEST);
+  });
+
+  test('fails on an expected source digest that is no digest, or contradicts the source digest', () => {
+    expect(() => parseEvent(event('Create', { ResourceProperties: { ...PROPERTIES, [Props.EXPECTED_SOURCE_DIGEST]: 'latest' } })))
+      .toThrow(`${Props.EXPECTED_SOURCE_DIGEST} "latest" is not a sha256 digest`);
+    const pinned = `sha256:${'d'.repeat(64)}`;
+    const properties = { ...PROPERTIES, [Props.SOURCE_IMAGE]: `ghcr.io/acme/app@${pinned}`, [Props.EXPECTED_SOURCE_DIGEST]: DIGEST };
+    expect(() => parseEvent(event('Create', { ResourceProperties: properties })))
+      .toThrow(`${Props.EXPECTED_SOURCE_DIGEST} ${DIGEST} contradicts the digest ${pinned} of ${Props.SOURCE_IMAGE}`);
+  });
 });
 
 describe('describeEvent', () => {

@@ -83,14 +83,17 @@ describe('ecrCredentialSource', () => {
 });
 
 describe('pullSessionPolicy', () => {
-  test('allows only the pull actions on the one repository, and GetAuthorizationToken on *', () => {
+  test('allows only the pull (and pull-through) actions on the one repository, and GetAuthorizationToken on *', () => {
     expect(JSON.parse(pullSessionPolicy(REPO_ARN))).toEqual({
       Version: '2012-10-17',
       Statement: [
         {
           Sid: 'PullOneRepository',
           Effect: 'Allow',
-          Action: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'],
+          Action: [
+            'ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage',
+            'ecr:BatchImportUpstreamImage', 'ecr:CreateRepository',
+          ],
           Resource: REPO_ARN,
         },
         { Sid: 'EcrLogin', Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: '*' },

@@ -1,0 +1,60 @@
+import { CustomResource, Duration } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { ImageSource } from '../image-source';
+import { IMAGE_SYNC_RESOURCE_TYPE, Props } from '../image-sync-contract';
+import type { ImageSyncDestination } from '../image-sync-destination';
+import type { ImageSyncProvider } from '../image-sync-provider';
+
+/** What one `Custom::ImageSync` resource copies, already validated by its construct. */
+export interface SyncResourceOptions {
+  readonly provider: ImageSyncProvider;
+  readonly source: ImageSource;
+  readonly destination: ImageSyncDestination;
+  /** The tag written at the destination, as it is written. */
+  readonly destinationTag: string;
+  readonly removeOnDelete: boolean;
+  readonly totalTimeout: Duration;
+  readonly platforms?: string[];
+  readonly releaseId?: string;
+  readonly expectedSourceDigest?: string;
+}
+
+/**
+ * The `Custom::ImageSync` resource (id `Resource`) of an `ImageSync` or a `TenantImport`: binds the
+ * source and destination to the provider's function (their grants) and renders the properties the
+ * handler reads. One resource type and one handler serve both constructs.
+ */
+export function createSyncResource(scope: Construct, options: SyncResourceOptions): CustomResource {
+  const { provider, destination } = options;
+  const sourceProperties = options.source._bind(provider);
+  destination._bind(provider, options.removeOnDelete);
+
+  const repository = destination.repository;
+  const properties: { [key: string]: unknown } = {
+    ...sourceProperties,
+    [Props.DESTINATION_REPOSITORY_URI]: repository.repositoryUri,
+    [Props.DESTINATION_REPOSITORY_NAME]: repository.repositoryName,
+    [Props.DESTINATION_TAG]: options.destinationTag,
+    [Props.REMOVE_ON_DELETE]: String(options.removeOnDelete),
+    [Props.TOTAL_TIMEOUT_SECONDS]: String(options.totalTimeout.toSeconds()),
+  };
+  if (options.platforms !== undefined) {
+    properties[Props.PLATFORMS] = options.platforms;
+  }
+  if (options.releaseId !== undefined) {
+    properties[Props.RELEASE_ID] = options.releaseId;
+  }
+  if (options.expectedSourceDigest !== undefined) {
+    properties[Props.EXPECTED_SOURCE_DIGEST] = options.expectedSourceDigest;
+  }
+
+  const resource = new CustomResource(scope, 'Resource', {
+    serviceToken: provider.serviceToken,
+    resourceType: IMAGE_SYNC_RESOURCE_TYPE,
+    properties,
+    serviceTimeout: options.totalTimeout,
+  });
+  // The grants above land in the function's role policy: the copy must not start before them.
+  resource.node.addDependency(provider.function);
+  return resource;
+}
