@@ -142,7 +142,8 @@ export interface ClassicRepo {
 
 /**
  * A classic Helm repository on loopback: `index.yaml` as `helm repo index` writes it, archives
- * under the repository path (and, for absolute URLs, under `/elsewhere/`), optional Basic auth.
+ * under the repository path (an absolute URL written `ORIGIN/path` is served at that path), optional
+ * Basic auth.
  */
 export async function startClassicRepo(
   charts: ClassicRepoChart[], options: { auth?: { username: string; password: string } } = {},
@@ -173,8 +174,9 @@ export async function startClassicRepo(
   for (const [name, versions] of byName) {
     lines.push(`  ${name}:`);
     for (const c of versions) {
-      const url = c.url ?? `${c.name}-${c.version}.tgz`;
-      const path = url.startsWith('http') ? new URL(url.replace('ORIGIN', origin)).pathname : `/charts/${url}`;
+      // `ORIGIN` in a URL stands for this server's origin (an absolute URL elsewhere on it).
+      const url = (c.url ?? `${c.name}-${c.version}.tgz`).replace('ORIGIN', origin);
+      const path = url.startsWith('http') ? new URL(url).pathname : `/charts/${url}`;
       files.set(path, c.archive);
       lines.push(
         '  - apiVersion: v2',
@@ -186,7 +188,7 @@ export async function startClassicRepo(
         `    name: ${c.name}`,
         '    type: application',
         '    urls:',
-        `    - ${url.replace('ORIGIN', origin)}`,
+        `    - ${url}`,
         `    version: ${c.version}`,
       );
     }
