@@ -167,6 +167,10 @@ class Reader {
       if (key.key === '<<') {
         throw this.error('merge keys are not supported');
       }
+      if (Object.prototype.hasOwnProperty.call(out, key.key)) {
+        // Go's yaml (which Helm reads with) refuses it too.
+        throw this.error(`key ${JSON.stringify(key.key)} is already defined`);
+      }
       const rest = stripComment(line.slice(indent + key.length)).trim();
       this.i++;
       if (rest === '') {

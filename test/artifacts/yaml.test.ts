@@ -25,6 +25,7 @@ describe('parseYaml', () => {
     ['two documents', 'a: 1\n---\nb: 2', /more than one document/],
     ['an unterminated quote', 'a: "open\nb: 2', /unterminated quoted scalar/],
     ['bad indentation', 'a:\n  b: 1\n c: 2', /line 3/],
+    ['a duplicate key, as Go\'s yaml does', 'name: a\nversion: 1\nname: b', /line 3: key "name" is already defined/],
   ])('fails on %s, naming the line', (_name, text, message) => {
     expect(() => parseYaml(text, 'Chart.yaml')).toThrow(message);
   });
