@@ -10,6 +10,7 @@ import * as path from 'path';
 import { HelmIgnore } from './helmignore';
 import { ANNOTATION_CREATED, FIXED_CREATED, OciArtifact, artifactOf, descriptor, goJson, sortedMap } from './oci';
 import { ArchiveError, TarEntry, gzip, readTarGz, writeTar } from './tar';
+import { walkFiles } from './walk';
 import { YamlError, YamlValue, parseYaml, yamlBoolean } from './yaml';
 
 export const HELM_CONFIG_MEDIA_TYPE = 'application/vnd.cncf.helm.config.v1+json';
@@ -94,49 +95,16 @@ export function packChartDirectory(dir: string, options: PackChartOptions = {}):
   } catch (err) {
     throw new ChartError(`${dir}/${(err as Error).message}`);
   }
-  const files: string[] = [];
-  const entries: TarEntry[] = [];
-  let total = 0;
-  const walk = (abs: string, rel: string, seen: Set<string>) => {
-    const names = fs.readdirSync(abs).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    for (const name of names) {
-      const childAbs = path.join(abs, name);
-      const childRel = rel ? `${rel}/${name}` : name;
-      let s: fs.Stats;
-      try {
-        s = fs.statSync(childAbs);
-      } catch {
-        throw new ChartError(`${dir}/${childRel}: a symbolic link to nothing; remove it or add it to .helmignore`);
-      }
-      if (s.isDirectory()) {
-        if (rules.ignores(childRel, true)) {
-          continue;
-        }
-        const real = fs.realpathSync(childAbs);
-        if (seen.has(real)) {
-          throw new ChartError(`${dir}/${childRel}: a symbolic link loop`);
-        }
-        walk(childAbs, childRel, new Set([...seen, real]));
-        continue;
-      }
-      if (rules.ignores(childRel, false)) {
-        continue;
-      }
-      if (!s.isFile()) {
-        throw new ChartError(`${dir}/${childRel}: not a regular file (Helm cannot load it); add it to .helmignore`);
-      }
-      if (s.size > MAX_CHART_FILE_SIZE) {
-        throw new ChartError(`${dir}/${childRel}: ${s.size} bytes, more than Helm's ${MAX_CHART_FILE_SIZE} per chart file; add it to .helmignore`);
-      }
-      total += s.size;
-      if (total > MAX_CHART_SIZE) {
-        throw new ChartError(`${dir}: more than Helm's ${MAX_CHART_SIZE} bytes per chart; leave files out with .helmignore`);
-      }
-      files.push(childRel);
-      entries.push({ name: `${metadata.name}/${childRel}`, data: fs.readFileSync(childAbs) });
-    }
-  };
-  walk(top, '', new Set([fs.realpathSync(top)]));
+  const walked = walkFiles(dir, {
+    ignores: (relative, isDirectory) => rules.ignores(relative, isDirectory),
+    maxFileSize: MAX_CHART_FILE_SIZE,
+    maxTotalSize: MAX_CHART_SIZE,
+    hint: 'add it to .helmignore',
+    limitOwner: 'Helm\'s',
+    error: message => new ChartError(message),
+  });
+  const files = walked.map(f => f.relative);
+  const entries: TarEntry[] = walked.map(f => ({ name: `${metadata.name}/${f.relative}`, data: fs.readFileSync(f.absolute) }));
   return { archive: gzip(writeTar(entries, { mtime: options.mtime })), metadata, files };
 }
 

@@ -25,6 +25,15 @@ export class HelmIgnore {
    * @throws HelmIgnoreError for `**` or a pattern Go cannot compile, naming the line
    */
   public static parse(text: string): HelmIgnore {
+    return HelmIgnore.rules(text, true);
+  }
+
+  /**
+   * Rules in the same syntax, without Helm's default rule (e.g. a bundle's exclusions).
+   *
+   * @param helmDefaults add Helm's `templates/.?*`
+   */
+  public static rules(text: string, helmDefaults = false): HelmIgnore {
     const rules: Rule[] = [];
     text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((line, index) => {
       const rule = parseRule(line, index + 1);
@@ -32,7 +41,9 @@ export class HelmIgnore {
         rules.push(rule);
       }
     });
-    rules.push(parseRule('templates/.?*', 0)!);
+    if (helmDefaults) {
+      rules.push(parseRule('templates/.?*', 0)!);
+    }
     return new HelmIgnore(rules);
   }
 

@@ -1,10 +1,11 @@
 import * as path from 'path';
+import { bundleDirectory } from '../../src/artifacts/bundle';
 import { chartArtifact, packChartDirectory } from '../../src/artifacts/chart';
 import { artifactOf, goJson } from '../../src/artifacts/oci';
 import { CopyError } from '../../src/sync';
 import { pushArtifact } from '../../src/sync/push';
 import { pullChartLikeHelm } from '../support/helm';
-import { listTags } from '../support/images';
+import { listTags, readBlob, readManifest } from '../support/images';
 import { startRegistry, stopAll, TestRegistry } from '../support/registry';
 
 let plain: TestRegistry;
@@ -78,6 +79,21 @@ describe('pushArtifact', () => {
     expect(err).toBeInstanceOf(CopyError);
     expect((err as CopyError).code).toBe('UNAUTHORIZED');
     expect((err as Error).message).not.toContain('wrong-pass-9876');
+  });
+
+  test('pushes a file bundle in ORAS\'s layout with its artifactType, the same digest from a second push', async () => {
+    const dir = path.join(__dirname, '..', 'fixtures', 'bundles', 'network');
+    const options = { artifactType: 'application/vnd.acme.terraform.module.v1', tag: '2.0.0', exclude: ['.terraform/'] };
+    const first = await pushArtifact({ artifact: bundleDirectory(dir, options), destination: `${plain.host}/modules/network` });
+    const second = await pushArtifact({ artifact: bundleDirectory(dir, options), destination: `${plain.host}/modules/network-copy` });
+    expect(second.digest).toBe(first.digest);
+    expect(first).toMatchObject({ blobsPushed: 4, tag: '2.0.0' });
+    const held = await readManifest(plain, 'modules/network', '2.0.0');
+    expect(held?.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+    const manifest = JSON.parse(held!.body.toString());
+    expect(manifest.artifactType).toBe('application/vnd.acme.terraform.module.v1');
+    const main = manifest.layers.find((l: any) => l.annotations['org.opencontainers.image.title'] === 'main.tf');
+    expect((await readBlob(plain, 'modules/network', main.digest))!.toString()).toContain('module "vpc"');
   });
 
   test('fails on a destination that names a digest', async () => {
