@@ -8,6 +8,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { normalizeCreated } from './chart';
 import { HelmIgnore } from './helmignore';
 import {
   ANNOTATION_CREATED, ANNOTATION_TITLE, FIXED_CREATED, OCI_EMPTY_CONFIG, OCI_MANIFEST, OciArtifact, OciDescriptor, TAG_PATTERN, artifactOf,
@@ -138,9 +139,18 @@ function pack(options: BundleOptions, layers: OciDescriptor[], blobs: Buffer[]):
     artifactType: options.artifactType,
     config: { ...config, data: EMPTY_CONFIG.toString('base64') },
     layers,
-    annotations: sortedMap({ ...options.annotations, [ANNOTATION_CREATED]: options.created ?? FIXED_CREATED }),
+    annotations: sortedMap({ ...options.annotations, [ANNOTATION_CREATED]: created(options.created) }),
   });
   return artifactOf(manifest, [EMPTY_CONFIG, ...blobs], options.tag);
+}
+
+/** An RFC 3339 time as ORAS writes it (UTC, whole seconds); the fixed time by default. */
+function created(text: string | undefined): string {
+  try {
+    return normalizeCreated(text ?? FIXED_CREATED);
+  } catch (err) {
+    throw new BundleError((err as Error).message);
+  }
 }
 
 function checkOptions(options: BundleOptions): void {

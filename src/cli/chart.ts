@@ -3,15 +3,14 @@
  * without helm or docker.
  */
 import * as fs from 'fs';
-import { ECRClient } from '@aws-sdk/client-ecr';
 import { ChartError, PackagedChart, chartArtifact, packChartDirectory, readChartArchive } from '../artifacts/chart';
 import { OciArtifact } from '../artifacts/oci';
-import { ImageReference, formatImageReference, parseImageReference } from '../image-reference';
-import { CopyError, CredentialSource, Redactor, RegistryCredentials, resolveDigest } from '../sync';
+import { ImageReference } from '../image-reference';
+import { RegistryCredentials } from '../sync';
 import { Io, UsageError, lastValue, parseArgs } from './args';
-import { credentialSource, parseCreds } from './copy';
+import { PushTarget, pushAndReport, pushTarget, redactorFor, reportFailure } from './artifact-push';
+import { parseCreds } from './copy';
 import { fetchHelmChart } from '../sync/helm-repository';
-import { pushArtifact, PushArtifactResult } from '../sync/push';
 
 export const CHART_USAGE = `Usage:
   cdk-byoc-artifacts chart push SOURCE DST_REPO [--dest-creds USER:PASS] [--prov FILE]
@@ -34,12 +33,6 @@ the default AWS credential chain. --repo-creds or CDK_BYOC_REPO_CREDS go to REPO
 Exit status: 0 when DST_REPO holds the chart under its version tag, 1 on failure, 2 for usage errors.
 `;
 
-interface Common {
-  destination: ImageReference;
-  destinationCredentials?: RegistryCredentials;
-  json: boolean;
-}
-
 /** `cdk-byoc-artifacts chart ...`; argv are the words after `chart`. Returns the exit status. */
 export async function chartCommand(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
@@ -58,7 +51,7 @@ export async function chartCommand(argv: string[], io: Io): Promise<number> {
 }
 
 async function chartPush(argv: string[], io: Io): Promise<number> {
-  let common: Common;
+  let common: PushTarget;
   let source: string;
   let prov: string | undefined;
   let created: string | undefined;
@@ -72,7 +65,7 @@ async function chartPush(argv: string[], io: Io): Promise<number> {
       throw new UsageError(`expected SOURCE and DST_REPO, got ${args.positional.length} argument(s)`);
     }
     source = args.positional[0];
-    common = commonArgs(args.positional[1], lastValue(args, '--dest-creds'), args.flags.has('--json'), io.env);
+    common = pushTarget({ dst: args.positional[1], destCreds: lastValue(args, '--dest-creds'), json: args.flags.has('--json') }, io.env, 'forbidden');
     prov = lastValue(args, '--prov');
     created = lastValue(args, '--created');
   } catch (err) {
@@ -104,11 +97,11 @@ async function chartPush(argv: string[], io: Io): Promise<number> {
     throw err;
   }
   warnOnName(common.destination, chart.metadata.name, io);
-  return push(artifact, common, io, 'chart push');
+  return pushAndReport(artifact, common, io, 'chart push');
 }
 
 async function chartImport(argv: string[], io: Io): Promise<number> {
-  let common: Common;
+  let common: PushTarget;
   let repoUrl: string;
   let chart: string;
   let version: string;
@@ -123,7 +116,7 @@ async function chartImport(argv: string[], io: Io): Promise<number> {
       throw new UsageError(`expected REPO_URL CHART VERSION DST_REPO, got ${args.positional.length} argument(s)`);
     }
     [repoUrl, chart, version] = args.positional;
-    common = commonArgs(args.positional[3], lastValue(args, '--dest-creds'), args.flags.has('--json'), io.env);
+    common = pushTarget({ dst: args.positional[3], destCreds: lastValue(args, '--dest-creds'), json: args.flags.has('--json') }, io.env, 'forbidden');
     const repoCreds = lastValue(args, '--repo-creds') ?? (io.env.CDK_BYOC_REPO_CREDS || undefined);
     repoCredentials = repoCreds === undefined ? undefined : parseCreds(repoCreds, '--repo-creds / CDK_BYOC_REPO_CREDS');
   } catch (err) {
@@ -144,29 +137,10 @@ async function chartImport(argv: string[], io: Io): Promise<number> {
     artifact = chartArtifact(fetched.chart, { created: fetched.entry.created });
     io.stderr.write(redactor.text(`chart import: ${fetched.url.replace(/\?.*$/, '')} matches the index digest ${fetched.entry.digest}`) + '\n');
   } catch (err) {
-    return failure(err, redactor, io, 'chart import');
+    return reportFailure(err, redactor, io, 'chart import');
   }
   warnOnName(common.destination, chart, io);
-  return push(artifact, common, io, 'chart import');
-}
-
-function commonArgs(dst: string, destCreds: string | undefined, json: boolean, env: NodeJS.ProcessEnv): Common {
-  const text = dst.replace(/^oci:\/\//, '');
-  let destination: ImageReference;
-  try {
-    destination = parseImageReference(text);
-  } catch (err) {
-    throw new UsageError(`DST_REPO: ${(err as Error).message}`);
-  }
-  if (destination.tag || destination.digest) {
-    throw new UsageError(`DST_REPO ${JSON.stringify(dst)} names a ${destination.digest ? 'digest' : 'tag'}: give the repository only; the tag is the chart version`);
-  }
-  const creds = destCreds ?? (env.CDK_BYOC_DEST_CREDS || undefined);
-  return {
-    destination,
-    destinationCredentials: creds === undefined ? undefined : parseCreds(creds, '--dest-creds / CDK_BYOC_DEST_CREDS'),
-    json,
-  };
+  return pushAndReport(artifact, common, io, 'chart import');
 }
 
 function readFile(file: string, what: string): Buffer {
@@ -186,54 +160,3 @@ function warnOnName(destination: ImageReference, name: string, io: Io): void {
   }
 }
 
-function redactorFor(common: Common, other?: RegistryCredentials): Redactor {
-  const redactor = new Redactor();
-  [common.destinationCredentials, other].forEach(c => c && redactor.addCredentials(c));
-  return redactor;
-}
-
-async function push(artifact: OciArtifact, common: Common, io: Io, command: string): Promise<number> {
-  const redactor = redactorFor(common);
-  const clients: ECRClient[] = [];
-  const credentials: CredentialSource = credentialSource(common.destinationCredentials, clients);
-  const dst = common.destination;
-  try {
-    const result: PushArtifactResult = await pushArtifact({
-      artifact,
-      destination: { ...dst, tag: artifact.tag },
-      credentials,
-      redactor,
-      onProgress: e => {
-        if (e.kind === 'retry' && e.message) {
-          io.stderr.write(`${e.message}\n`);
-        }
-      },
-    });
-    const target = formatImageReference({ registry: dst.registry, repository: dst.repository, tag: result.tag });
-    const held = await resolveDigest(target, credentials, { redactor });
-    if (held !== result.digest) {
-      io.stderr.write(redactor.text(`${command}: ${target} holds ${held ?? 'nothing'} after the push, expected ${result.digest}`) + '\n');
-      return 1;
-    }
-    if (common.json) {
-      io.stdout.write(JSON.stringify(result, null, 2) + '\n');
-    } else {
-      io.stdout.write(`${formatImageReference({ registry: dst.registry, repository: dst.repository, digest: result.digest })}\n`);
-      io.stderr.write(result.alreadyPresent
-        ? `already there: ${result.digest} under ${result.tag}, nothing pushed\n`
-        : `pushed ${result.digest} as ${result.tag}: ${result.blobsPushed} blobs, ${result.bytesPushed} bytes; ${result.blobsSkipped} blobs already there\n`);
-    }
-    return 0;
-  } catch (err) {
-    return failure(err, redactor, io, command);
-  } finally {
-    clients.forEach(c => c.destroy());
-  }
-}
-
-function failure(err: unknown, redactor: Redactor, io: Io, command: string): number {
-  const message = err instanceof Error ? err.message : String(err);
-  const code = err instanceof CopyError ? ` [${err.code}]` : '';
-  io.stderr.write(`${redactor.text(`${command}: failed${code}: ${message}`)}\n`);
-  return 1;
-}

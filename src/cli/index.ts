@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Io } from './args';
+import { bundleCommand } from './bundle';
 import { chartCommand } from './chart';
 import { copyCommand } from './copy';
 import { lifecyclePreviewCommand } from './lifecycle-preview';
@@ -21,6 +22,10 @@ const USAGE = `Usage:
       chart version from a classic Helm repository (checked against its index digest).
       'cdk-byoc-artifacts chart --help' for details.
 
+  cdk-byoc-artifacts bundle push SOURCE DST_REPO:TAG --artifact-type TYPE [--archive]
+                                 [--exclude PATTERN]... [--dest-creds USER:PASS] [--json]
+      Push a directory or a file as an OCI artifact in ORAS's layout (same files, same digest).
+
   cdk-byoc-artifacts --help
 `;
 
@@ -38,6 +43,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return 2;
     case 'chart':
       return chartCommand(rest, io);
+    case 'bundle':
+      return bundleCommand(rest, io);
     case '--help':
     case '-h':
     case 'help':
