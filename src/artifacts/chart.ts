@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { goPlainScalar } from './go-yaml';
 import { HelmIgnore } from './helmignore';
 import { ANNOTATION_CREATED, FIXED_CREATED, OciArtifact, artifactOf, descriptor, goJson, sortedMap } from './oci';
 import { ArchiveError, TarEntry, gzip, readTarGz, writeTar } from './tar';
@@ -230,8 +231,9 @@ export function normalizeCreated(text: string): string {
 const SEMVER = /^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*))?(\+([0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*))?$/;
 
 /**
- * Chart.yaml's metadata as Helm's loader reads it: strings as written, an empty apiVersion as
- * `v1`, then helm's `Metadata.Validate` (its checks, and its sanitising of spaces and
+ * Chart.yaml's metadata as Helm's loader reads it: unquoted numbers and booleans in string fields
+ * printed back as Go prints them (`version: 1.10` is "1.1", see go-yaml.ts), an empty apiVersion
+ * as `v1`, then helm's `Metadata.Validate` (its checks, and its sanitising of spaces and
  * unprintable characters).
  *
  * @throws ChartError naming the file, the field and what Helm allows
@@ -239,7 +241,7 @@ const SEMVER = /^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z-]+(\.[0-9A-Za-z-]
 export function chartMetadata(bytes: Buffer, what = 'Chart.yaml'): ChartMetadata {
   let doc: YamlValue;
   try {
-    doc = parseYaml(bytes.toString('utf8'), what);
+    doc = parseYaml(bytes.toString('utf8'), what, { plainScalar: goPlainScalar });
   } catch (err) {
     if (err instanceof YamlError) {
       throw new ChartError(err.message);

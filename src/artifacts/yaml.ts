@@ -1,9 +1,10 @@
 /**
  * A small YAML reader for the files a chart and a classic Helm repository carry (`Chart.yaml`,
  * `index.yaml`): block mappings and sequences, plain, quoted and block scalars, flow collections
- * and comments. Scalars stay text, as Helm's loader reads them into string fields (`version: 1.10`
- * is "1.10", not 1.1); `null`, `~` and an empty value are null. Anchors, aliases, tags and
- * multi-document streams are refused with a clear error rather than read wrongly.
+ * and comments. Scalars stay text (`null`, `~` and an empty value are null); a caller that types
+ * plain scalars as some YAML library does passes `plainScalar` (Chart.yaml: see chart.ts).
+ * Anchors, aliases, tags and multi-document streams are refused with a clear error rather than
+ * read wrongly.
  */
 
 export type YamlValue = string | null | YamlValue[] | { [key: string]: YamlValue };
@@ -17,34 +18,40 @@ export class YamlError extends Error {}
  * @param what names the document in errors (e.g. `Chart.yaml`)
  * @throws YamlError naming the line and what is wrong
  */
-export function parseYaml(text: string, what = 'YAML'): YamlValue {
+export function parseYaml(text: string, what = 'YAML', options: YamlOptions = {}): YamlValue {
   const trimmed = text.replace(/^\uFEFF/, '').trim();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
     // JSON is YAML: a generated index.yaml is sometimes written as JSON.
     try {
-      return fromJson(JSON.parse(trimmed));
+      return fromJson(JSON.parse(trimmed), options.plainScalar);
     } catch {
       // Not JSON after all: a flow collection, read below.
     }
   }
-  return new Reader(text.replace(/^\uFEFF/, ''), what).document();
+  return new Reader(text.replace(/^\uFEFF/, ''), what, options.plainScalar ?? (x => x)).document();
 }
 
-function fromJson(value: unknown): YamlValue {
+export interface YamlOptions {
+  /** Turns the text of every plain (unquoted, non-null) scalar into the value kept. */
+  readonly plainScalar?: (text: string) => string;
+}
+
+function fromJson(value: unknown, plain?: (text: string) => string): YamlValue {
   if (value === null || value === undefined) {
     return null;
   }
   if (Array.isArray(value)) {
-    return value.map(fromJson);
+    return value.map(v => fromJson(v, plain));
   }
   if (typeof value === 'object') {
     const out: { [key: string]: YamlValue } = {};
     for (const [k, v] of Object.entries(value as object)) {
-      out[k] = fromJson(v);
+      out[k] = fromJson(v, plain);
     }
     return out;
   }
-  return String(value);
+  // JSON numbers and booleans are what YAML's plain scalars would be.
+  return typeof value === 'string' || !plain ? String(value) : plain(String(value));
 }
 
 /** The `true`/`false` spellings YAML 1.1 (Go's yaml.v2, which Helm reads with) takes. */
@@ -67,7 +74,7 @@ class Reader {
   private readonly lines: string[];
   private i = 0;
 
-  constructor(text: string, private readonly what: string) {
+  constructor(text: string, private readonly what: string, private readonly plain: (text: string) => string) {
     this.lines = text.split(/\r?\n/);
   }
 
@@ -168,7 +175,7 @@ class Reader {
         throw this.error('merge keys are not supported');
       }
       if (Object.prototype.hasOwnProperty.call(out, key.key)) {
-        // Go's yaml (which Helm reads with) refuses it too.
+        // `helm lint` refuses it too (its strict read of Chart.yaml); reading on would pick one silently.
         throw this.error(`key ${JSON.stringify(key.key)} is already defined`);
       }
       const rest = stripComment(line.slice(indent + key.length)).trim();
@@ -211,7 +218,7 @@ class Reader {
         }
         text += ' ' + stripComment(this.lines[this.i++]).trim();
       }
-      return new FlowReader(text, (m) => this.error(m, -1)).read();
+      return new FlowReader(text, (m) => this.error(m, -1), this.plain).read();
     }
     return this.plainContinued(rest, indent);
   }
@@ -235,7 +242,10 @@ class Reader {
       this.i++;
     }
     const text = parts.join('');
-    return parts.length === 1 && NULLS.has(text) ? null : text;
+    if (parts.length > 1) {
+      return text;
+    }
+    return NULLS.has(text) ? null : this.plain(text);
   }
 
   /** A scalar on its own line(s): a top-level or sequence-item scalar. */
@@ -359,7 +369,9 @@ class Reader {
 
 class FlowReader {
   private pos = 0;
-  constructor(private readonly text: string, private readonly fail: (message: string) => YamlError) {}
+  constructor(
+    private readonly text: string, private readonly fail: (message: string) => YamlError, private readonly plain: (text: string) => string,
+  ) {}
 
   public read(): YamlValue {
     const value = this.value();
@@ -434,7 +446,7 @@ class FlowReader {
       this.pos++;
     }
     const plain = this.text.slice(start, this.pos).trim();
-    return NULLS.has(plain) ? null : plain;
+    return NULLS.has(plain) ? null : this.plain(plain);
   }
 
   private space(): void {

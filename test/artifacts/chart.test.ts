@@ -180,6 +180,11 @@ describe('chartMetadata', () => {
     expect(() => chartMetadata(Buffer.from(text))).toThrow(ChartError);
   });
 
+  test('reads unquoted numbers in string fields as Helm\'s loader does (1.10 is 1.1), quoted ones as written', () => {
+    const m = chartMetadata(Buffer.from('name: web\nversion: 1.10\nappVersion: 2.0\nkubeVersion: ">=1.10"\nannotations:\n  build: 0777\n  label: "0777"\n'));
+    expect(m).toMatchObject({ version: '1.1', appVersion: '2', kubeVersion: '>=1.10', annotations: { build: '511', label: '0777' } });
+  });
+
   test('reads loose semantic versions as Helm does', () => {
     expect(chartMetadata(Buffer.from('name: a\nversion: v1.2\ndeprecated: yes')).deprecated).toBe(true);
   });

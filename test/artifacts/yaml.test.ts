@@ -2,7 +2,7 @@ import { parseYaml, yamlBoolean } from '../../src/artifacts/yaml';
 
 describe('parseYaml', () => {
   test.each([
-    ['plain scalars stay text, as Helm reads them into strings', 'version: 1.10\nappVersion: 2.0\nname: web', { version: '1.10', appVersion: '2.0', name: 'web' }],
+    ['plain scalars as their text', 'version: 1.10\nappVersion: 2.0\nname: web', { version: '1.10', appVersion: '2.0', name: 'web' }],
     ['quoted scalars, escapes and doubled single quotes', 'a: "x\\ty \\u00e9 \\"q\\""\nb: \'it\'\'s # not a comment\'', { a: 'x\ty é "q"', b: 'it\'s # not a comment' }],
     ['comments, a document start and null spellings', '---\n# top\na: ~ # none\nb:\nc: null\nd: value # trailing', { a: null, b: null, c: null, d: 'value' }],
     ['nested mappings and sequences of mappings', 'm:\n  k: v\n  list:\n  - name: a\n    email: a@x\n  - name: b\n', { m: { k: 'v', list: [{ name: 'a', email: 'a@x' }, { name: 'b' }] } }],
@@ -25,9 +25,21 @@ describe('parseYaml', () => {
     ['two documents', 'a: 1\n---\nb: 2', /more than one document/],
     ['an unterminated quote', 'a: "open\nb: 2', /unterminated quoted scalar/],
     ['bad indentation', 'a:\n  b: 1\n c: 2', /line 3/],
-    ['a duplicate key, as Go\'s yaml does', 'name: a\nversion: 1\nname: b', /line 3: key "name" is already defined/],
+    ['a duplicate key, as helm lint does', 'name: a\nversion: 1\nname: b', /line 3: key "name" is already defined/],
   ])('fails on %s, naming the line', (_name, text, message) => {
     expect(() => parseYaml(text, 'Chart.yaml')).toThrow(message);
+  });
+
+  test('hands every plain scalar, and no quoted or block scalar, to plainScalar', () => {
+    const seen: string[] = [];
+    const doc = parseYaml('a: 1.10\nb: "2.0"\nc: [3.0, \'4.0\']\nd: |\n  5.0\ne: ~\n', 'x', {
+      plainScalar: (t) => {
+        seen.push(t);
+        return `<${t}>`;
+      },
+    });
+    expect(doc).toEqual({ a: '<1.10>', b: '2.0', c: ['<3.0>', '4.0'], d: '5.0\n', e: null });
+    expect(seen).toEqual(['1.10', '3.0']);
   });
 
   test('reads YAML 1.1 booleans as Go\'s yaml.v2 does', () => {
