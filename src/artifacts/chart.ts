@@ -88,7 +88,6 @@ export function packChartDirectory(dir: string, options: PackChartOptions = {}):
   if (!fs.existsSync(chartFile)) {
     throw new ChartError(`${dir}: Chart.yaml is missing; a chart directory has a Chart.yaml at its top`);
   }
-  const metadata = chartMetadata(fs.readFileSync(chartFile), `${dir}/Chart.yaml`);
   const ignoreFile = path.join(top, '.helmignore');
   let rules: HelmIgnore;
   try {
@@ -96,6 +95,15 @@ export function packChartDirectory(dir: string, options: PackChartOptions = {}):
   } catch (err) {
     throw new ChartError(`${dir}/${(err as Error).message}`);
   }
+  if (rules.ignores('Chart.yaml', false)) {
+    throw new ChartError(`${dir}/.helmignore leaves out Chart.yaml, without which Helm cannot load the chart`);
+  }
+  // Helm's loader reads requirements.yaml when it is packed (see chartMetadata).
+  const requirementsFile = path.join(top, 'requirements.yaml');
+  const requirements = fs.existsSync(requirementsFile) && !rules.ignores('requirements.yaml', false)
+    ? { bytes: fs.readFileSync(requirementsFile), what: `${dir}/requirements.yaml` }
+    : undefined;
+  const metadata = chartMetadata(fs.readFileSync(chartFile), `${dir}/Chart.yaml`, requirements);
   const walked = walkFiles(dir, {
     ignores: (relative, isDirectory) => rules.ignores(relative, isDirectory),
     maxFileSize: MAX_CHART_FILE_SIZE,
@@ -130,7 +138,9 @@ export function readChartArchive(archive: Buffer, what = 'chart archive'): Packa
     throw new ChartError(`${what}: ${chartFiles.length === 0 ? 'no' : 'more than one'} <name>/Chart.yaml at its top; a chart archive holds one chart directory`);
   }
   const top = chartFiles[0].name.slice(0, chartFiles[0].name.indexOf('/'));
-  const metadata = chartMetadata(chartFiles[0].data, `${what}: ${chartFiles[0].name}`);
+  const requirements = entries.find(e => e.type === 'file' && e.name === `${top}/requirements.yaml`);
+  const metadata = chartMetadata(chartFiles[0].data, `${what}: ${chartFiles[0].name}`,
+    requirements && { bytes: requirements.data, what: `${what}: ${requirements.name}` });
   if (top !== metadata.name) {
     throw new ChartError(`${what}: its files are under ${JSON.stringify(top + '/')} but Chart.yaml names the chart ${JSON.stringify(metadata.name)}; Helm expects them under "${metadata.name}/"`);
   }
@@ -238,18 +248,16 @@ const SEMVER = /^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z-]+(\.[0-9A-Za-z-]
  *
  * @throws ChartError naming the file, the field and what Helm allows
  */
-export function chartMetadata(bytes: Buffer, what = 'Chart.yaml'): ChartMetadata {
-  let doc: YamlValue;
-  try {
-    doc = parseYaml(bytes.toString('utf8'), what, { plainScalar: goPlainScalar });
-  } catch (err) {
-    if (err instanceof YamlError) {
-      throw new ChartError(err.message);
-    }
-    throw err;
+export function chartMetadata(bytes: Buffer, what = 'Chart.yaml', requirements?: { bytes: Buffer; what: string }): ChartMetadata {
+  const doc = readMapping(bytes, what);
+  if (!doc.apiVersion) {
+    // Helm 2 charts may lack it: Helm's loader takes them as v1.
+    doc.apiVersion = 'v1';
   }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new ChartError(`${what}: not a mapping of chart fields`);
+  if (requirements) {
+    // Helm's loader reads a (deprecated) requirements.yaml into the same metadata: its
+    // `dependencies` (and any other field it names) win.
+    Object.assign(doc, readMapping(requirements.bytes, requirements.what));
   }
   const fields = new FieldReader(doc, what);
   const metadata: { [key: string]: unknown } = {};
@@ -277,7 +285,7 @@ export function chartMetadata(bytes: Buffer, what = 'Chart.yaml'): ChartMetadata
     return out;
   }));
   set('icon', sanitize(fields.string('icon')));
-  set('apiVersion', fields.string('apiVersion') || 'v1');
+  set('apiVersion', fields.string('apiVersion'));
   set('condition', sanitize(fields.string('condition')));
   set('tags', sanitize(fields.string('tags')));
   set('appVersion', sanitize(fields.string('appVersion')));
@@ -307,6 +315,22 @@ export function chartMetadata(bytes: Buffer, what = 'Chart.yaml'): ChartMetadata
     throw new ChartError(`${what}: ${problems.join('; ')}`);
   }
   return m;
+}
+
+function readMapping(bytes: Buffer, what: string): { [key: string]: YamlValue } {
+  let doc: YamlValue;
+  try {
+    doc = parseYaml(bytes.toString('utf8'), what, { plainScalar: goPlainScalar });
+  } catch (err) {
+    if (err instanceof YamlError) {
+      throw new ChartError(err.message);
+    }
+    throw err;
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ChartError(`${what}: not a mapping of chart fields`);
+  }
+  return doc;
 }
 
 /** A dependency in helm's `chart.Dependency` field order (name and repository always written). */

@@ -65,6 +65,17 @@ describe('packChartDirectory', () => {
     expect(chart.files).not.toContain('values.yaml.bak');
   });
 
+  test('reads a v1 chart\'s requirements.yaml into the metadata, as Helm\'s loader does', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chart-v1-'));
+    fs.writeFileSync(path.join(dir, 'Chart.yaml'), 'name: legacy\nversion: 0.9.0\n');
+    fs.writeFileSync(path.join(dir, 'requirements.yaml'), 'dependencies:\n- name: db\n  version: 1.x\n  repository: https://charts.example.com\n');
+    const chart = packChartDirectory(dir);
+    expect(chart.metadata).toEqual({
+      name: 'legacy', version: '0.9.0', apiVersion: 'v1', dependencies: [{ name: 'db', version: '1.x', repository: 'https://charts.example.com' }],
+    });
+    expect(readChartArchive(chart.archive).metadata).toEqual(chart.metadata);
+  });
+
   test('follows symbolic links as Helm\'s loader does', () => {
     const dir = tempCopy();
     fs.symlinkSync(path.join(dir, 'values.yaml'), path.join(dir, 'templates', 'linked.yaml'));
@@ -80,6 +91,7 @@ describe('packChartDirectory', () => {
     }, /big\.bin: 6291456 bytes, more than Helm's 5242880/],
     ['a symbolic link to nothing', (dir: string) => fs.symlinkSync(path.join(dir, 'gone'), path.join(dir, 'dangling')), /dangling: a symbolic link to nothing/],
     ['a .helmignore with **', (dir: string) => fs.writeFileSync(path.join(dir, '.helmignore'), 'a/**\n'), /\.helmignore line 1: "a\/\*\*": double-star/],
+    ['a .helmignore that leaves out Chart.yaml', (dir: string) => fs.writeFileSync(path.join(dir, '.helmignore'), '*.yaml\n'), /leaves out Chart\.yaml/],
   ])('fails on %s, naming the file', (_name, breakIt, message) => {
     const dir = tempCopy();
     breakIt(dir);
