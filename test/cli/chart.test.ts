@@ -1,3 +1,4 @@
+import { execFile } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -211,5 +212,31 @@ describe('chart import', () => {
     const r = await run(['import', repo.url, 'nginx']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/expected REPO_URL CHART VERSION DST_REPO, got 2/);
+  });
+});
+
+describe('the bundled command', () => {
+  // The package's `bin`, as `npx cdk-byoc-artifacts` runs it (built by `npx projen bundle`).
+  const BIN = path.join(__dirname, '..', '..', 'assets', 'cli', 'index.js');
+  const cli = (args: string[]) => new Promise<Run>((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+
+  test('pushes a chart directory and imports from a classic repository in a process of its own', async () => {
+    expect(fs.existsSync(BIN)).toBe(true);
+    const pushed = await cli(['chart', 'push', FIXTURE, `${plain.host}/bin/web`]);
+    expect(pushed.code).toBe(0);
+    expect(pushed.stdout).toBe(`${plain.host}/bin/web@${(await pullChartLikeHelm(plain, 'bin/web', '1.2.3_build.7')).digest}\n`);
+    const archive = foreignArchive('redis', '7.0.0');
+    const repo = await startClassicRepo([{ name: 'redis', version: '7.0.0', archive }]);
+    try {
+      const imported = await cli(['chart', 'import', repo.url, 'redis', '7.0.0', `${plain.host}/bin/redis`]);
+      expect(imported.code).toBe(0);
+      expect((await pullChartLikeHelm(plain, 'bin/redis', '7.0.0')).archive.equals(archive)).toBe(true);
+    } finally {
+      await repo.stop();
+    }
   });
 });
