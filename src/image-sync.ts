@@ -127,6 +127,18 @@ export class ImageSync extends Construct {
   public readonly repositoryUri: string;
 
   /**
+   * For a Helm chart: its repository as Helm names it, `oci://<repositoryUri>`.
+   */
+  public readonly chartRepositoryUrl: string;
+
+  /**
+   * For a Helm chart: the digest-pinned chart for `helm install NAME <chartReference>` (or
+   * `helm pull`), `oci://<repositoryUri>@<digest>`. The destination tag is `<component>_<tag>`,
+   * not a chart version Helm's `--version` would find: install by digest.
+   */
+  public readonly chartReference: string;
+
+  /**
    * The custom resource.
    */
   public readonly resource: CustomResource;
@@ -212,6 +224,8 @@ export class ImageSync extends Construct {
     this.repositoryUri = repository.repositoryUri;
     this.imageUri = Fn.join('', [repository.repositoryUri, '@', this.imageDigest]);
     this.imageTag = destinationTag;
+    this.chartRepositoryUrl = Fn.join('', ['oci://', repository.repositoryUri]);
+    this.chartReference = Fn.join('', ['oci://', repository.repositoryUri, '@', this.imageDigest]);
   }
 
   /**

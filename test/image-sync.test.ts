@@ -98,6 +98,13 @@ describe('ImageSync', () => {
     expect(imageUri).not.toContain('ImageUri');
     expect(stack.resolve(sync.imageTag)).toEqual('api_v1.2.3');
     expect(stack.resolve(sync.repositoryUri)).toEqual(stack.resolve(repo.repositoryUri));
+    // Helm's names for a synced chart: the repository as an oci:// URL, and the digest-pinned chart.
+    const repoRef = JSON.stringify(stack.resolve(repo.repositoryUri));
+    // CDK flattens nested joins: the repository URI's parts follow "oci://" in one join.
+    expect(JSON.stringify(stack.resolve(sync.chartRepositoryUrl))).toBe(repoRef.replace('{"Fn::Join":["",[', '{"Fn::Join":["",["oci://",'));
+    const chartReference = JSON.stringify(stack.resolve(sync.chartReference));
+    expect(chartReference).toMatch(/^\{"Fn::Join":\["",\["oci:\/\/",/);
+    expect(chartReference).toContain(`"@",{"Fn::GetAtt":["${syncId}","ImageDigest"]}`);
     const image = JSON.stringify(template.findResources('AWS::ECS::TaskDefinition'));
     expect(image).toContain(`"@",{"Fn::GetAtt":["${syncId}","ImageDigest"]}`);
     const executionPolicies = Object.values(template.findResources('AWS::IAM::Policy'))

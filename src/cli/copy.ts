@@ -145,7 +145,7 @@ function copyArgs(argv: string[], env: NodeJS.ProcessEnv): CopyArgs | 'help' {
   };
 }
 
-function parseCreds(text: string, where: string): RegistryCredentials {
+export function parseCreds(text: string, where: string): RegistryCredentials {
   const colon = text.indexOf(':');
   if (colon <= 0) {
     // Never echo the value: it may be a password typed in the wrong place.
@@ -155,7 +155,7 @@ function parseCreds(text: string, where: string): RegistryCredentials {
 }
 
 /** Explicit credentials, else ECR login through the default AWS credential chain for ECR hosts, else anonymous. */
-function credentialSource(explicit: RegistryCredentials | undefined, clients: ECRClient[]): CredentialSource {
+export function credentialSource(explicit: RegistryCredentials | undefined, clients: ECRClient[]): CredentialSource {
   if (explicit) {
     return async () => explicit;
   }

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { Io } from './args';
+import { bundleCommand } from './bundle';
+import { chartCommand } from './chart';
 import { copyCommand } from './copy';
 import { lifecyclePreviewCommand } from './lifecycle-preview';
 
@@ -12,6 +14,17 @@ const USAGE = `Usage:
   cdk-byoc-artifacts lifecycle preview POLICY.json IMAGES.json [--now ISO-8601] [--json]
       Show what an ECR lifecycle policy would expire or archive. IMAGES.json may be the output
       of 'aws ecr describe-images' as is.
+
+  cdk-byoc-artifacts chart push SOURCE DST_REPO [--dest-creds USER:PASS] [--prov FILE] [--created RFC3339] [--json]
+  cdk-byoc-artifacts chart import REPO_URL CHART VERSION DST_REPO [--repo-creds USER:PASS]
+                                  [--dest-creds USER:PASS] [--json]
+      Push a chart directory or .tgz as Helm's OCI artifact to DST_REPO:<version>, or import a
+      chart version from a classic Helm repository (checked against its index digest).
+      'cdk-byoc-artifacts chart --help' for details.
+
+  cdk-byoc-artifacts bundle push SOURCE DST_REPO:TAG --artifact-type TYPE [--archive]
+                                 [--exclude PATTERN]... [--dest-creds USER:PASS] [--json]
+      Push a directory or a file as an OCI artifact in ORAS's layout (same files, same digest).
 
   cdk-byoc-artifacts --help
 `;
@@ -28,6 +41,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
       }
       io.stderr.write(`unknown lifecycle command ${JSON.stringify(rest[0] ?? '')}\n\n${USAGE}`);
       return 2;
+    case 'chart':
+      return chartCommand(rest, io);
+    case 'bundle':
+      return bundleCommand(rest, io);
     case '--help':
     case '-h':
     case 'help':

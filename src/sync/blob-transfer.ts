@@ -6,7 +6,6 @@
 import { Readable, pipeline } from 'stream';
 import type { CopyProgressEvent } from './copy';
 import { CopyError, StoppedError, describeNetworkError } from './errors';
-import { HttpResponse } from './http';
 import { Descriptor } from './manifest-format';
 import { RegistryClient } from './registry-client';
 import { BLOB_ATTEMPTS, isRetryable, withRetries } from './retry';
@@ -17,8 +16,19 @@ export const MIN_CHUNK = 5 * 1024 * 1024;
 export const DEFAULT_CHUNK = 8 * 1024 * 1024;
 const PROGRESS_STEP = 1024 * 1024;
 
+/**
+ * Where blob bytes come from: a registry (a {@link RegistryClient}), or bytes at hand (an
+ * artifact packed in memory).
+ */
+export interface BlobSource {
+  /** Names the source in messages. */
+  readonly registry: string;
+  /** The blob as a stream; a failure is thrown. */
+  getBlob(repository: string, digest: string): Promise<{ readonly body: Readable }>;
+}
+
 export interface BlobTransferOptions {
-  readonly source: RegistryClient;
+  readonly source: BlobSource;
   readonly sourceRepository: string;
   readonly destination: RegistryClient;
   readonly destinationRepository: string;
@@ -123,7 +133,7 @@ export class BlobTransfer {
     }
     this.options.checkStop();
     emit({ kind: 'blob-start', digest: d.digest, total: d.size });
-    let res: HttpResponse;
+    let res: { readonly body: Readable };
     if (location) {
       res = await source.getBlob(sourceRepository, d.digest);
     } else {
