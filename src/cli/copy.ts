@@ -8,6 +8,7 @@ import { ProgressDisplay, summary } from './progress';
 
 const USAGE = `Usage: cdk-byoc-artifacts copy SRC DST [--src-creds USER:PASS] [--dest-creds USER:PASS]
                                       [--platform OS/ARCH[/VARIANT]]... [--concurrency N] [--json]
+                                      [--referrers]
 
 Copies an image, index or OCI artifact from SRC to DST with the same digest.
 References are host[:port]/repo[:tag][@digest]; DST's tag defaults to SRC's.
@@ -19,6 +20,10 @@ loopback never reaches a loopback or link-local address.
 Credentials: --src-creds/--dest-creds, or CDK_BYOC_SRC_CREDS/CDK_BYOC_DEST_CREDS (USER:PASS) to
 keep them off the command line. ECR hosts without credentials log in with GetAuthorizationToken
 through the default AWS credential chain. Otherwise anonymous.
+
+--referrers also copies the image's referrers (signatures, SBOMs, attestations) before DST's
+tag moves: the OCI 1.1 referrers API, else the referrers tag schema (sha256-<hex>) and cosign's
+sha256-<hex>.sig|.att|.sbom tags, written in the form DST supports.
 
 Exit status: 0 when DST holds the image under the tag with the copied digest (checked after the
 copy), 1 when the copy failed, 2 for usage errors.
@@ -32,6 +37,7 @@ interface CopyArgs {
   platforms: string[];
   concurrency?: number;
   json: boolean;
+  referrers: boolean;
 }
 
 /** `cdk-byoc-artifacts copy ...`; argv are the words after `copy`. Returns the exit status. */
@@ -64,6 +70,7 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
       destinationCredentials,
       platforms: a.platforms,
       concurrency: a.concurrency,
+      referrers: a.referrers,
       onProgress: e => progress.event(e),
       redactor,
     });
@@ -100,7 +107,7 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
 }
 
 function copyArgs(argv: string[], env: NodeJS.ProcessEnv): CopyArgs | 'help' {
-  const args = parseArgs(argv, { values: ['--src-creds', '--dest-creds', '--platform', '--concurrency'], flags: ['--json'] });
+  const args = parseArgs(argv, { values: ['--src-creds', '--dest-creds', '--platform', '--concurrency'], flags: ['--json', '--referrers'] });
   if (args === 'help') {
     return 'help';
   }
@@ -142,6 +149,7 @@ function copyArgs(argv: string[], env: NodeJS.ProcessEnv): CopyArgs | 'help' {
     platforms,
     concurrency,
     json: args.flags.has('--json'),
+    referrers: args.flags.has('--referrers'),
   };
 }
 

@@ -9,6 +9,7 @@ import { Descriptor } from './manifest-format';
 import { DEFAULT_MANIFEST_LIMITS, ManifestLimits, ManifestTree, levelsBelowRoot, readManifestTree } from './manifest-tree';
 import { Redactor } from './redact';
 import { ImageReferenceInput, engineReference } from './reference';
+import { DEFAULT_MAX_REFERRERS, ReferrersResult, copyReferrers } from './referrers';
 import { RegistryClient } from './registry-client';
 import { RegistryRoutes, routeOf } from './registry-connection';
 import { StopSignal } from './stop-signal';
@@ -63,6 +64,15 @@ export interface CopyImageOptions extends RegistryRoutes {
    * @default - a redactor of the copy's own
    */
   readonly redactor?: Redactor;
+  /**
+   * Also copy the referrers (signatures, SBOMs, attestations) of the image and of each copied
+   * manifest: the OCI 1.1 referrers API, else the referrers tag schema, and cosign's
+   * `sha256-<hex>.sig|.att|.sbom` tags. They are written before the tag moves.
+   * @default false
+   */
+  readonly referrers?: boolean;
+  /** Referrers one copy may carry (a refusal beyond: CopyError LIMIT). Default 64. */
+  readonly maxReferrers?: number;
 }
 
 export interface CopyResult {
@@ -92,6 +102,8 @@ export interface CopyResult {
   readonly bytesTransferred: number;
   /** Blobs the stop cut short (`complete: false`): their bytes are not kept, the next copy sends them whole. */
   readonly interrupted: BlobProgress[];
+  /** What the referrers copy did (with `referrers: true`). */
+  readonly referrers?: ReferrersResult;
 }
 
 /** What a result says of the image itself. */
@@ -128,7 +140,8 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
     maxManifestBytes: options.maxManifestBytes ?? DEFAULT_MANIFEST_LIMITS.maxManifestBytes,
     maxBlobSize: options.maxBlobSize ?? DEFAULT_MANIFEST_LIMITS.maxBlobSize,
   };
-  for (const [name, value] of Object.entries(limits)) {
+  const maxReferrers = options.maxReferrers ?? DEFAULT_MAX_REFERRERS;
+  for (const [name, value] of Object.entries({ ...limits, maxReferrers })) {
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new CopyError('INVALID', `${name} ${JSON.stringify(value)} is not allowed: a positive integer`);
     }
@@ -165,6 +178,7 @@ class Copier {
   private blobsMounted = 0;
   private manifestsCopied = 0;
   private manifestsSkipped = 0;
+  private referrers?: ReferrersResult;
 
   constructor(
     private readonly options: CopyImageOptions,
@@ -253,6 +267,7 @@ class Copier {
       alreadyPresent,
       bytesTransferred: this.blobs.bytesTransferred,
       interrupted: complete ? [] : this.blobs.unfinished(),
+      ...(this.referrers ? { referrers: this.referrers } : {}),
     };
   }
 
@@ -290,6 +305,15 @@ class Copier {
       this.blobsSkipped = tree.blobs.size;
       this.manifestsSkipped = tree.manifests.length;
       this.emit({ kind: 'manifest', digest: root.digest, message: `${this.destRef()} already holds ${root.digest}` });
+      try {
+        // Signatures may have been added since the image was copied: they still travel.
+        await this.copyReferrers(tree);
+      } catch (err) {
+        if (err instanceof StoppedError) {
+          return result(false, true);
+        }
+        throw err;
+      }
       return result(true, true);
     }
 
@@ -342,6 +366,26 @@ class Copier {
 
   private async copyManifests(tree: ManifestTree): Promise<void> {
     const repo = this.destination.repository;
+    await this.copyLevels(tree);
+    this.stop.check();
+    await this.copyReferrers(tree);
+    const root = tree.root;
+    if (this.tag) {
+      // The tag moves last, in one request, once everything under it exists.
+      await this.dst.putManifest(repo, this.tag, root.bytes, root.mediaType, this.dstScopes);
+      this.manifestsCopied++;
+      this.emit({ kind: 'tag', digest: root.digest, message: `${this.destRef()} -> ${root.digest}` });
+    } else {
+      // Untagged copy: plan() found the root absent at the destination.
+      await this.dst.putManifest(repo, root.digest, root.bytes, root.mediaType, this.dstScopes);
+      this.manifestsCopied++;
+      this.emit({ kind: 'manifest', digest: root.digest, message: `put ${root.mediaType}` });
+    }
+  }
+
+  /** The manifests below a tree's root, lowest level first, skipping what the destination has. */
+  private async copyLevels(tree: ManifestTree): Promise<void> {
+    const repo = this.destination.repository;
     for (const level of levelsBelowRoot(tree)) {
       await mapLimit(level, this.concurrency, async m => {
         this.stop.check();
@@ -355,19 +399,28 @@ class Copier {
         this.emit({ kind: 'manifest', digest: m.digest, message: `put ${m.mediaType}` });
       });
     }
-    this.stop.check();
-    const root = tree.root;
-    if (this.tag) {
-      // The tag moves last, in one request, once everything under it exists.
-      await this.dst.putManifest(repo, this.tag, root.bytes, root.mediaType, this.dstScopes);
-      this.manifestsCopied++;
-      this.emit({ kind: 'tag', digest: root.digest, message: `${this.destRef()} -> ${root.digest}` });
-    } else {
-      // Untagged copy: plan() found the root absent at the destination.
-      await this.dst.putManifest(repo, root.digest, root.bytes, root.mediaType, this.dstScopes);
-      this.manifestsCopied++;
-      this.emit({ kind: 'manifest', digest: root.digest, message: `put ${root.mediaType}` });
+  }
+
+  /** With `referrers`, the referrers of every manifest of the image travel before its tag moves (see referrers.ts). */
+  private async copyReferrers(tree: ManifestTree): Promise<void> {
+    if (!this.options.referrers) {
+      return;
     }
+    this.referrers = await copyReferrers({
+      source: this.src,
+      sourceRepository: this.source.repository,
+      destination: this.dst,
+      destinationRepository: this.destination.repository,
+      destinationScopes: this.dstScopes,
+      limits: this.limits,
+      maxReferrers: this.options.maxReferrers ?? DEFAULT_MAX_REFERRERS,
+      writeBelowRoot: async t => {
+        await this.copyBlobs([...t.blobs.values()]);
+        await this.copyLevels(t);
+      },
+      checkStop: () => this.stop.check(),
+      emit: e => this.emit(e),
+    }, tree.manifests.map(m => m.digest));
   }
 
   private destRef(): string {
