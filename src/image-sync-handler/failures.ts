@@ -29,6 +29,7 @@ const ADVICE: { [code: string]: string } = {
   REGISTRY: 'The registry answered with an error: deploy again later; if it persists, check the registry\'s status.',
   REFUSED: 'A registry asked for something the copy never does (credentials for another host, plain HTTP, a local address): check the registry and its redirects; a registry that keeps asking is misconfigured or hostile.',
   LIMIT: 'The image exceeds a cap the copy keeps against hostile registries: check that the source is the image you meant; copy a genuine image this large with the command-line copy.',
+  UNVERIFIED: 'The ImageSync verification policy refused the image and no tag was written: have the vendor sign this digest with a trusted key, or update the policy\'s keys.',
 };
 
 /** The failure reason for a copy error: what failed, on which image, and what to do. */

@@ -12,6 +12,7 @@ import { ImageReferenceInput, engineReference } from './reference';
 import { DEFAULT_MAX_REFERRERS, ReferrersResult, copyReferrers } from './referrers';
 import { RegistryClient } from './registry-client';
 import { RegistryRoutes, routeOf } from './registry-connection';
+import { SignatureVerification, TrustedKey, parseTrustedKey, unverifiedError, verifySignatures } from './signatures';
 import { StopSignal } from './stop-signal';
 
 /** A progress notification; messages never contain credentials or control characters. */
@@ -73,6 +74,12 @@ export interface CopyImageOptions extends RegistryRoutes {
   readonly referrers?: boolean;
   /** Referrers one copy may carry (a refusal beyond: CopyError LIMIT). Default 64. */
   readonly maxReferrers?: number;
+  /**
+   * PEM public keys (ECDSA P-256, or RSA): the copy writes nothing unless a cosign signature of
+   * the source digest verifies with one of them (a refusal: CopyError UNVERIFIED).
+   * @default - no verification
+   */
+  readonly verifyKeys?: string[];
 }
 
 export interface CopyResult {
@@ -104,6 +111,8 @@ export interface CopyResult {
   readonly interrupted: BlobProgress[];
   /** What the referrers copy did (with `referrers: true`). */
   readonly referrers?: ReferrersResult;
+  /** The signature that satisfied `verifyKeys`, and what else was found. */
+  readonly signatures?: SignatureVerification;
 }
 
 /** What a result says of the image itself. */
@@ -146,13 +155,21 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
       throw new CopyError('INVALID', `${name} ${JSON.stringify(value)} is not allowed: a positive integer`);
     }
   }
+  const keys: TrustedKey[] = [];
+  (options.verifyKeys ?? []).forEach((pem, i) => {
+    const key = parseTrustedKey(pem);
+    if (typeof key === 'string') {
+      throw new CopyError('INVALID', `verifyKeys[${i}] ${key}`);
+    }
+    keys.push(key);
+  });
   let platforms: Platform[] | undefined;
   try {
     platforms = options.platforms && options.platforms.length > 0 ? options.platforms.map(parsePlatform) : undefined;
   } catch (err) {
     throw new CopyError('INVALID', (err as Error).message);
   }
-  const copier = new Copier(options, source, destination, concurrency, chunkSize, platforms, limits);
+  const copier = new Copier(options, source, destination, concurrency, chunkSize, platforms, limits, keys);
   try {
     return await copier.run();
   } catch (err) {
@@ -179,6 +196,7 @@ class Copier {
   private manifestsCopied = 0;
   private manifestsSkipped = 0;
   private referrers?: ReferrersResult;
+  private signatures?: SignatureVerification;
 
   constructor(
     private readonly options: CopyImageOptions,
@@ -188,6 +206,7 @@ class Copier {
     chunkSize: number,
     private readonly platforms: Platform[] | undefined,
     private readonly limits: ManifestLimits,
+    private readonly keys: TrustedKey[],
   ) {
     this.redactor = options.redactor ?? new Redactor();
     this.stop = new StopSignal(options.deadline, options.signal);
@@ -268,6 +287,7 @@ class Copier {
       bytesTransferred: this.blobs.bytesTransferred,
       interrupted: complete ? [] : this.blobs.unfinished(),
       ...(this.referrers ? { referrers: this.referrers } : {}),
+      ...(this.signatures ? { signatures: this.signatures } : {}),
     };
   }
 
@@ -290,6 +310,14 @@ class Copier {
       digest: root.digest, sourceDigest: top.digest, mediaType: root.mediaType, size: tree.size, platforms: root.platforms,
     };
     const result = (complete: boolean, alreadyPresent: boolean) => this.result(image, complete, alreadyPresent);
+    if (this.keys.length > 0) {
+      // Before anything is written: an image the policy refuses leaves no trace at the destination.
+      this.signatures = await verifySignatures({ client: this.src, repository: this.source.repository }, top.digest, this.keys);
+      if (!this.signatures.verified) {
+        throw unverifiedError(`${this.source.registry}/${this.source.repository}@${top.digest}`, this.signatures, this.source.registry);
+      }
+      this.emit({ kind: 'manifest', digest: top.digest, message: `signature ${this.signatures.signature!.manifest} verified with ${this.signatures.signature!.key}` });
+    }
 
     let present;
     try {

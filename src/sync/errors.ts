@@ -11,7 +11,9 @@ export type CopyErrorCode =
   /** The engine refused what a registry asked: a plain-HTTP hop, a local address, credentials for another origin. */
   | 'REFUSED'
   /** The image exceeds one of the engine's caps (manifests, depth, manifest bytes, blob size). */
-  | 'LIMIT';
+  | 'LIMIT'
+  /** No signature of the source digest satisfies the verification policy: nothing was written. */
+  | 'UNVERIFIED';
 
 /** Extra context for a {@link CopyError}. */
 export interface CopyErrorDetails {

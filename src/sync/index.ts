@@ -17,3 +17,6 @@ export type { ImageReferenceInput } from './reference';
 export type { ManifestInfo } from './registry-client';
 export type { LookupFunction } from './http';
 export type { RegistryRoutes } from './registry-connection';
+export { parseTrustedKey } from './signatures';
+export type { SignatureVerification, TrustedKey } from './signatures';
+export type { ReferrersResult } from './referrers';

@@ -287,7 +287,9 @@ async function writeTree(ctx: ReferrerCopyContext, manifest: FetchedManifest, re
  * Lists `descriptors` in the destination's `sha256-<hex>` index for `subject`, keeping what it
  * lists already. The source's own index is copied byte for byte when it says exactly that.
  */
-async function writeTagSchema(ctx: ReferrerCopyContext, subject: string, descriptors: Descriptor[], sourceIndex: FetchedManifest | undefined): Promise<void> {
+async function writeTagSchema(
+  ctx: ReferrerCopyContext, subject: string, descriptors: Descriptor[], sourceIndex: FetchedManifest | undefined,
+): Promise<void> {
   ctx.checkStop();
   const tag = referrersTag(subject);
   const existing = await ctx.destination.getManifest(ctx.destinationRepository, tag, ctx.destinationScopes);

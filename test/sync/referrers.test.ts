@@ -66,7 +66,12 @@ describe('copyImage: referrers through the tag schemes (a registry without the r
     const result = await copyImage({ source: `${src.host}/${from}:v1`, destination: `${dst.host}/${to}`, referrers: true });
 
     expect(result.referrers).toMatchObject({
-      sourceVia: ['tag-schema'], destinationVia: 'tag-schema', found: 2, copied: 2, skipped: 0, cosignTags: [signatureTag(img.digest)],
+      sourceVia: ['tag-schema'],
+      destinationVia: 'tag-schema',
+      found: 2,
+      copied: 2,
+      skipped: 0,
+      cosignTags: [signatureTag(img.digest)],
       artifactTypes: [MEDIA_TYPES.spdx],
     });
     await expectImage(dst, to, 'v1', img);
@@ -169,7 +174,10 @@ describe('copyImage: referrers through the OCI 1.1 referrers API', () => {
     await pushImage(srcFront, from, 'v1', img);
     const sbom = buildArtifact({ kind: 'sbom', subject: img });
     const sig = cosignSignature({
-      digest: img.digest, dockerReference: `${src.host}/${from}`, key: key.privateKey, mode: 'referrer',
+      digest: img.digest,
+      dockerReference: `${src.host}/${from}`,
+      key: key.privateKey,
+      mode: 'referrer',
       subject: { mediaType: img.mediaType, size: img.manifest.length },
     });
     await pushImage(srcFront, from, undefined, sbom);
@@ -197,7 +205,13 @@ describe('copyImage: referrers through the OCI 1.1 referrers API', () => {
 
     expect(result.referrers).toMatchObject({ sourceVia: ['api'], destinationVia: 'tag-schema', copied: 1 });
     const index = JSON.parse((await readManifest(dst, to, referrersTag(img.digest)))!.body.toString('utf8'));
-    expect(index.manifests).toEqual([{ mediaType: MEDIA_TYPES.ociManifest, digest: sbom.digest, size: sbom.manifest.length, artifactType: MEDIA_TYPES.spdx, annotations: expect.any(Object) }]);
+    expect(index.manifests).toEqual([{
+      mediaType: MEDIA_TYPES.ociManifest,
+      digest: sbom.digest,
+      size: sbom.manifest.length,
+      artifactType: MEDIA_TYPES.spdx,
+      annotations: expect.any(Object),
+    }]);
   });
 
   test('listReferrers follows every page and filters by artifactType itself when the registry does not', async () => {
