@@ -55,6 +55,10 @@ export const Props = {
   REMOVE_ON_DELETE: 'RemoveOnDelete',
   /** The time budget of one Create or Update, in seconds. */
   TOTAL_TIMEOUT_SECONDS: 'TotalTimeoutSeconds',
+  /** `'true'` to copy the image's referrers (signatures, SBOMs, attestations); absent = `'false'`. */
+  COPY_REFERRERS: 'CopyReferrers',
+  /** PEM public keys: the tag is written only when a cosign signature of the source digest verifies with one. */
+  VERIFICATION_PUBLIC_KEYS: 'VerificationPublicKeys',
 } as const;
 
 /** Attribute keys (`Data` of the response; `Fn::GetAtt` names). */
@@ -86,6 +90,8 @@ export interface ImageSyncResourceProperties {
   readonly ReleaseId?: string;
   readonly RemoveOnDelete?: string;
   readonly TotalTimeoutSeconds?: string;
+  readonly CopyReferrers?: string;
+  readonly VerificationPublicKeys?: string[];
 }
 
 /** The default time budget of a Create or Update: one hour, CloudFormation's limit for custom resources. */

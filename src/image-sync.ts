@@ -11,6 +11,7 @@ import { ImageSyncProvider } from './image-sync-provider';
 import { platformProblem } from './platform';
 import { COMPONENT_GRAMMAR, componentFromId, familyTag, isComponent, MAX_COMPONENT_LENGTH } from './private/release-family';
 import { checkImageTag, checkWholeSeconds, isToken, ValidationProblems } from './private/validation';
+import { SignatureVerification } from './signature-verification';
 
 /**
  * Properties of an `ImageSync`.
@@ -78,6 +79,25 @@ export interface ImageSyncProps {
    * @default Duration.hours(1)
    */
   readonly totalTimeout?: Duration;
+
+  /**
+   * Copy the image's referrers with it: signatures, SBOMs and attestations of the image and of
+   * each platform manifest (OCI 1.1 referrers, the referrers tag schema, cosign's
+   * `sha256-<hex>.sig|.att|.sbom` tags), so that the install can verify what it runs. They are
+   * written before the tag moves.
+   *
+   * @default true
+   */
+  readonly copyReferrers?: boolean;
+
+  /**
+   * The signatures the source digest must carry before the destination tag is written, e.g.
+   * `SignatureVerification.cosignKeys([vendorPublicKeyPem])`. Without one that verifies, nothing
+   * is copied and the deployment fails, naming the image, the policy and what was found.
+   *
+   * @default - no verification: any image the source holds is copied
+   */
+  readonly verification?: SignatureVerification;
 
   /**
    * The provider whose function runs the copy: give one to choose memory, log retention, VPC
@@ -211,6 +231,10 @@ export class ImageSync extends Construct {
     }
     if (props.releaseId !== undefined) {
       properties[Props.RELEASE_ID] = props.releaseId;
+    }
+    properties[Props.COPY_REFERRERS] = String(props.copyReferrers ?? true);
+    if (props.verification !== undefined) {
+      properties[Props.VERIFICATION_PUBLIC_KEYS] = props.verification._publicKeys;
     }
 
     this.resource = new CustomResource(this, 'Resource', {

@@ -9,3 +9,4 @@ export * from './image-sync';
 export * from './lifecycle';
 export * from './repository-props';
 export * from './customer-ready-synthesizer';
+export * from './signature-verification';

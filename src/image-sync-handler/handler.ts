@@ -254,6 +254,8 @@ async function runCopy(request: CopyRequest, inv: Invocation, deadline: number):
       sourceCredentials: source,
       destinationCredentials: destinationCredentials(sync, deps),
       platforms: sync.platforms,
+      referrers: sync.copyReferrers,
+      verifyKeys: sync.verificationPublicKeys,
       concurrency: deps.concurrency,
       deadline,
       dial: deps.dial,

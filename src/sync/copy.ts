@@ -12,7 +12,7 @@ import { ImageReferenceInput, engineReference } from './reference';
 import { DEFAULT_MAX_REFERRERS, ReferrersResult, copyReferrers } from './referrers';
 import { RegistryClient } from './registry-client';
 import { RegistryRoutes, routeOf } from './registry-connection';
-import { SignatureVerification, TrustedKey, parseTrustedKey, unverifiedError, verifySignatures } from './signatures';
+import { VerificationOutcome, TrustedKey, parseTrustedKey, unverifiedError, verifySignatures } from './signatures';
 import { StopSignal } from './stop-signal';
 
 /** A progress notification; messages never contain credentials or control characters. */
@@ -112,7 +112,7 @@ export interface CopyResult {
   /** What the referrers copy did (with `referrers: true`). */
   readonly referrers?: ReferrersResult;
   /** The signature that satisfied `verifyKeys`, and what else was found. */
-  readonly signatures?: SignatureVerification;
+  readonly signatures?: VerificationOutcome;
 }
 
 /** What a result says of the image itself. */
@@ -196,7 +196,7 @@ class Copier {
   private manifestsCopied = 0;
   private manifestsSkipped = 0;
   private referrers?: ReferrersResult;
-  private signatures?: SignatureVerification;
+  private signatures?: VerificationOutcome;
 
   constructor(
     private readonly options: CopyImageOptions,

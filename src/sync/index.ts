@@ -18,5 +18,5 @@ export type { ManifestInfo } from './registry-client';
 export type { LookupFunction } from './http';
 export type { RegistryRoutes } from './registry-connection';
 export { parseTrustedKey } from './signatures';
-export type { SignatureVerification, TrustedKey } from './signatures';
+export type { VerificationOutcome, TrustedKey } from './signatures';
 export type { ReferrersResult } from './referrers';

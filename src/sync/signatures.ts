@@ -67,7 +67,7 @@ export function parseTrustedKey(pem: string): TrustedKey | string {
 }
 
 /** What a verification found. */
-export interface SignatureVerification {
+export interface VerificationOutcome {
   /** A signature satisfied the policy. */
   readonly verified: boolean;
   /** The policy, as messages name it. */
@@ -95,7 +95,7 @@ export interface SignatureSource {
  * Looks for cosign signatures of `digest` (cosign's tag and the referrers) and verifies them
  * against `keys`; the first that verifies ends the search.
  */
-export async function verifySignatures(source: SignatureSource, digest: string, keys: TrustedKey[]): Promise<SignatureVerification> {
+export async function verifySignatures(source: SignatureSource, digest: string, keys: TrustedKey[]): Promise<VerificationOutcome> {
   const { client, repository } = source;
   const policy = `cosign public keys ${keys.map(k => k.fingerprint).join(', ')}`;
   const candidates: { where: string; manifest: FetchedManifest }[] = [];
@@ -114,7 +114,7 @@ export async function verifySignatures(source: SignatureSource, digest: string, 
   }
   const problems: string[] = [];
   let examined = 0;
-  const outcome = (signature?: { manifest: string; key: string }): SignatureVerification => ({
+  const outcome = (signature?: { manifest: string; key: string }): VerificationOutcome => ({
     verified: signature !== undefined,
     policy,
     signature,
@@ -166,7 +166,7 @@ export async function verifySignatures(source: SignatureSource, digest: string, 
 }
 
 /** The error that keeps the tag from moving: the image, the policy and what was found. */
-export function unverifiedError(image: string, v: SignatureVerification, registry: string): CopyError {
+export function unverifiedError(image: string, v: VerificationOutcome, registry: string): CopyError {
   const others = [
     v.notationSignatures > 0 ? `${v.notationSignatures} Notation signature(s) (present, not verified: Notation verification is not supported)` : '',
     v.sigstoreBundles > 0 ? `${v.sigstoreBundles} Sigstore bundle(s) (not verified by a key policy)` : '',
