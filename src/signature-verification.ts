@@ -1,5 +1,5 @@
+import { parseTrustedKey } from './private/cosign-keys';
 import { isToken, ValidationProblems } from './private/validation';
-import { parseTrustedKey } from './sync/signatures';
 
 /** Keys one policy may hold: a rotation overlap and a few signers, not a key store. */
 const MAX_KEYS = 10;

@@ -12,8 +12,9 @@ import { ImageReferenceInput, engineReference } from './reference';
 import { DEFAULT_MAX_REFERRERS, ReferrersResult, copyReferrers } from './referrers';
 import { RegistryClient } from './registry-client';
 import { RegistryRoutes, routeOf } from './registry-connection';
-import { VerificationOutcome, TrustedKey, parseTrustedKey, unverifiedError, verifySignatures } from './signatures';
+import { VerificationOutcome, unverifiedError, verifySignatures } from './signatures';
 import { StopSignal } from './stop-signal';
+import { TrustedKey, parseTrustedKey } from '../private/cosign-keys';
 
 /** A progress notification; messages never contain credentials or control characters. */
 export interface CopyProgressEvent {

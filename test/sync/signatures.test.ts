@@ -1,7 +1,7 @@
 import * as crypto from 'crypto';
+import { parseTrustedKey } from '../../src/private/cosign-keys';
 import { copyImage } from '../../src/sync/copy';
 import { CopyError } from '../../src/sync/errors';
-import { parseTrustedKey } from '../../src/sync/signatures';
 import { cosignKeyPair, cosignSignature, signatureTag, simpleSigningPayload } from '../support/cosign';
 import { BuiltImage, blobExists, buildArtifact, buildImage, buildIndex, expectImage, listTags, pushImage } from '../support/images';
 import { startReferrersFront } from '../support/referrers-front';
