@@ -17,6 +17,8 @@ const TRANSIENT_STS_ERROR = /Throttl|TooManyRequests|ServiceUnavailable|Internal
 
 // ECR answers a PUT of an existing immutable tag with TAG_INVALID "... cannot be overwritten because ... immutable".
 const IMMUTABLE_TAG = /TAG_INVALID|cannot be overwritten because the (repository|tag) is immutable/i;
+/** A manifest PUT to one of the signature tags (cosign's, the referrers tag schema's) that travel with an image. */
+const SIGNATURE_TAG = /manifest [^ ]+:sha256-[0-9a-f]{64}\b/;
 
 const ADVICE: { [code: string]: string } = {
   NOT_FOUND: 'Check the source repository, tag or digest (was the release pushed?) and that the destination repository exists.',
@@ -37,6 +39,13 @@ export function copyFailure(e: unknown, request: SyncRequest): Error {
   const what = `Copying ${sourceName(request)} to ${destinationName(request)} failed`;
   if (!(e instanceof CopyError)) {
     return new Error(`${what}: ${(e as Error)?.message ?? String(e)}`);
+  }
+  if (IMMUTABLE_TAG.test(e.message) && SIGNATURE_TAG.test(e.message)) {
+    return new Error(
+      `${what}: ${e.message} The repository keeps the signature tags (sha256-*) immutable, so a signature or attestation `
+      + 'added to the release since it was first copied cannot follow it: keep them mutable (mutableSignatureTags, the default '
+      + 'of InstallRepository, or sha256-* in mutableTagPatterns), or turn copyReferrers off.',
+    );
   }
   if (IMMUTABLE_TAG.test(e.message)) {
     return new Error(

@@ -5,6 +5,7 @@ import { handleEvent, IsCompleteResponse, OnEventResponse } from '../../src/imag
 import { ImageSyncEvent } from '../../src/image-sync-handler/request';
 import { createDependencies } from '../../src/image-sync.lambda';
 import { cosignKeyPair, cosignSignature, signatureTag } from '../support/cosign';
+import { startFaultProxy } from '../support/fault-proxy';
 import { BuiltImage, buildImage, expectImage, listTags, pushImage } from '../support/images';
 import { startRegistry, stopAll, TestRegistry } from '../support/registry';
 
@@ -37,8 +38,8 @@ beforeEach(() => {
 const vendorKey = cosignKeyPair();
 const otherKey = cosignKeyPair();
 
-function deps() {
-  const hosts: { [host: string]: string } = { [INSTALL_HOST]: install.host, [VENDOR_HOST]: vendorRegistry.host };
+function deps(installHost?: string) {
+  const hosts: { [host: string]: string } = { [INSTALL_HOST]: installHost ?? install.host, [VENDOR_HOST]: vendorRegistry.host };
   return createDependencies({ region: 'eu-west-1', dial: (registry) => hosts[registry] ?? registry, log: () => undefined });
 }
 
@@ -60,8 +61,8 @@ function event(source: string, dst: string, extra: { [key: string]: unknown }): 
   };
 }
 
-async function run(e: ImageSyncEvent): Promise<IsCompleteResponse> {
-  const d = deps();
+async function run(e: ImageSyncEvent, installHost?: string): Promise<IsCompleteResponse> {
+  const d = deps(installHost);
   const first = await handleEvent(e, d, () => 600_000) as OnEventResponse;
   return await handleEvent({ ...e, ...first }, d, () => 600_000) as IsCompleteResponse;
 }
@@ -119,6 +120,24 @@ describe('image-sync handler: supply chain', () => {
 
     await expect(run(pinned)).rejects.toThrow(/is not signed as the policy requires/);
     expect(await listTags(install, dst)).toEqual([]);
+  });
+
+  test('fails saying the signature tags are immutable when a second signature cannot follow the release', async () => {
+    const { img, source } = await signedRelease();
+    const dst = `install/api-${++seq}`;
+    const immutable = await startFaultProxy(install);
+    try {
+      immutable.setFaults([{ kind: 'immutable-tags', match: { method: 'PUT' } }]);
+      await run(event(source, dst, { [Props.COPY_REFERRERS]: 'true' }), immutable.host);
+      // The vendor adds a second signature: cosign pushes the .sig tag again with one more layer.
+      const second = cosignSignature({ digest: img.digest, dockerReference: `${VENDOR_HOST}/${source}`, key: otherKey.privateKey });
+      await pushImage(vendorRegistry, source, signatureTag(img.digest), second);
+
+      await expect(run(event(source, dst, { [Props.COPY_REFERRERS]: 'true' }), immutable.host))
+        .rejects.toThrow(/keeps the signature tags \(sha256-\*\) immutable.*mutableSignatureTags/);
+    } finally {
+      await immutable.stop();
+    }
   });
 
   test.each([
