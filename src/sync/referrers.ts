@@ -12,6 +12,7 @@
  * find the referrers there; cosign tags are copied as tags. The caller moves the image's own tag
  * after all of this.
  */
+import { mapLimit } from './concurrency';
 import type { CopyProgressEvent } from './copy';
 import { CopyError } from './errors';
 import { Descriptor, OCI_INDEX, isIndexType, parseManifest } from './manifest-format';
@@ -26,6 +27,8 @@ export const DEFAULT_MAX_REFERRERS = 64;
 
 /** How deep referrers of referrers are followed (a signature on an SBOM is depth 2). */
 const MAX_REFERRER_DEPTH = 3;
+/** Subjects whose referrers are looked up at once. */
+const DISCOVERY_FAN_OUT = 4;
 /** Pages of one referrers list followed. */
 const MAX_REFERRER_PAGES = 16;
 
@@ -177,11 +180,22 @@ export async function copyReferrers(ctx: ReferrerCopyContext, subjects: string[]
   let round = [...new Set(subjects)];
   for (let depth = 0; depth < MAX_REFERRER_DEPTH && round.length > 0; depth++) {
     const next: string[] = [];
-    // One subject at a time: a handful of small requests each, and the cap is checked in order.
-    for (const subject of round) {
+    // The subjects of a round are looked up together (a few small requests each); their answers
+    // are merged in order, so the result and the cap do not depend on which answered first.
+    const answers = await mapLimit(round, DISCOVERY_FAN_OUT, async subject => {
       ctx.checkStop();
-      seen.add(subject);
-      const list = await listReferrers(src, srcRepo, subject, { max: ctx.maxReferrers });
+      const [list, tagged] = await Promise.all([
+        listReferrers(src, srcRepo, subject, { max: ctx.maxReferrers }),
+        depth === 0 ? Promise.all(COSIGN_TAG_SUFFIXES.map(async suffix => {
+          const tag = cosignTag(subject, suffix);
+          const manifest = await src.getManifest(srcRepo, tag);
+          return manifest && { tag, manifest };
+        })) : Promise.resolve([]),
+      ]);
+      return { subject, list, tagged: tagged.filter((c): c is CosignFound => c !== undefined) };
+    });
+    round.forEach(subject => seen.add(subject));
+    for (const { subject, list, tagged } of answers) {
       sourceVia.add(list.via);
       if (list.schemaIndex) {
         schemaIndexes.set(subject, list.schemaIndex);
@@ -194,15 +208,7 @@ export async function copyReferrers(ctx: ReferrerCopyContext, subjects: string[]
           }
         }
       }
-      if (depth === 0) {
-        for (const suffix of COSIGN_TAG_SUFFIXES) {
-          const tag = cosignTag(subject, suffix);
-          const manifest = await src.getManifest(srcRepo, tag);
-          if (manifest) {
-            cosign.push({ tag, manifest });
-          }
-        }
-      }
+      cosign.push(...tagged);
       if (found.size + cosign.length > ctx.maxReferrers) {
         throw tooMany(`${src.registry}/${srcRepo}@${subjects[0]}`, ctx.maxReferrers, src.registry);
       }
