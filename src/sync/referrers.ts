@@ -133,6 +133,11 @@ export interface ReferrersResult {
   readonly copied: number;
   /** Already at the destination. */
   readonly skipped: number;
+  /**
+   * Listed by the source but not there (a referrer deleted without updating the tag schema
+   * index): left out, and out of the destination's index.
+   */
+  readonly missing: number;
   /** cosign tags (`sha256-<hex>.sig|.att|.sbom`) written or found in place at the destination. */
   readonly cosignTags: string[];
   /** Artifact types of the referrers found (signatures, SBOMs, attestations), each once. */
@@ -218,12 +223,19 @@ export async function copyReferrers(ctx: ReferrerCopyContext, subjects: string[]
 
   let copied = 0;
   let skipped = 0;
+  let missing = 0;
   const artifactTypes = new Set<string>();
-  for (const { descriptor } of found.values()) {
+  for (const [digest, { descriptor }] of [...found]) {
+    const outcome = await writeByDigest(ctx, descriptor);
+    if (outcome === 'missing') {
+      missing++;
+      found.delete(digest);
+      continue;
+    }
+    outcome === 'copied' ? copied++ : skipped++;
     if (descriptor.artifactType) {
       artifactTypes.add(descriptor.artifactType);
     }
-    (await writeByDigest(ctx, descriptor.digest) ? copied++ : skipped++);
   }
 
   let destinationVia: 'api' | 'tag-schema' | undefined;
@@ -257,26 +269,27 @@ export async function copyReferrers(ctx: ReferrerCopyContext, subjects: string[]
     cosignTags.push(c.tag);
   }
   return {
-    sourceVia: [...sourceVia], destinationVia, found: found.size + cosign.length, copied, skipped, cosignTags, artifactTypes: [...artifactTypes],
+    sourceVia: [...sourceVia], destinationVia, found: found.size + cosign.length + missing, copied, skipped, missing, cosignTags, artifactTypes: [...artifactTypes],
   };
 }
 
-/** Copies one referrer by digest unless the destination has it; true when written. */
-async function writeByDigest(ctx: ReferrerCopyContext, digest: string): Promise<boolean> {
+/** Copies one referrer by digest unless the destination has it. */
+async function writeByDigest(ctx: ReferrerCopyContext, d: Descriptor): Promise<'copied' | 'skipped' | 'missing'> {
   ctx.checkStop();
-  if (await ctx.destination.headManifest(ctx.destinationRepository, digest, ctx.destinationScopes)) {
-    ctx.emit({ kind: 'manifest', digest, message: 'referrer already at the destination' });
-    return false;
+  if (await ctx.destination.headManifest(ctx.destinationRepository, d.digest, ctx.destinationScopes)) {
+    ctx.emit({ kind: 'manifest', digest: d.digest, message: 'referrer already at the destination' });
+    return 'skipped';
   }
-  const manifest = await ctx.source.getManifest(ctx.sourceRepository, digest);
+  const manifest = await ctx.source.getManifest(ctx.sourceRepository, d.digest, undefined, d.size);
   if (!manifest) {
-    throw new CopyError('NOT_FOUND', `${ctx.source.registry}/${ctx.sourceRepository} lists the referrer ${digest}, which it does not have`, {
-      registry: ctx.source.registry, status: 404,
-    });
+    // A stale listing must not hold a release back: the referrer is gone at the source too.
+    const message = `${ctx.source.registry}/${ctx.sourceRepository} lists the referrer ${d.digest}, which it does not have; left out`;
+    ctx.emit({ kind: 'manifest', digest: d.digest, message });
+    return 'missing';
   }
-  await writeTree(ctx, manifest, digest);
-  ctx.emit({ kind: 'manifest', digest, message: `referrer ${manifest.mediaType}` });
-  return true;
+  await writeTree(ctx, manifest, d.digest);
+  ctx.emit({ kind: 'manifest', digest: d.digest, message: `referrer ${manifest.mediaType}` });
+  return 'copied';
 }
 
 /** A referrer's blobs and child manifests, then the referrer itself under `reference`. */

@@ -109,6 +109,24 @@ describe('copyImage: referrers through the tag schemes (a registry without the r
     expect(index.manifests.map((d: { digest: string }) => d.digest)).toEqual([theirs.digest, sbom.digest]);
   });
 
+  test('leaves out a referrer the source lists but no longer has, and lists only what it copied', async () => {
+    const img = buildImage();
+    const from = repo('stale/src');
+    const to = repo('stale/dst');
+    const { sbom } = await signedOnTagSchemes(src, from, img);
+    const gone = buildArtifact({ kind: 'sbom', subject: img });
+    await pushImage(src, from, undefined, gone);
+    await putManifest(src, from, referrersTag(img.digest), MEDIA_TYPES.ociIndex, schemaIndex([sbom, gone]));
+    // Deleted without updating the index, as a client that does not know the tag schema leaves it.
+    expect((await fetch(`${src.url}/v2/${from}/manifests/${gone.digest}`, { method: 'DELETE' })).status).toBe(202);
+
+    const result = await copyImage({ source: `${src.host}/${from}:v1`, destination: `${dst.host}/${to}`, referrers: true });
+
+    expect(result.referrers).toMatchObject({ found: 3, copied: 2, missing: 1 });
+    expect((await readManifest(dst, to, referrersTag(img.digest)))?.digest).toBe(sha256(schemaIndex([sbom])));
+    await expectImage(dst, to, 'v1', img);
+  });
+
   test('copies the referrers of each platform manifest of an index', async () => {
     const img = buildIndex({ platforms: ['linux/amd64', 'linux/arm64'], layers: [1024] });
     const from = repo('platforms/src');
