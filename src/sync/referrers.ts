@@ -269,7 +269,14 @@ export async function copyReferrers(ctx: ReferrerCopyContext, subjects: string[]
     cosignTags.push(c.tag);
   }
   return {
-    sourceVia: [...sourceVia], destinationVia, found: found.size + cosign.length + missing, copied, skipped, missing, cosignTags, artifactTypes: [...artifactTypes],
+    sourceVia: [...sourceVia],
+    destinationVia,
+    found: found.size + cosign.length + missing,
+    copied,
+    skipped,
+    missing,
+    cosignTags,
+    artifactTypes: [...artifactTypes],
   };
 }
 
