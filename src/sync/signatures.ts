@@ -6,8 +6,8 @@
  * simple-signing payloads (`application/vnd.dev.cosign.simplesigning.v1+json`), each annotated
  * with `dev.cosignproject.cosign/signature`: base64 of the signature of the payload's bytes. A
  * signature counts when it verifies with one of the policy's public keys (ECDSA P-256 with
- * SHA-256, cosign's default and an AWS KMS `ECC_NIST_P256` key; or RSA PKCS #1 v1.5 with SHA-256,
- * a KMS RSA key) and its payload names the source digest as
+ * SHA-256, cosign's default and an AWS KMS `ECC_NIST_P256` key; or RSA, PKCS #1 v1.5 or PSS with
+ * SHA-256, a KMS RSA key) and its payload names the source digest as
  * `critical.image.docker-manifest-digest`, with cosign's payload type.
  *
  * Notation signatures (AWS Signer, ECR managed signing) and Sigstore bundles are found and
@@ -146,11 +146,18 @@ export function unverifiedError(image: string, v: VerificationOutcome, registry:
 }
 
 function verifies(payload: Buffer, signature: string, key: crypto.KeyObject): boolean {
-  try {
-    return crypto.verify('sha256', payload, key, Buffer.from(signature, 'base64'));
-  } catch {
-    return false;
-  }
+  const bytes = Buffer.from(signature, 'base64');
+  // cosign signs with a KMS key's first signing algorithm: for RSA keys PKCS #1 v1.5 or PSS.
+  const schemes: crypto.VerifyKeyObjectInput[] = key.asymmetricKeyType === 'rsa'
+    ? [{ key }, { key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: crypto.constants.RSA_PSS_SALTLEN_AUTO }]
+    : [{ key }];
+  return schemes.some(scheme => {
+    try {
+      return crypto.verify('sha256', payload, scheme, bytes);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Why a verified payload does not vouch for `digest`; undefined when it does. */

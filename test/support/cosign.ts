@@ -59,12 +59,14 @@ export interface SignatureOptions {
   readonly tamperedPayload?: Buffer;
   /** Signs this payload instead of the one for `digest` (a genuine signature of something else). */
   readonly payload?: Buffer;
+  /** Signs with these options instead of `key` alone (RSA-PSS, as some KMS keys sign). */
+  readonly signWith?: crypto.SignKeyObjectInput;
 }
 
 /** A signature manifest in cosign's layout, with its config and payload blobs. */
 export function cosignSignature(o: SignatureOptions): BuiltImage {
   const signed = o.payload ?? simpleSigningPayload(o.dockerReference, o.digest);
-  const signature = crypto.sign('sha256', signed, o.key).toString('base64');
+  const signature = crypto.sign('sha256', signed, o.signWith ?? o.key).toString('base64');
   const payload = o.tamperedPayload ?? signed;
   const blobs = new Map<string, Buffer>([[sha256(payload), payload]]);
   const layer = {

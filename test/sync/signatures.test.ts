@@ -89,6 +89,20 @@ describe('copyImage: cosign key verification', () => {
     }
   });
 
+  test('verifies an RSA-PSS signature (a KMS RSA key whose first algorithm is RSASSA_PSS_SHA_256)', async () => {
+    const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const img = buildImage();
+    const pss = { key: rsa.privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 };
+    const { from } = await signedImage(img, { privateKey: rsa.privateKey, publicKeyPem: '' }, { signWith: pss });
+    const to = repo('rsa-pss/dst');
+
+    const result = await copyImage({
+      source: `${src.host}/${from}:v1`, destination: `${dst.host}/${to}`, verifyKeys: [rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString()],
+    });
+
+    expect(result.signatures?.verified).toBe(true);
+  });
+
   test('verifies an RSA signature (an AWS KMS RSA key) with its public key', async () => {
     const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     const img = buildImage();
