@@ -20,7 +20,7 @@ export class SignatureVerification {
    * Each key is a PEM public key (`-----BEGIN PUBLIC KEY-----`): ECDSA P-256, as
    * `cosign generate-key-pair` makes and as an AWS KMS `ECC_NIST_P256` key signs (its public key
    * from `cosign public-key --key awskms:///<key-arn>` or `aws kms get-public-key`, given here at
-   * synth), or RSA of at least 2048 bits (PKCS #1 v1.5, SHA-256). Give two keys while rotating.
+   * synth), or RSA of at least 2048 bits (PKCS #1 v1.5 or PSS, SHA-256). Give two keys while rotating.
    *
    * @param publicKeys 1 to 10 PEM public keys
    */
