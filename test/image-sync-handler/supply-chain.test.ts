@@ -29,6 +29,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
+  logs = [];
   ecrMock.reset();
   const token = Buffer.from(`${install.username}:${install.password}`).toString('base64');
   const expiresAt = new Date(Date.now() + 3600_000);
@@ -38,9 +39,13 @@ beforeEach(() => {
 const vendorKey = cosignKeyPair();
 const otherKey = cosignKeyPair();
 
+let logs: string[] = [];
+
 function deps(installHost?: string) {
   const hosts: { [host: string]: string } = { [INSTALL_HOST]: installHost ?? install.host, [VENDOR_HOST]: vendorRegistry.host };
-  return createDependencies({ region: 'eu-west-1', dial: (registry) => hosts[registry] ?? registry, log: () => undefined });
+  return createDependencies({
+    region: 'eu-west-1', dial: (registry) => hosts[registry] ?? registry, log: (message, fields) => logs.push(JSON.stringify({ message, ...fields })),
+  });
 }
 
 function event(source: string, dst: string, extra: { [key: string]: unknown }): ImageSyncEvent {
@@ -86,6 +91,8 @@ describe('image-sync handler: supply chain', () => {
     expect(result.Data![Attributes.IMAGE_DIGEST]).toBe(img.digest);
     await expectImage(install, dst, 'api-v1', img);
     await expectImage(install, dst, signatureTag(img.digest), sig);
+    const complete = JSON.parse(logs.find((l) => l.includes('"copy complete"'))!);
+    expect(complete).toMatchObject({ referrersCopied: 1, referrersFound: 1, signatureVerified: { manifest: sig.digest } });
   });
 
   test('copies no referrer when the property is absent or false', async () => {
