@@ -1,4 +1,4 @@
-import { CustomResource, Duration, Fn, Stack } from 'aws-cdk-lib';
+import { Annotations, CustomResource, Duration, Fn, Stack } from 'aws-cdk-lib';
 import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -235,6 +235,11 @@ export class ImageSync extends Construct {
     properties[Props.COPY_REFERRERS] = String(props.copyReferrers ?? true);
     if (props.verification !== undefined) {
       properties[Props.VERIFICATION_PUBLIC_KEYS] = props.verification._publicKeys;
+      if (props.copyReferrers === false) {
+        Annotations.of(this).addWarningV2('cdk-byoc-artifacts:signaturesNotCopied',
+          'verification is set but copyReferrers is false: the sync checks the signatures in the source, but the install '
+          + 'repository will not hold them, so nobody in the install can verify the image again (cosign verify). Leave copyReferrers on.');
+      }
     }
 
     this.resource = new CustomResource(this, 'Resource', {

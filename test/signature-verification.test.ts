@@ -1,6 +1,6 @@
 import * as crypto from 'crypto';
 import { Token } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { newStack, tenantSource } from './support/image-sync';
 import { ImageSync } from '../src/image-sync';
@@ -55,5 +55,17 @@ describe('ImageSync: supply chain props', () => {
       [Props.COPY_REFERRERS]: 'false',
       [Props.VERIFICATION_PUBLIC_KEYS]: [p256.trim() + '\n'],
     });
+  });
+
+  test('warns when a verified image\'s signatures would not travel with it', () => {
+    const stack = newStack();
+    new ImageSync(stack, 'Api', {
+      source: tenantSource(stack),
+      destination: ImageSyncDestination.fromEcr(new ecr.Repository(stack, 'Repo')),
+      copyReferrers: false,
+      verification: SignatureVerification.cosignKeys([p256]),
+    });
+
+    Annotations.fromStack(stack).hasWarning('/Install/Api', Match.stringLikeRegexp('verification is set but copyReferrers is false'));
   });
 });
