@@ -60,6 +60,10 @@ export const Props = {
    * before any tag is written (an upstream tag that moved fails the release).
    */
   EXPECTED_SOURCE_DIGEST: 'ExpectedSourceDigest',
+  /** `'true'` to copy the image's referrers (signatures, SBOMs, attestations); absent = `'false'`. */
+  COPY_REFERRERS: 'CopyReferrers',
+  /** PEM public keys: the tag is written only when a cosign signature of the source digest verifies with one. */
+  VERIFICATION_PUBLIC_KEYS: 'VerificationPublicKeys',
 } as const;
 
 /** Attribute keys (`Data` of the response; `Fn::GetAtt` names). */
@@ -92,6 +96,8 @@ export interface ImageSyncResourceProperties {
   readonly RemoveOnDelete?: string;
   readonly TotalTimeoutSeconds?: string;
   readonly ExpectedSourceDigest?: string;
+  readonly CopyReferrers?: string;
+  readonly VerificationPublicKeys?: string[];
 }
 
 /** The default time budget of a Create or Update: one hour, CloudFormation's limit for custom resources. */

@@ -1,4 +1,4 @@
-import { CustomResource, Duration, Fn, Stack } from 'aws-cdk-lib';
+import { Annotations, CustomResource, Duration, Fn, Stack } from 'aws-cdk-lib';
 import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,6 +12,7 @@ import { platformProblem } from './platform';
 import { COMPONENT_GRAMMAR, componentFromId, familyTag, isComponent, MAX_COMPONENT_LENGTH } from './private/release-family';
 import { createSyncResource } from './private/sync-resource';
 import { checkImageTag, checkWholeSeconds, isToken, ValidationProblems } from './private/validation';
+import { SignatureVerification } from './signature-verification';
 
 /**
  * Properties of an `ImageSync`.
@@ -79,6 +80,25 @@ export interface ImageSyncProps {
    * @default Duration.hours(1)
    */
   readonly totalTimeout?: Duration;
+
+  /**
+   * Copy the image's referrers with it: signatures, SBOMs and attestations of the image and of
+   * each platform manifest (OCI 1.1 referrers, the referrers tag schema, cosign's
+   * `sha256-<hex>.sig|.att|.sbom` tags), so that the install can verify what it runs. They are
+   * written before the tag moves.
+   *
+   * @default true
+   */
+  readonly copyReferrers?: boolean;
+
+  /**
+   * The signatures the source digest must carry before the destination tag is written, e.g.
+   * `SignatureVerification.cosignKeys([vendorPublicKeyPem])`. Without one that verifies, nothing
+   * is copied and the deployment fails, naming the image, the policy and what was found.
+   *
+   * @default - no verification: any image the source holds is copied
+   */
+  readonly verification?: SignatureVerification;
 
   /**
    * The provider whose function runs the copy: give one to choose memory, log retention, VPC
@@ -215,7 +235,14 @@ export class ImageSync extends Construct {
       totalTimeout,
       platforms: props.platforms?.map((platform) => platform.platform),
       releaseId: props.releaseId,
+      copyReferrers: props.copyReferrers ?? true,
+      verificationPublicKeys: props.verification?._publicKeys,
     });
+    if (props.verification !== undefined && props.copyReferrers === false) {
+      Annotations.of(this).addWarningV2('cdk-byoc-artifacts:signaturesNotCopied',
+        'verification is set but copyReferrers is false: the sync checks the signatures in the source, but the install '
+        + 'repository will not hold them, so nobody in the install can verify the image again (cosign verify). Leave copyReferrers on.');
+    }
 
     const repository = props.destination.repository;
     this.imageDigest = this.resource.getAttString(Attributes.IMAGE_DIGEST);

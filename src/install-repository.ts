@@ -7,7 +7,7 @@ import { LifecyclePolicyRule } from './lifecycle/rules';
 import { ECR_IMAGE_WRITE_ACTIONS } from './private/perms';
 import { familyPattern } from './private/release-family';
 import {
-  checkSecureRepositoryProps, importRepositoryByAttributes, importRepositoryByName, SecureRepositoryBase,
+  checkSecureRepositoryProps, importRepositoryByAttributes, importRepositoryByName, SecureRepositoryBase, SIGNATURE_TAG_PATTERN,
 } from './private/secure-repository';
 import { ValidationProblems } from './private/validation';
 import { SecureRepositoryProps } from './repository-props';
@@ -118,18 +118,28 @@ export class InstallRepository extends SecureRepositoryBase {
   public static readonly DEFAULT_UNTAGGED_IMAGES_PER_RELEASE = 10;
 
   /**
-   * The catch-all rules of the default lifecycle policy: keep the newest `maxReleaseCount` tagged
-   * images and the newest `maxUntaggedImageCount` untagged ones, expire the rest. Count-based
+   * The catch-all rules of the default lifecycle policy: keep the newest `maxUntaggedImageCount`
+   * signature tags (`sha256-*`: cosign's signatures, attestations and SBOMs, which travel with
+   * their releases), the newest `maxReleaseCount` other tagged images and the newest
+   * `maxUntaggedImageCount` untagged ones (platform manifests, OCI referrers), expire the rest. Count-based
    * only, so nothing expires until newer images arrive. An `InstallRepository` renders its protect
    * rules and one keep rule per component (`familyLifecycleRules`) before them.
    *
    * @param maxReleaseCount tagged images to keep (default 30)
-   * @param maxUntaggedImageCount untagged images to keep (default ten times `maxReleaseCount`)
+   * @param maxUntaggedImageCount untagged images, and signature tags, to keep (default ten times `maxReleaseCount`)
    */
   public static defaultLifecycleRules(maxReleaseCount?: number, maxUntaggedImageCount?: number): LifecyclePolicyRule[] {
     const releases = maxReleaseCount ?? InstallRepository.DEFAULT_MAX_RELEASE_COUNT;
     const untagged = maxUntaggedImageCount ?? releases * InstallRepository.DEFAULT_UNTAGGED_IMAGES_PER_RELEASE;
     return [
+      {
+        // Signature tags are tagged images too: without this rule the catch-all below would count
+        // them against the releases and expire the signatures of releases it keeps.
+        description: `Keep the ${untagged} newest signature and attestation tags (sha256-*)`,
+        tagStatus: ecr.TagStatus.TAGGED,
+        tagPatternList: [SIGNATURE_TAG_PATTERN],
+        maxImageCount: untagged,
+      },
       {
         description: `Keep the ${releases} newest tagged images`,
         tagStatus: ecr.TagStatus.TAGGED,

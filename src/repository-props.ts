@@ -27,9 +27,20 @@ export interface SecureRepositoryProps {
    * guarantees the digest behind a version never changes. A tag that moves leaves the image it
    * pointed at untagged unless it has another tag.
    *
-   * @default - no exclusions: every tag is immutable
+   * @default - no exclusions but the signature tags of `mutableSignatureTags`
    */
   readonly mutableTagPatterns?: string[];
+
+  /**
+   * Keep the signature tag family `sha256-*` mutable: cosign's `sha256-<hex>.sig|.att|.sbom`
+   * tags and the referrers tag schema's `sha256-<hex>` index. cosign adds a second signature or
+   * attestation by pushing the tag again with one more layer, and an `ImageSync` carries it to
+   * the install the same way; with the family immutable, that push fails. Release tags stay
+   * immutable; a moved signature tag can drop signatures, never forge one.
+   *
+   * @default true
+   */
+  readonly mutableSignatureTags?: boolean;
 
   /**
    * Scan every image for vulnerabilities when it is pushed (ECR basic scanning; an

@@ -35,7 +35,7 @@ function role(s: Stack, id: string): iam.Role {
 }
 
 describe('InstallRepository', () => {
-  test('defaults: immutable tags, scan on push, AES256, retained, default lifecycle policy', () => {
+  test('defaults: immutable tags but the signature tags, scan on push, AES256, retained, default lifecycle policy', () => {
     const s = stack();
     new InstallRepository(s, 'Repo');
     const template = Template.fromStack(s);
@@ -43,7 +43,8 @@ describe('InstallRepository', () => {
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
       Properties: Match.objectLike({
-        ImageTagMutability: 'IMMUTABLE',
+        ImageTagMutability: 'IMMUTABLE_WITH_EXCLUSION',
+        ImageTagMutabilityExclusionFilters: [{ ImageTagMutabilityExclusionFilterType: 'WILDCARD', ImageTagMutabilityExclusionFilterValue: 'sha256-*' }],
         ImageScanningConfiguration: { ScanOnPush: true },
         EncryptionConfiguration: { EncryptionType: 'AES256' },
       }),
@@ -52,12 +53,18 @@ describe('InstallRepository', () => {
       rules: [
         {
           rulePriority: 1,
+          description: 'Keep the 300 newest signature and attestation tags (sha256-*)',
+          selection: { tagStatus: 'tagged', tagPatternList: ['sha256-*'], countType: 'imageCountMoreThan', countNumber: 300 },
+          action: { type: 'expire' },
+        },
+        {
+          rulePriority: 2,
           description: 'Keep the 30 newest tagged images',
           selection: { tagStatus: 'tagged', tagPatternList: ['*'], countType: 'imageCountMoreThan', countNumber: 30 },
           action: { type: 'expire' },
         },
         {
-          rulePriority: 2,
+          rulePriority: 3,
           description: 'Keep the 300 newest untagged images (platform manifests, referrers)',
           selection: { tagStatus: 'untagged', countType: 'imageCountMoreThan', countNumber: 300 },
           action: { type: 'expire' },
@@ -86,7 +93,7 @@ describe('InstallRepository', () => {
       { imageDigest: `sha256:${'3'.repeat(64)}`, imageTags: ['v3'], imagePushedAt: at(3) },
       ...[4, 5, 6, 7].map((d) => ({ imageDigest: `sha256:${String(d).repeat(64)}`, imagePushedAt: at(d) })),
     ];
-    expect(policy.preview(images, at(30)).map((r) => [r.imageDigest.slice(7, 8), r.appliedRulePriority])).toEqual([['1', 1], ['4', 2]]);
+    expect(policy.preview(images, at(30)).map((r) => [r.imageDigest.slice(7, 8), r.appliedRulePriority])).toEqual([['1', 2], ['4', 3]]);
   });
 
   test('with the default policy, nothing a kept multi-arch, signed release consists of is expired', () => {
@@ -118,7 +125,7 @@ describe('InstallRepository', () => {
   test('sizes the default policy with maxReleaseCount and maxUntaggedImageCount', () => {
     const s = stack();
     new InstallRepository(s, 'Repo', { maxReleaseCount: 5, maxUntaggedImageCount: 40 });
-    expect(lifecycleOf(s).rules.map((r) => r.selection.countNumber)).toEqual([5, 40]);
+    expect(lifecycleOf(s).rules.map((r) => r.selection.countNumber)).toEqual([40, 5, 40]);
   });
 
   test('a KMS key, mutable tag patterns and an emptied, destroyed repository', () => {
@@ -135,6 +142,7 @@ describe('InstallRepository', () => {
         ImageTagMutabilityExclusionFilters: [
           { ImageTagMutabilityExclusionFilterType: 'WILDCARD', ImageTagMutabilityExclusionFilterValue: 'latest' },
           { ImageTagMutabilityExclusionFilterType: 'WILDCARD', ImageTagMutabilityExclusionFilterValue: 'dev-*' },
+          { ImageTagMutabilityExclusionFilterType: 'WILDCARD', ImageTagMutabilityExclusionFilterValue: 'sha256-*' },
         ],
         EmptyOnDelete: true,
         ImageScanningConfiguration: { ScanOnPush: false },
@@ -169,8 +177,9 @@ describe('InstallRepository', () => {
     repo.addLifecycleRule({ tagPatternList: ['pr-*'], maxImageAge: Duration.days(7) });
     expect(lifecycleOf(s).rules.map((r) => [r.rulePriority, r.selection.tagPatternList ?? r.selection.tagStatus])).toEqual([
       [1, ['pr-*']],
-      [2, ['*']],
-      [3, 'untagged'],
+      [2, ['sha256-*']],
+      [3, ['*']],
+      [4, 'untagged'],
     ]);
   });
 
@@ -396,8 +405,9 @@ describe('InstallRepository release families', () => {
       [2, ['web_1.0.0'], 1],
       [3, ['api_*'], 30],
       [4, ['web_*'], 30],
-      [5, ['*'], 30],
-      [6, 'untagged', 600],
+      [5, ['sha256-*'], 600],
+      [6, ['*'], 30],
+      [7, 'untagged', 600],
     ]);
   });
 

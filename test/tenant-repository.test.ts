@@ -8,16 +8,16 @@ import { EcrAccessRole } from '../src/ecr-access-role';
 import { TenantRepository } from '../src/tenant-repository';
 
 describe('TenantRepository', () => {
-  test('defaults to immutable tags, scan on push, AES256 and retain', () => {
+  test('defaults to immutable tags but the signature tags (sha256-*), scan on push, AES256 and retain', () => {
     const stack = newStack();
     new TenantRepository(stack, 'Repo');
     const template = Template.fromStack(stack);
     template.hasResource('AWS::ECR::Repository', {
       Properties: {
-        ImageTagMutability: 'IMMUTABLE',
+        ImageTagMutability: 'IMMUTABLE_WITH_EXCLUSION',
         ImageScanningConfiguration: { ScanOnPush: true },
         EncryptionConfiguration: { EncryptionType: 'AES256' },
-        ImageTagMutabilityExclusionFilters: Match.absent(),
+        ImageTagMutabilityExclusionFilters: [{ ImageTagMutabilityExclusionFilterType: 'WILDCARD', ImageTagMutabilityExclusionFilterValue: 'sha256-*' }],
         RepositoryName: Match.absent(),
         EmptyOnDelete: Match.absent(),
       },
@@ -43,7 +43,7 @@ describe('TenantRepository', () => {
     expect(repo.encryptionKey).toBe(key);
   });
 
-  test('keeps the named tag patterns mutable and every other tag immutable', () => {
+  test('keeps the named tag patterns and the signature tags mutable and every other tag immutable', () => {
     const stack = newStack();
     new TenantRepository(stack, 'Repo', { mutableTagPatterns: ['latest', 'dev-*'] });
     Template.fromStack(stack).hasResourceProperties('AWS::ECR::Repository', {
@@ -51,6 +51,27 @@ describe('TenantRepository', () => {
       ImageTagMutabilityExclusionFilters: [
         { ImageTagMutabilityExclusionFilterType: 'WILDCARD', ImageTagMutabilityExclusionFilterValue: 'latest' },
         { ImageTagMutabilityExclusionFilterType: 'WILDCARD', ImageTagMutabilityExclusionFilterValue: 'dev-*' },
+        { ImageTagMutabilityExclusionFilterType: 'WILDCARD', ImageTagMutabilityExclusionFilterValue: 'sha256-*' },
+      ],
+    });
+  });
+
+  test('keeps every tag immutable with mutableSignatureTags false', () => {
+    const stack = newStack();
+    new TenantRepository(stack, 'Repo', { mutableSignatureTags: false });
+    Template.fromStack(stack).hasResourceProperties('AWS::ECR::Repository', {
+      ImageTagMutability: 'IMMUTABLE',
+      ImageTagMutabilityExclusionFilters: Match.absent(),
+    });
+  });
+
+  test('lists the signature tags once when mutableTagPatterns already names them', () => {
+    const stack = newStack();
+    new TenantRepository(stack, 'Repo', { mutableTagPatterns: ['sha256-*', 'latest'] });
+    Template.fromStack(stack).hasResourceProperties('AWS::ECR::Repository', {
+      ImageTagMutabilityExclusionFilters: [
+        { ImageTagMutabilityExclusionFilterType: 'WILDCARD', ImageTagMutabilityExclusionFilterValue: 'sha256-*' },
+        { ImageTagMutabilityExclusionFilterType: 'WILDCARD', ImageTagMutabilityExclusionFilterValue: 'latest' },
       ],
     });
   });

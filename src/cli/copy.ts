@@ -1,13 +1,17 @@
+import * as fs from 'fs';
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { ImageReference, formatImageReference, parseImageReference } from '../image-reference';
 import { platformProblem } from '../platform';
 import { parseEcrRegistry } from '../private/ecr-names';
-import { CopyError, CredentialSource, Redactor, RegistryCredentials, copyImage, ecrCredentialSource, resolveDigest } from '../sync';
+import {
+  CopyError, CredentialSource, Redactor, RegistryCredentials, copyImage, ecrCredentialSource, parseTrustedKey, resolveDigest,
+} from '../sync';
 import { Io, UsageError, lastValue, parseArgs } from './args';
 import { ProgressDisplay, summary } from './progress';
 
 const USAGE = `Usage: cdk-byoc-artifacts copy SRC DST [--src-creds USER:PASS] [--dest-creds USER:PASS]
                                       [--platform OS/ARCH[/VARIANT]]... [--concurrency N] [--json]
+                                      [--referrers] [--verify-key FILE]...
 
 Copies an image, index or OCI artifact from SRC to DST with the same digest.
 References are host[:port]/repo[:tag][@digest]; DST's tag defaults to SRC's.
@@ -19,6 +23,13 @@ loopback never reaches a loopback or link-local address.
 Credentials: --src-creds/--dest-creds, or CDK_BYOC_SRC_CREDS/CDK_BYOC_DEST_CREDS (USER:PASS) to
 keep them off the command line. ECR hosts without credentials log in with GetAuthorizationToken
 through the default AWS credential chain. Otherwise anonymous.
+
+--referrers also copies the image's referrers (signatures, SBOMs, attestations) before DST's
+tag moves: the OCI 1.1 referrers API, else the referrers tag schema (sha256-<hex>) and cosign's
+sha256-<hex>.sig|.att|.sbom tags, written in the form DST supports.
+
+--verify-key FILE (repeatable) names a PEM public key (cosign.pub; an AWS KMS key's public key):
+nothing is written to DST unless a cosign signature of SRC's digest verifies with one of them.
 
 Exit status: 0 when DST holds the image under the tag with the copied digest (checked after the
 copy), 1 when the copy failed, 2 for usage errors.
@@ -32,6 +43,8 @@ interface CopyArgs {
   platforms: string[];
   concurrency?: number;
   json: boolean;
+  referrers: boolean;
+  verifyKeys: string[];
 }
 
 /** `cdk-byoc-artifacts copy ...`; argv are the words after `copy`. Returns the exit status. */
@@ -64,6 +77,8 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
       destinationCredentials,
       platforms: a.platforms,
       concurrency: a.concurrency,
+      referrers: a.referrers,
+      verifyKeys: a.verifyKeys,
       onProgress: e => progress.event(e),
       redactor,
     });
@@ -100,7 +115,7 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
 }
 
 function copyArgs(argv: string[], env: NodeJS.ProcessEnv): CopyArgs | 'help' {
-  const args = parseArgs(argv, { values: ['--src-creds', '--dest-creds', '--platform', '--concurrency'], flags: ['--json'] });
+  const args = parseArgs(argv, { values: ['--src-creds', '--dest-creds', '--platform', '--concurrency', '--verify-key'], flags: ['--json', '--referrers'] });
   if (args === 'help') {
     return 'help';
   }
@@ -142,7 +157,23 @@ function copyArgs(argv: string[], env: NodeJS.ProcessEnv): CopyArgs | 'help' {
     platforms,
     concurrency,
     json: args.flags.has('--json'),
+    referrers: args.flags.has('--referrers'),
+    verifyKeys: (args.values.get('--verify-key') ?? []).map(readVerifyKey),
   };
+}
+
+function readVerifyKey(file: string): string {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--verify-key ${JSON.stringify(file)} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const key = parseTrustedKey(pem);
+  if (typeof key === 'string') {
+    throw new UsageError(`--verify-key ${JSON.stringify(file)} ${key}`);
+  }
+  return pem;
 }
 
 export function parseCreds(text: string, where: string): RegistryCredentials {

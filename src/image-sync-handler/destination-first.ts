@@ -71,6 +71,11 @@ async function byDigest(request: CopyRequest, inv: Invocation, digest: string, d
   if (!await inspect(request, inv, { digest })) {
     return undefined;
   }
+  if (sync.verificationPublicKeys) {
+    // Moving the tag is what the verification policy guards: it checks the source's signatures first.
+    inv.log('destination first: the repository holds the digest, but the tag moves only after the source\'s signatures verify', { digest });
+    return undefined;
+  }
   // The repository holds the image: the tag is written from its own copy, children checked first.
   const credentials = destinationCredentials(sync, inv.deps);
   const destination = { registry: sync.destination.registry, repository: sync.destination.repository };

@@ -17,6 +17,8 @@ const TRANSIENT_STS_ERROR = /Throttl|TooManyRequests|ServiceUnavailable|Internal
 
 // ECR answers a PUT of an existing immutable tag with TAG_INVALID "... cannot be overwritten because ... immutable".
 const IMMUTABLE_TAG = /TAG_INVALID|cannot be overwritten because the (repository|tag) is immutable/i;
+/** A manifest PUT to one of the signature tags (cosign's, the referrers tag schema's) that travel with an image. */
+const SIGNATURE_TAG = /manifest [^ ]+:sha256-[0-9a-f]{64}\b/;
 
 const ADVICE: { [code: string]: string } = {
   NOT_FOUND: 'Check the source repository, tag or digest (was the release pushed?) and that the destination repository exists.',
@@ -30,6 +32,7 @@ const ADVICE: { [code: string]: string } = {
   REFUSED: 'A registry asked for something the copy never does (credentials for another host, plain HTTP, a local address): check the registry and its redirects; a registry that keeps asking is misconfigured or hostile.',
   UNEXPECTED_DIGEST: 'The source tag has moved since the release was pinned: vet the image it names now, then set the expected digest to it (or name the image by digest); no tag was written.',
   LIMIT: 'The image exceeds a cap the copy keeps against hostile registries: check that the source is the image you meant; copy a genuine image this large with the command-line copy.',
+  UNVERIFIED: 'The ImageSync verification policy refused the image and no tag was written: have the vendor sign this digest with a trusted key, or update the policy\'s keys.',
 };
 
 /** The failure reason for a copy error: what failed, on which image, and what to do. */
@@ -37,6 +40,13 @@ export function copyFailure(e: unknown, request: SyncRequest): Error {
   const what = `Copying ${sourceName(request)} to ${destinationName(request)} failed`;
   if (!(e instanceof CopyError)) {
     return new Error(`${what}: ${(e as Error)?.message ?? String(e)}`);
+  }
+  if (IMMUTABLE_TAG.test(e.message) && SIGNATURE_TAG.test(e.message)) {
+    return new Error(
+      `${what}: ${e.message} The repository keeps the signature tags (sha256-*) immutable, so a signature or attestation `
+      + 'added to the release since it was first copied cannot follow it: keep them mutable (mutableSignatureTags, the default '
+      + 'of InstallRepository, or sha256-* in mutableTagPatterns), or turn copyReferrers off.',
+    );
   }
   if (IMMUTABLE_TAG.test(e.message)) {
     return new Error(

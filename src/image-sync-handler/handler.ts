@@ -169,6 +169,8 @@ async function copy(request: CopyRequest, inv: Invocation, remainingTimeMs: () =
     bytesCopied: result.bytesCopied,
     blobsCopied: result.blobsCopied,
     blobsSkipped: result.blobsSkipped,
+    ...(result.referrers ? { referrersCopied: result.referrers.copied, referrersFound: result.referrers.found } : {}),
+    ...(result.signatures?.signature ? { signatureVerified: result.signatures.signature } : {}),
     seconds: (clock() - started) / 1000,
   });
   if (!result.complete) {
@@ -255,6 +257,8 @@ async function runCopy(request: CopyRequest, inv: Invocation, deadline: number):
       destinationCredentials: destinationCredentials(sync, deps),
       platforms: sync.platforms,
       expectedSourceDigest: sync.expectedSourceDigest,
+      referrers: sync.copyReferrers,
+      verifyKeys: sync.verificationPublicKeys,
       concurrency: deps.concurrency,
       deadline,
       dial: deps.dial,

@@ -60,6 +60,10 @@ export interface SyncRequest {
   readonly totalTimeoutSeconds: number;
   /** The digest the source tag must name; the copy fails before writing when it names another. */
   readonly expectedSourceDigest?: string;
+  /** Copy the image's referrers too. */
+  readonly copyReferrers: boolean;
+  /** PEM public keys of the verification policy; absent: no verification. */
+  readonly verificationPublicKeys?: string[];
 }
 
 /** onEvent of a Create or Update: the properties are checked and the clock starts; the copy runs in isComplete. */
@@ -228,6 +232,19 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
   if (removeOnDelete !== 'true' && removeOnDelete !== 'false') {
     problems.push(`${Props.REMOVE_ON_DELETE} must be "true" or "false"`);
   }
+  const copyReferrers = str(Props.COPY_REFERRERS, false) ?? 'false';
+  if (copyReferrers !== 'true' && copyReferrers !== 'false') {
+    problems.push(`${Props.COPY_REFERRERS} must be "true" or "false"`);
+  }
+  let verificationPublicKeys: string[] | undefined;
+  const rawKeys = props[Props.VERIFICATION_PUBLIC_KEYS];
+  if (rawKeys !== undefined) {
+    if (!Array.isArray(rawKeys) || rawKeys.length === 0 || rawKeys.some((x) => typeof x !== 'string')) {
+      problems.push(`${Props.VERIFICATION_PUBLIC_KEYS} must be a non-empty list of PEM public keys`);
+    } else {
+      verificationPublicKeys = rawKeys as string[];
+    }
+  }
   const timeoutText = str(Props.TOTAL_TIMEOUT_SECONDS, false);
   const totalTimeoutSeconds = timeoutText === undefined ? DEFAULT_TOTAL_TIMEOUT_SECONDS : Number(timeoutText);
   if (!Number.isFinite(totalTimeoutSeconds) || totalTimeoutSeconds <= 0) {
@@ -259,6 +276,8 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
     removeOnDelete: removeOnDelete === 'true',
     totalTimeoutSeconds,
     expectedSourceDigest,
+    copyReferrers: copyReferrers === 'true',
+    verificationPublicKeys,
   };
 }
 

@@ -35,6 +35,18 @@ export function checkSecureRepositoryProps(problems: ValidationProblems, props: 
   }
 }
 
+/** The signature tag family: cosign's `sha256-<hex>.sig|.att|.sbom` tags and the referrers tag schema's index. */
+export const SIGNATURE_TAG_PATTERN = 'sha256-*';
+
+/** The tag patterns a repository keeps mutable: the given ones, and the signature tags unless turned off. */
+export function mutablePatterns(props: SecureRepositoryProps): string[] {
+  const patterns = props.mutableTagPatterns ?? [];
+  if (isToken(patterns) || props.mutableSignatureTags === false || patterns.includes(SIGNATURE_TAG_PATTERN)) {
+    return patterns;
+  }
+  return [...patterns, SIGNATURE_TAG_PATTERN];
+}
+
 /** Imports a repository by name after checking the name; `construct` names the class in messages. */
 export function importRepositoryByName(construct: string, scope: Construct, id: string, repositoryName: string): ecr.IRepository {
   const problems = new ValidationProblems(`${construct}.fromRepositoryName`);
@@ -100,7 +112,7 @@ export abstract class SecureRepositoryBase extends ecr.RepositoryBase {
   /** Call with props already validated (`checkSecureRepositoryProps`): this creates the children. */
   protected constructor(scope: Construct, id: string, props: SecureRepositoryProps, options: SecureRepositoryOptions) {
     super(scope, id);
-    const patterns = props.mutableTagPatterns ?? [];
+    const patterns = mutablePatterns(props);
     const repository = new ecr.Repository(this, 'Resource', {
       repositoryName: props.repositoryName,
       encryption: props.encryptionKey ? ecr.RepositoryEncryption.KMS : ecr.RepositoryEncryption.AES_256,

@@ -17,6 +17,10 @@ export interface SyncResourceOptions {
   readonly platforms?: string[];
   readonly releaseId?: string;
   readonly expectedSourceDigest?: string;
+  /** Copy the image's referrers (signatures, SBOMs, attestations) too. */
+  readonly copyReferrers?: boolean;
+  /** PEM public keys: the tag is written only when a cosign signature of the source digest verifies with one. */
+  readonly verificationPublicKeys?: string[];
 }
 
 /**
@@ -46,6 +50,12 @@ export function createSyncResource(scope: Construct, options: SyncResourceOption
   }
   if (options.expectedSourceDigest !== undefined) {
     properties[Props.EXPECTED_SOURCE_DIGEST] = options.expectedSourceDigest;
+  }
+  if (options.copyReferrers !== undefined) {
+    properties[Props.COPY_REFERRERS] = String(options.copyReferrers);
+  }
+  if (options.verificationPublicKeys !== undefined) {
+    properties[Props.VERIFICATION_PUBLIC_KEYS] = options.verificationPublicKeys;
   }
 
   const resource = new CustomResource(scope, 'Resource', {

@@ -9,9 +9,12 @@ import { Descriptor } from './manifest-format';
 import { DEFAULT_MANIFEST_LIMITS, ManifestLimits, ManifestTree, levelsBelowRoot, readManifestTree } from './manifest-tree';
 import { Redactor } from './redact';
 import { ImageReferenceInput, engineReference } from './reference';
+import { DEFAULT_MAX_REFERRERS, ReferrersResult, copyReferrers } from './referrers';
 import { RegistryClient } from './registry-client';
 import { RegistryRoutes, routeOf } from './registry-connection';
+import { VerificationOutcome, unverifiedError, verifySignatures } from './signatures';
 import { StopSignal } from './stop-signal';
+import { TrustedKey, parseTrustedKey } from '../private/cosign-keys';
 
 /** A progress notification; messages never contain credentials or control characters. */
 export interface CopyProgressEvent {
@@ -70,6 +73,21 @@ export interface CopyImageOptions extends RegistryRoutes {
    * @default - a redactor of the copy's own
    */
   readonly redactor?: Redactor;
+  /**
+   * Also copy the referrers (signatures, SBOMs, attestations) of the image and of each copied
+   * manifest: the OCI 1.1 referrers API, else the referrers tag schema, and cosign's
+   * `sha256-<hex>.sig|.att|.sbom` tags. They are written before the tag moves.
+   * @default false
+   */
+  readonly referrers?: boolean;
+  /** Referrers one copy may carry (a refusal beyond: CopyError LIMIT). Default 64. */
+  readonly maxReferrers?: number;
+  /**
+   * PEM public keys (ECDSA P-256, or RSA): the copy writes nothing unless a cosign signature of
+   * the source digest verifies with one of them (a refusal: CopyError UNVERIFIED).
+   * @default - no verification
+   */
+  readonly verifyKeys?: string[];
 }
 
 export interface CopyResult {
@@ -99,6 +117,10 @@ export interface CopyResult {
   readonly bytesTransferred: number;
   /** Blobs the stop cut short (`complete: false`): their bytes are not kept, the next copy sends them whole. */
   readonly interrupted: BlobProgress[];
+  /** What the referrers copy did (with `referrers: true`). */
+  readonly referrers?: ReferrersResult;
+  /** The signature that satisfied `verifyKeys`, and what else was found. */
+  readonly signatures?: VerificationOutcome;
 }
 
 /** What a result says of the image itself. */
@@ -135,18 +157,27 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
     maxManifestBytes: options.maxManifestBytes ?? DEFAULT_MANIFEST_LIMITS.maxManifestBytes,
     maxBlobSize: options.maxBlobSize ?? DEFAULT_MANIFEST_LIMITS.maxBlobSize,
   };
-  for (const [name, value] of Object.entries(limits)) {
+  const maxReferrers = options.maxReferrers ?? DEFAULT_MAX_REFERRERS;
+  for (const [name, value] of Object.entries({ ...limits, maxReferrers })) {
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new CopyError('INVALID', `${name} ${JSON.stringify(value)} is not allowed: a positive integer`);
     }
   }
+  const keys: TrustedKey[] = [];
+  (options.verifyKeys ?? []).forEach((pem, i) => {
+    const key = parseTrustedKey(pem);
+    if (typeof key === 'string') {
+      throw new CopyError('INVALID', `verifyKeys[${i}] ${key}`);
+    }
+    keys.push(key);
+  });
   let platforms: Platform[] | undefined;
   try {
     platforms = options.platforms && options.platforms.length > 0 ? options.platforms.map(parsePlatform) : undefined;
   } catch (err) {
     throw new CopyError('INVALID', (err as Error).message);
   }
-  const copier = new Copier(options, source, destination, concurrency, chunkSize, platforms, limits);
+  const copier = new Copier(options, source, destination, concurrency, chunkSize, platforms, limits, keys);
   try {
     return await copier.run();
   } catch (err) {
@@ -172,6 +203,8 @@ class Copier {
   private blobsMounted = 0;
   private manifestsCopied = 0;
   private manifestsSkipped = 0;
+  private referrers?: ReferrersResult;
+  private signatures?: VerificationOutcome;
 
   constructor(
     private readonly options: CopyImageOptions,
@@ -181,6 +214,7 @@ class Copier {
     chunkSize: number,
     private readonly platforms: Platform[] | undefined,
     private readonly limits: ManifestLimits,
+    private readonly keys: TrustedKey[],
   ) {
     this.redactor = options.redactor ?? new Redactor();
     this.stop = new StopSignal(options.deadline, options.signal);
@@ -260,6 +294,8 @@ class Copier {
       alreadyPresent,
       bytesTransferred: this.blobs.bytesTransferred,
       interrupted: complete ? [] : this.blobs.unfinished(),
+      ...(this.referrers ? { referrers: this.referrers } : {}),
+      ...(this.signatures ? { signatures: this.signatures } : {}),
     };
   }
 
@@ -283,6 +319,14 @@ class Copier {
       digest: root.digest, sourceDigest: top.digest, mediaType: root.mediaType, size: tree.size, platforms: root.platforms,
     };
     const result = (complete: boolean, alreadyPresent: boolean) => this.result(image, complete, alreadyPresent);
+    if (this.keys.length > 0) {
+      // Before anything is written: an image the policy refuses leaves no trace at the destination.
+      this.signatures = await verifySignatures({ client: this.src, repository: this.source.repository }, top.digest, this.keys);
+      if (!this.signatures.verified) {
+        throw unverifiedError(`${this.source.registry}/${this.source.repository}@${top.digest}`, this.signatures, this.source.registry);
+      }
+      this.emit({ kind: 'manifest', digest: top.digest, message: `signature ${this.signatures.signature!.manifest} verified with ${this.signatures.signature!.key}` });
+    }
 
     let present;
     try {
@@ -298,6 +342,15 @@ class Copier {
       this.blobsSkipped = tree.blobs.size;
       this.manifestsSkipped = tree.manifests.length;
       this.emit({ kind: 'manifest', digest: root.digest, message: `${this.destRef()} already holds ${root.digest}` });
+      try {
+        // Signatures may have been added since the image was copied: they still travel.
+        await this.copyReferrers(tree);
+      } catch (err) {
+        if (err instanceof StoppedError) {
+          return result(false, true);
+        }
+        throw err;
+      }
       return result(true, true);
     }
 
@@ -350,6 +403,26 @@ class Copier {
 
   private async copyManifests(tree: ManifestTree): Promise<void> {
     const repo = this.destination.repository;
+    await this.copyLevels(tree);
+    this.stop.check();
+    await this.copyReferrers(tree);
+    const root = tree.root;
+    if (this.tag) {
+      // The tag moves last, in one request, once everything under it exists.
+      await this.dst.putManifest(repo, this.tag, root.bytes, root.mediaType, this.dstScopes);
+      this.manifestsCopied++;
+      this.emit({ kind: 'tag', digest: root.digest, message: `${this.destRef()} -> ${root.digest}` });
+    } else {
+      // Untagged copy: plan() found the root absent at the destination.
+      await this.dst.putManifest(repo, root.digest, root.bytes, root.mediaType, this.dstScopes);
+      this.manifestsCopied++;
+      this.emit({ kind: 'manifest', digest: root.digest, message: `put ${root.mediaType}` });
+    }
+  }
+
+  /** The manifests below a tree's root, lowest level first, skipping what the destination has. */
+  private async copyLevels(tree: ManifestTree): Promise<void> {
+    const repo = this.destination.repository;
     for (const level of levelsBelowRoot(tree)) {
       await mapLimit(level, this.concurrency, async m => {
         this.stop.check();
@@ -363,19 +436,28 @@ class Copier {
         this.emit({ kind: 'manifest', digest: m.digest, message: `put ${m.mediaType}` });
       });
     }
-    this.stop.check();
-    const root = tree.root;
-    if (this.tag) {
-      // The tag moves last, in one request, once everything under it exists.
-      await this.dst.putManifest(repo, this.tag, root.bytes, root.mediaType, this.dstScopes);
-      this.manifestsCopied++;
-      this.emit({ kind: 'tag', digest: root.digest, message: `${this.destRef()} -> ${root.digest}` });
-    } else {
-      // Untagged copy: plan() found the root absent at the destination.
-      await this.dst.putManifest(repo, root.digest, root.bytes, root.mediaType, this.dstScopes);
-      this.manifestsCopied++;
-      this.emit({ kind: 'manifest', digest: root.digest, message: `put ${root.mediaType}` });
+  }
+
+  /** With `referrers`, the referrers of every manifest of the image travel before its tag moves (see referrers.ts). */
+  private async copyReferrers(tree: ManifestTree): Promise<void> {
+    if (!this.options.referrers) {
+      return;
     }
+    this.referrers = await copyReferrers({
+      source: this.src,
+      sourceRepository: this.source.repository,
+      destination: this.dst,
+      destinationRepository: this.destination.repository,
+      destinationScopes: this.dstScopes,
+      limits: this.limits,
+      maxReferrers: this.options.maxReferrers ?? DEFAULT_MAX_REFERRERS,
+      writeBelowRoot: async t => {
+        await this.copyBlobs([...t.blobs.values()]);
+        await this.copyLevels(t);
+      },
+      checkStop: () => this.stop.check(),
+      emit: e => this.emit(e),
+    }, tree.manifests.map(m => m.digest));
   }
 
   private destRef(): string {

@@ -13,7 +13,9 @@ export type CopyErrorCode =
   /** The image exceeds one of the engine's caps (manifests, depth, manifest bytes, blob size). */
   | 'LIMIT'
   /** The source's tag names another image than the caller expected (`expectedSourceDigest`): nothing was written. */
-  | 'UNEXPECTED_DIGEST';
+  | 'UNEXPECTED_DIGEST'
+  /** No signature of the source digest satisfies the verification policy: nothing was written. */
+  | 'UNVERIFIED';
 
 /** Extra context for a {@link CopyError}. */
 export interface CopyErrorDetails {

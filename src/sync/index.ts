@@ -17,3 +17,7 @@ export type { ImageReferenceInput } from './reference';
 export type { ManifestInfo } from './registry-client';
 export type { LookupFunction } from './http';
 export type { RegistryRoutes } from './registry-connection';
+export { parseTrustedKey } from '../private/cosign-keys';
+export type { TrustedKey } from '../private/cosign-keys';
+export type { VerificationOutcome } from './signatures';
+export type { ReferrersResult } from './referrers';

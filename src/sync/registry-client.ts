@@ -188,6 +188,45 @@ export class RegistryClient {
     return true;
   }
 
+  /**
+   * One page of the OCI 1.1 referrers API (`GET /v2/<name>/referrers/<digest>`): the index's
+   * bytes, whether the registry applied the `artifactType` filter (`OCI-Filters-Applied`), and
+   * the next page's URL (`Link: <...>; rel="next"`, same origin only). Undefined when the registry
+   * has no referrers API (404: a registry with the API answers an empty index instead).
+   */
+  public async getReferrers(
+    repository: string, target: string | URL, scopes: Scopes = pullScope(repository),
+  ): Promise<{ bytes: Buffer; filtersApplied: string[]; next?: URL } | undefined> {
+    const res = await this.connection.call({
+      method: 'GET', target, scopes, headers: { accept: 'application/vnd.oci.image.index.v1+json' }, what: `referrers in ${repository}`,
+    });
+    if (res.status === 404) {
+      discard(res);
+      return undefined;
+    }
+    if (res.status !== 200) {
+      throw await this.connection.failure(res, `GET referrers ${repository}`, repository);
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await readBody(res, MAX_MANIFEST_SIZE);
+    } catch (err) {
+      if ((err as { code?: string }).code === BODY_TOO_LARGE) {
+        throw new CopyError('LIMIT', `${this.registry}/${repository} served a referrers list of more than ${MAX_MANIFEST_SIZE} bytes; refused`, { registry: this.registry });
+      }
+      throw this.connection.networkError(err, `reading referrers in ${repository}`);
+    }
+    const filtersApplied = (headerValue(res.headers['oci-filters-applied']) ?? '').split(',').map(f => f.trim()).filter(f => f !== '');
+    const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(headerValue(res.headers.link) ?? '');
+    let next: URL | undefined;
+    if (link) {
+      const url = new URL(link[1], res.url);
+      // A next page elsewhere would carry the registry's credentials there: only the same origin is followed.
+      next = url.origin === res.url.origin ? url : undefined;
+    }
+    return { bytes, filtersApplied, next };
+  }
+
   /** HEAD a blob: its size when present, undefined when absent. */
   public async headBlob(repository: string, digest: string, scopes: Scopes = pullScope(repository)): Promise<number | undefined> {
     const res = await this.connection.call({ method: 'HEAD', target: `/v2/${repository}/blobs/${digest}`, scopes, what: `blob ${digest}` });

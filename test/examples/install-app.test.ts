@@ -85,8 +85,9 @@ describe('examples/install-app', () => {
       [4, 'tagged', ['api_*'], 30, 'expire'],
       [5, 'tagged', ['proxy_*'], 30, 'expire'],
       [6, 'tagged', ['worker_*'], 30, 'expire'],
-      [7, 'tagged', ['*'], 30, 'expire'],
-      [8, 'untagged', undefined, 900, 'expire'],
+      [7, 'tagged', ['sha256-*'], 900, 'expire'],
+      [8, 'tagged', ['*'], 30, 'expire'],
+      [9, 'untagged', undefined, 900, 'expire'],
     ]);
   });
 

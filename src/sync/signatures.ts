@@ -1,0 +1,200 @@
+/**
+ * Verification before the tag moves: cosign key-based signatures of the source digest.
+ *
+ * A cosign signature is a manifest (under cosign's `sha256-<hex>.sig` tag, or an OCI 1.1 referrer
+ * of artifact type `application/vnd.dev.cosign.artifact.sig.v1+json`) whose layers are
+ * simple-signing payloads (`application/vnd.dev.cosign.simplesigning.v1+json`), each annotated
+ * with `dev.cosignproject.cosign/signature`: base64 of the signature of the payload's bytes. A
+ * signature counts when it verifies with one of the policy's public keys (ECDSA P-256 with
+ * SHA-256, cosign's default and an AWS KMS `ECC_NIST_P256` key; or RSA, PKCS #1 v1.5 or PSS with
+ * SHA-256, a KMS RSA key) and its payload names the source digest as
+ * `critical.image.docker-manifest-digest`, with cosign's payload type.
+ *
+ * Notation signatures (AWS Signer, ECR managed signing) and Sigstore bundles are found and
+ * reported; a key policy does not count them.
+ */
+import * as crypto from 'crypto';
+import { CopyError, describeNetworkError } from './errors';
+import { readBody } from './http';
+import { Descriptor, parseManifest } from './manifest-format';
+import { cosignTag, listReferrers } from './referrers';
+import { FetchedManifest, RegistryClient, sha256 } from './registry-client';
+import { TrustedKey } from '../private/cosign-keys';
+
+export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
+export const COSIGN_SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
+export const COSIGN_SIGNATURE_ARTIFACT_TYPE = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+export const NOTATION_SIGNATURE_ARTIFACT_TYPE = 'application/vnd.cncf.notary.signature';
+export const SIGSTORE_BUNDLE_ARTIFACT_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+const COSIGN_PAYLOAD_TYPE = 'cosign container image signature';
+
+/** A simple-signing payload is a few hundred bytes: a larger one is not read. */
+const MAX_PAYLOAD_SIZE = 64 * 1024;
+/** Signature layers examined for one image, at most. */
+const MAX_SIGNATURE_LAYERS = 32;
+
+/** What a verification found. */
+export interface VerificationOutcome {
+  /** A signature satisfied the policy. */
+  readonly verified: boolean;
+  /** The policy, as messages name it. */
+  readonly policy: string;
+  /** The signature manifest that verified, and the key it verified with. */
+  readonly signature?: { readonly manifest: string; readonly key: string };
+  /** cosign signature layers examined. */
+  readonly cosignSignatures: number;
+  /** Notation signatures present (reported, not verified). */
+  readonly notationSignatures: number;
+  /** Sigstore bundles present (reported, not verified by a key policy). */
+  readonly sigstoreBundles: number;
+  /** Why each cosign signature did not count. */
+  readonly problems: string[];
+}
+
+/** Where signatures are looked for. */
+export interface SignatureSource {
+  readonly client: RegistryClient;
+  readonly repository: string;
+  readonly scopes?: readonly string[];
+}
+
+/**
+ * Looks for cosign signatures of `digest` (cosign's tag and the referrers) and verifies them
+ * against `keys`; the first that verifies ends the search.
+ */
+export async function verifySignatures(source: SignatureSource, digest: string, keys: TrustedKey[]): Promise<VerificationOutcome> {
+  const { client, repository } = source;
+  const policy = `cosign public keys ${keys.map(k => k.fingerprint).join(', ')}`;
+  const candidates: { where: string; manifest: FetchedManifest }[] = [];
+  const tag = cosignTag(digest, 'sig');
+  const tagged = await client.getManifest(repository, tag, source.scopes);
+  if (tagged) {
+    candidates.push({ where: `${repository}:${tag}`, manifest: tagged });
+  }
+  const referrers = await listReferrers(client, repository, digest, { scopes: source.scopes });
+  const of = (type: string) => referrers.descriptors.filter(d => d.artifactType === type);
+  for (const d of of(COSIGN_SIGNATURE_ARTIFACT_TYPE)) {
+    const manifest = await client.getManifest(repository, d.digest, source.scopes, d.size);
+    if (manifest) {
+      candidates.push({ where: `${repository}@${d.digest}`, manifest });
+    }
+  }
+  const problems: string[] = [];
+  let examined = 0;
+  const outcome = (signature?: { manifest: string; key: string }): VerificationOutcome => ({
+    verified: signature !== undefined,
+    policy,
+    signature,
+    cosignSignatures: examined,
+    notationSignatures: of(NOTATION_SIGNATURE_ARTIFACT_TYPE).length,
+    sigstoreBundles: of(SIGSTORE_BUNDLE_ARTIFACT_TYPE).length,
+    problems,
+  });
+  for (const { where, manifest } of candidates) {
+    let layers: Descriptor[];
+    try {
+      layers = parseManifest(manifest.bytes, manifest.mediaType).layers;
+    } catch (err) {
+      problems.push(`${where} is not a signature manifest (${(err as Error).message})`);
+      continue;
+    }
+    for (const layer of layers.filter(l => l.mediaType === SIMPLE_SIGNING_MEDIA_TYPE)) {
+      if (++examined > MAX_SIGNATURE_LAYERS) {
+        problems.push(`more than ${MAX_SIGNATURE_LAYERS} signatures: the rest were not examined`);
+        return outcome();
+      }
+      const signature = layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION];
+      if (!signature) {
+        problems.push(`${where}: a payload without the ${COSIGN_SIGNATURE_ANNOTATION} annotation`);
+        continue;
+      }
+      if (layer.size > MAX_PAYLOAD_SIZE) {
+        problems.push(`${where}: a payload of ${layer.size} bytes, more than a simple-signing payload has`);
+        continue;
+      }
+      const payload = await readPayload(source, layer);
+      const key = keys.find(k => verifies(payload, signature, k.key));
+      if (!key) {
+        problems.push(`${where}: a signature that verifies with none of the keys`);
+        continue;
+      }
+      const problem = payloadProblem(payload, digest);
+      if (problem) {
+        problems.push(`${where}: a signature by ${key.fingerprint} whose payload ${problem}`);
+        continue;
+      }
+      return outcome({ manifest: manifest.digest, key: key.fingerprint });
+    }
+  }
+  if (candidates.length === 0) {
+    problems.push(`no cosign signature (neither the ${tag} tag nor a referrer of type ${COSIGN_SIGNATURE_ARTIFACT_TYPE})`);
+  }
+  return outcome();
+}
+
+/** The error that keeps the tag from moving: the image, the policy and what was found. */
+export function unverifiedError(image: string, v: VerificationOutcome, registry: string): CopyError {
+  const others = [
+    v.notationSignatures > 0 ? `${v.notationSignatures} Notation signature(s) (present, not verified: Notation verification is not supported)` : '',
+    v.sigstoreBundles > 0 ? `${v.sigstoreBundles} Sigstore bundle(s) (not verified by a key policy)` : '',
+  ].filter(s => s !== '');
+  return new CopyError('UNVERIFIED', `${image} is not signed as the policy requires (${v.policy}): `
+    + `found ${v.cosignSignatures} cosign signature(s)${others.length > 0 ? `, ${others.join(', ')}` : ''}; ${v.problems.join('; ')}. `
+    + 'Nothing was tagged. Sign the image with one of the keys (cosign sign --key ...), or trust the key it is signed with.', {
+    registry, reference: image,
+  });
+}
+
+function verifies(payload: Buffer, signature: string, key: crypto.KeyObject): boolean {
+  const bytes = Buffer.from(signature, 'base64');
+  // cosign signs with a KMS key's first signing algorithm: for RSA keys PKCS #1 v1.5 or PSS.
+  const schemes: crypto.VerifyKeyObjectInput[] = key.asymmetricKeyType === 'rsa'
+    ? [{ key }, { key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: crypto.constants.RSA_PSS_SALTLEN_AUTO }]
+    : [{ key }];
+  return schemes.some(scheme => {
+    try {
+      return crypto.verify('sha256', payload, scheme, bytes);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Why a verified payload does not vouch for `digest`; undefined when it does. */
+function payloadProblem(payload: Buffer, digest: string): string | undefined {
+  let json: any;
+  try {
+    json = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return 'is not JSON';
+  }
+  if (json?.critical?.type !== COSIGN_PAYLOAD_TYPE) {
+    return `is not of type "${COSIGN_PAYLOAD_TYPE}"`;
+  }
+  const signed = json?.critical?.image?.['docker-manifest-digest'];
+  if (signed !== digest) {
+    return `signs ${typeof signed === 'string' ? signed.slice(0, 80) : 'no digest'}, not ${digest}`;
+  }
+  return undefined;
+}
+
+async function readPayload(source: SignatureSource, layer: Descriptor): Promise<Buffer> {
+  const { client, repository } = source;
+  return client.retrying(`signature payload ${layer.digest}`, async () => {
+    const res = await client.getBlob(repository, layer.digest, source.scopes);
+    let body: Buffer;
+    try {
+      body = await readBody(res, MAX_PAYLOAD_SIZE);
+    } catch (err) {
+      throw new CopyError('NETWORK', `reading signature payload ${layer.digest} from ${client.registry} failed: ${describeNetworkError(err)}`, {
+        registry: client.registry, retryable: true, cause: err,
+      });
+    }
+    if (sha256(body) !== layer.digest) {
+      throw new CopyError('DIGEST_MISMATCH', `signature payload ${layer.digest} from ${client.registry}/${repository} does not match its digest`, {
+        registry: client.registry, retryable: true,
+      });
+    }
+    return body;
+  });
+}

@@ -1,0 +1,71 @@
+import * as crypto from 'crypto';
+import { Token } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import { newStack, tenantSource } from './support/image-sync';
+import { ImageSync } from '../src/image-sync';
+import { IMAGE_SYNC_RESOURCE_TYPE, Props } from '../src/image-sync-contract';
+import { ImageSyncDestination } from '../src/image-sync-destination';
+import { SignatureVerification } from '../src/signature-verification';
+
+const pem = (key: crypto.KeyObject) => key.export({ type: 'spki', format: 'pem' }).toString();
+const p256 = pem(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+const rsa = pem(crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
+
+describe('SignatureVerification', () => {
+  test('cosignKeys takes P-256 and RSA public keys and names them by fingerprint', () => {
+    const policy = SignatureVerification.cosignKeys([p256, rsa]);
+    const fingerprint = (text: string) => `sha256:${crypto.createHash('sha256')
+      .update(crypto.createPublicKey(text).export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16)}`;
+    expect(policy.description).toBe(`cosign public keys ${fingerprint(p256)}, ${fingerprint(rsa)}`);
+  });
+
+  test.each([
+    ['no key', [], 'publicKeys: "0 keys" is not allowed: 1 to 10 PEM public keys'],
+    ['eleven keys', Array(11).fill(p256), 'publicKeys: "11 keys" is not allowed: 1 to 10 PEM public keys'],
+    ['a text that is no key', ['hello'], 'publicKeys[0]: "hello" is not allowed: a PEM public key of ECDSA P-256 or RSA (2048 bits or more); this one is not a PEM public key'],
+    ['a P-384 key', [pem(crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey)], 'this one is an EC key on secp384r1'],
+    ['a token', [Token.asString({ Ref: 'KeyParameter' })], 'publicKeys[0]: "<token>" is not allowed: a PEM text known at synth'],
+  ])('fails for %s, naming the prop, the value and what is allowed', (_name, keys, message) => {
+    expect(() => SignatureVerification.cosignKeys(keys)).toThrow(message);
+  });
+});
+
+describe('ImageSync: supply chain props', () => {
+  test('copies referrers by default and renders no verification policy', () => {
+    const stack = newStack();
+    new ImageSync(stack, 'Api', { source: tenantSource(stack), destination: ImageSyncDestination.fromEcr(new ecr.Repository(stack, 'Repo')) });
+
+    Template.fromStack(stack).hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, {
+      [Props.COPY_REFERRERS]: 'true',
+      [Props.VERIFICATION_PUBLIC_KEYS]: Match.absent(),
+    });
+  });
+
+  test('renders the opt-out and the policy\'s public keys for the handler', () => {
+    const stack = newStack();
+    new ImageSync(stack, 'Api', {
+      source: tenantSource(stack),
+      destination: ImageSyncDestination.fromEcr(new ecr.Repository(stack, 'Repo')),
+      copyReferrers: false,
+      verification: SignatureVerification.cosignKeys([p256]),
+    });
+
+    Template.fromStack(stack).hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, {
+      [Props.COPY_REFERRERS]: 'false',
+      [Props.VERIFICATION_PUBLIC_KEYS]: [p256.trim() + '\n'],
+    });
+  });
+
+  test('warns when a verified image\'s signatures would not travel with it', () => {
+    const stack = newStack();
+    new ImageSync(stack, 'Api', {
+      source: tenantSource(stack),
+      destination: ImageSyncDestination.fromEcr(new ecr.Repository(stack, 'Repo')),
+      copyReferrers: false,
+      verification: SignatureVerification.cosignKeys([p256]),
+    });
+
+    Annotations.fromStack(stack).hasWarning('/Install/Api', Match.stringLikeRegexp('verification is set but copyReferrers is false'));
+  });
+});
