@@ -63,6 +63,12 @@ export interface CopyImageOptions extends RegistryRoutes {
    * @default - a redactor of the copy's own
    */
   readonly redactor?: Redactor;
+  /**
+   * Refuse to move a destination tag that holds another digest (CopyError CONFLICT, nothing
+   * written). Without it the tag moves and the result names the digest it held before.
+   * @default false
+   */
+  readonly noClobber?: boolean;
 }
 
 export interface CopyResult {
@@ -88,6 +94,8 @@ export interface CopyResult {
   readonly manifestsSkipped: number;
   /** The destination already had the digest under the tag: nothing was written. */
   readonly alreadyPresent: boolean;
+  /** The digest the destination tag held before the copy moved it to another one. */
+  readonly replacedDigest?: string;
   /** Blob bytes read from the source, every attempt and cut-short transfer included. */
   readonly bytesTransferred: number;
   /** Blobs the stop cut short (`complete: false`): their bytes are not kept, the next copy sends them whole. */
@@ -165,6 +173,7 @@ class Copier {
   private blobsMounted = 0;
   private manifestsCopied = 0;
   private manifestsSkipped = 0;
+  private replacedDigest?: string;
 
   constructor(
     private readonly options: CopyImageOptions,
@@ -183,6 +192,7 @@ class Copier {
       plainHttp: options.plainHttp ?? isLoopbackHost,
       lookup: options.lookup,
       ca: options.ca,
+      insecureTls: options.insecureTls,
     });
     const onRetry = (message: string) => this.emit({ kind: 'retry', message });
     const client = (registry: string, credentials: CredentialSource | undefined) => new RegistryClient({
@@ -251,6 +261,7 @@ class Copier {
       manifestsCopied: this.manifestsCopied,
       manifestsSkipped: this.manifestsSkipped,
       alreadyPresent,
+      ...(this.replacedDigest ? { replacedDigest: this.replacedDigest } : {}),
       bytesTransferred: this.blobs.bytesTransferred,
       interrupted: complete ? [] : this.blobs.unfinished(),
     };
@@ -291,6 +302,9 @@ class Copier {
       this.manifestsSkipped = tree.manifests.length;
       this.emit({ kind: 'manifest', digest: root.digest, message: `${this.destRef()} already holds ${root.digest}` });
       return result(true, true);
+    }
+    if (this.tag && present) {
+      this.checkClobber(present.digest, root.digest);
     }
 
     try {
@@ -361,13 +375,24 @@ class Copier {
       // The tag moves last, in one request, once everything under it exists.
       await this.dst.putManifest(repo, this.tag, root.bytes, root.mediaType, this.dstScopes);
       this.manifestsCopied++;
-      this.emit({ kind: 'tag', digest: root.digest, message: `${this.destRef()} -> ${root.digest}` });
+      const moved = this.replacedDigest ? ` (moved from ${this.replacedDigest})` : '';
+      this.emit({ kind: 'tag', digest: root.digest, message: `${this.destRef()} -> ${root.digest}${moved}` });
     } else {
       // Untagged copy: plan() found the root absent at the destination.
       await this.dst.putManifest(repo, root.digest, root.bytes, root.mediaType, this.dstScopes);
       this.manifestsCopied++;
       this.emit({ kind: 'manifest', digest: root.digest, message: `put ${root.mediaType}` });
     }
+  }
+
+  /** The tag holds another digest: refused with `noClobber`, else remembered for the result. */
+  private checkClobber(held: string, incoming: string): void {
+    if (this.options.noClobber) {
+      throw new CopyError('CONFLICT',
+        `${this.destRef()} holds ${held}, not ${incoming}; refusing to move the tag (no-clobber). Copy to another tag, or drop no-clobber to move it`,
+        { registry: this.destination.registry, reference: this.destRef() });
+    }
+    this.replacedDigest = held;
   }
 
   private destRef(): string {

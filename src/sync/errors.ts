@@ -11,7 +11,9 @@ export type CopyErrorCode =
   /** The engine refused what a registry asked: a plain-HTTP hop, a local address, credentials for another origin. */
   | 'REFUSED'
   /** The image exceeds one of the engine's caps (manifests, depth, manifest bytes, blob size). */
-  | 'LIMIT';
+  | 'LIMIT'
+  /** The destination tag holds another digest and the copy was told not to move it (`noClobber`). */
+  | 'CONFLICT';
 
 /** Extra context for a {@link CopyError}. */
 export interface CopyErrorDetails {

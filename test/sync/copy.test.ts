@@ -96,6 +96,42 @@ describe('copyImage: what already exists', () => {
     await expectImage(plain, dst, 'b', img);
   });
 
+  test('moves a tag that holds another digest and names the digest it held before', async () => {
+    const [first, second] = [buildImage({ layers: [1000] }), buildImage({ layers: [2000] })];
+    const src = repo('moved/src');
+    const dst = repo('moved/dst');
+    await pushImage(plain, src, 'one', first);
+    await pushImage(plain, src, 'two', second);
+    await copyImage({ source: `${plain.host}/${src}:one`, destination: `${plain.host}/${dst}:live` });
+    const tags: string[] = [];
+    const result = await copyImage({
+      source: `${plain.host}/${src}:two`, destination: `${plain.host}/${dst}:live`, onProgress: e => e.kind === 'tag' && tags.push(e.message ?? ''),
+    });
+    expect(result.replacedDigest).toBe(first.digest);
+    expect(tags).toEqual([`${plain.host}/${dst}:live -> ${second.digest} (moved from ${first.digest})`]);
+    await expectImage(plain, dst, 'live', second);
+  });
+
+  test('fails with CONFLICT and writes nothing when noClobber meets a tag that holds another digest', async () => {
+    const [first, second] = [buildImage({ layers: [1000] }), buildImage({ layers: [3000] })];
+    const src = repo('noclobber/src');
+    const dst = repo('noclobber/dst');
+    await pushImage(plain, src, 'one', first);
+    await pushImage(plain, src, 'two', second);
+    await copyImage({ source: `${plain.host}/${src}:one`, destination: `${plain.host}/${dst}:live` });
+    const error = await copyImage({ source: `${plain.host}/${src}:two`, destination: `${plain.host}/${dst}:live`, noClobber: true }).catch(e => e);
+    expect(error).toBeInstanceOf(CopyError);
+    expect(error.code).toBe('CONFLICT');
+    expect(error.message).toContain(`holds ${first.digest}, not ${second.digest}`);
+    await expectImage(plain, dst, 'live', first);
+    for (const digest of second.blobs.keys()) {
+      expect(await blobExists(plain, dst, digest)).toBe(false);
+    }
+    const same = await copyImage({ source: `${plain.host}/${src}:one`, destination: `${plain.host}/${dst}:live`, noClobber: true });
+    expect(same.alreadyPresent).toBe(true);
+    expect(same).not.toHaveProperty('replacedDigest');
+  });
+
   test('mounts blobs across repositories of the same registry instead of copying bytes', async () => {
     const img = buildImage({ layers: [8192, 8192] });
     const src = repo('mount/src');
