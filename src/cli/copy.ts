@@ -1,24 +1,38 @@
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
-import { ImageReference, formatImageReference, parseImageReference } from '../image-reference';
+import { ImageReference, formatImageReference } from '../image-reference';
 import { platformProblem } from '../platform';
-import { parseEcrRegistry } from '../private/ecr-names';
-import { CopyError, CredentialSource, Redactor, RegistryCredentials, copyImage, ecrCredentialSource, resolveDigest } from '../sync';
+import { CopyError, Redactor, copyImage, resolveDigest } from '../sync';
 import { Io, UsageError, lastValue, parseArgs } from './args';
+import { Closeable, DESTINATION_SIDE, SOURCE_SIDE, SideCredentials } from './credentials';
+import { DockerConfig, defaultDockerConfigPath } from './docker-config';
+import { CommandFailure, reportFailure } from './failure';
 import { ProgressDisplay, summary } from './progress';
+import { parseCliReference } from './reference';
+import { TLS_OPTIONS, TlsSettings, normalizeTlsWords, readTlsSettings } from './tls';
 
-const USAGE = `Usage: cdk-byoc-artifacts copy SRC DST [--src-creds USER:PASS] [--dest-creds USER:PASS]
-                                      [--platform OS/ARCH[/VARIANT]]... [--concurrency N] [--json]
+const USAGE = `Usage: cdk-byoc-artifacts copy SRC DST [--src-creds USER:PASS] [--dest-creds USER:PASS] [--authfile FILE]
+                                      [--src-cert-dir DIR] [--dest-cert-dir DIR]
+                                      [--src-tls-verify=false] [--dest-tls-verify=false]
+                                      [--platform OS/ARCH[/VARIANT]]... [--concurrency N]
+                                      [--no-clobber] [--json]
 
 Copies an image, index or OCI artifact from SRC to DST with the same digest.
-References are host[:port]/repo[:tag][@digest]; DST's tag defaults to SRC's.
-Loopback hosts (127.0.0.0/8, localhost, [::1]) use plain HTTP, every other host HTTPS.
+References are [docker://]host[:port]/repo[:tag][@digest]; DST's tag defaults to SRC's.
+Docker Hub names read as docker reads them: nginx is docker.io/library/nginx:latest,
+user/app is docker.io/user/app.
+Loopback hosts (127.0.0.0/8, localhost, [::1]) use plain HTTP, every other host HTTPS;
+--src-cert-dir/--dest-cert-dir trust the CA certificates (*.crt, *.pem) in DIR and speak HTTPS,
+loopback included. --src-tls-verify=false/--dest-tls-verify=false accept any certificate.
 Credentials go to the registry's own origin only: a redirect, token realm or upload location
 elsewhere never gets them, never steps down to plain HTTP, and from a registry that is not on
 loopback never reaches a loopback or link-local address.
 
-Credentials: --src-creds/--dest-creds, or CDK_BYOC_SRC_CREDS/CDK_BYOC_DEST_CREDS (USER:PASS) to
-keep them off the command line. ECR hosts without credentials log in with GetAuthorizationToken
-through the default AWS credential chain. Otherwise anonymous.
+Credentials, first found wins: --src-creds/--dest-creds; CDK_BYOC_SRC_CREDS/CDK_BYOC_DEST_CREDS
+(USER:PASS, to keep them off the command line); the docker config (--authfile FILE, default
+$DOCKER_CONFIG/config.json, then ~/.docker/config.json: auths, credHelpers, credsStore); for
+ECR hosts, GetAuthorizationToken through the default AWS credential chain. Otherwise anonymous.
+
+A DST tag that holds another digest is moved and the move reported; --no-clobber refuses instead.
+--json prints the result, or {"error":{"code","message"}} on failure, on stdout.
 
 Exit status: 0 when DST holds the image under the tag with the copied digest (checked after the
 copy), 1 when the copy failed, 2 for usage errors.
@@ -27,34 +41,39 @@ copy), 1 when the copy failed, 2 for usage errors.
 interface CopyArgs {
   source: ImageReference;
   destination: ImageReference;
-  sourceCredentials?: RegistryCredentials;
-  destinationCredentials?: RegistryCredentials;
+  sourceCredentials: SideCredentials;
+  destinationCredentials: SideCredentials;
+  tls: TlsSettings;
   platforms: string[];
   concurrency?: number;
+  noClobber: boolean;
   json: boolean;
 }
 
 /** `cdk-byoc-artifacts copy ...`; argv are the words after `copy`. Returns the exit status. */
 export async function copyCommand(argv: string[], io: Io): Promise<number> {
+  const json = argv.includes('--json');
+  const clients: Closeable[] = [];
   let args: CopyArgs | 'help';
   try {
-    args = copyArgs(argv, io.env);
+    args = copyArgs(normalizeTlsWords(argv), io.env, clients);
   } catch (err) {
-    io.stderr.write(`copy: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
+    if (err instanceof UsageError) {
+      return reportFailure(io, json, { code: 'USAGE', message: `copy: ${err.message}`, status: 2, usage: USAGE });
+    }
+    return reportFailure(io, json, { code: 'CONFIG', message: `copy: ${(err as Error).message}`, status: 1 });
   }
   if (args === 'help') {
     io.stdout.write(USAGE);
     return 0;
   }
   const a = args;
-  const ecrClients: ECRClient[] = [];
-  const sourceCredentials = credentialSource(a.sourceCredentials, ecrClients);
-  const destinationCredentials = credentialSource(a.destinationCredentials, ecrClients);
   // Everything this command writes about the copy passes the engine's redactor: it knows the
   // credentials given here and every token the copy fetches, and strips control characters.
   const redactor = new Redactor();
-  [a.sourceCredentials, a.destinationCredentials].forEach(c => c && redactor.addCredentials(c));
+  [a.sourceCredentials.known, a.destinationCredentials.known].forEach(c => c && redactor.addCredentials(c));
+  const sourceCredentials = a.sourceCredentials.source(redactor);
+  const destinationCredentials = a.destinationCredentials.source(redactor);
   const progress = new ProgressDisplay(io.stderr, redactor);
   try {
     const result = await copyImage({
@@ -64,22 +83,27 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
       destinationCredentials,
       platforms: a.platforms,
       concurrency: a.concurrency,
+      noClobber: a.noClobber,
+      ...a.tls.routes,
       onProgress: e => progress.event(e),
       redactor,
     });
     progress.finish();
     if (!result.complete) {
-      io.stderr.write('copy: stopped before the copy completed; run the command again to resume\n');
-      return 1;
+      return reportFailure(io, a.json, { code: 'INCOMPLETE', message: 'copy: stopped before the copy completed; run the command again to resume', status: 1 });
     }
     const dst = a.destination;
     const target = formatImageReference({
       registry: dst.registry, repository: dst.repository, tag: result.tag, digest: result.tag ? undefined : result.digest,
     });
-    const held = await resolveDigest(target, destinationCredentials, { redactor });
+    const held = await resolveDigest(target, destinationCredentials, { redactor, ...a.tls.routes });
     if (held !== result.digest) {
-      io.stderr.write(redactor.text(`copy: ${target} holds ${held ?? 'nothing'} after the copy, expected ${result.digest}`) + '\n');
-      return 1;
+      return reportFailure(io, a.json, {
+        code: 'VERIFY', message: redactor.text(`copy: ${target} holds ${held ?? 'nothing'} after the copy, expected ${result.digest}`), status: 1,
+      });
+    }
+    if (result.replacedDigest) {
+      io.stderr.write(`moved ${target} from ${result.replacedDigest} to ${result.digest}\n`);
     }
     if (a.json) {
       io.stdout.write(JSON.stringify(result, null, 2) + '\n');
@@ -90,22 +114,34 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
     return 0;
   } catch (err) {
     progress.finish();
-    const message = err instanceof Error ? err.message : String(err);
-    const code = err instanceof CopyError ? ` [${err.code}]` : '';
-    io.stderr.write(`${redactor.text(`copy: failed${code}: ${message}`)}\n`);
-    return err instanceof CopyError && err.code === 'INVALID' && !err.registry ? 2 : 1;
+    return reportFailure(io, a.json, copyFailure(err, a, redactor));
   } finally {
-    ecrClients.forEach(c => c.destroy());
+    clients.forEach(c => c.destroy());
   }
 }
 
-function copyArgs(argv: string[], env: NodeJS.ProcessEnv): CopyArgs | 'help' {
-  const args = parseArgs(argv, { values: ['--src-creds', '--dest-creds', '--platform', '--concurrency'], flags: ['--json'] });
+/** A failed copy in the command's words: which side, and what to do about a refusal. */
+function copyFailure(err: unknown, a: CopyArgs, redactor: Redactor): CommandFailure {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!(err instanceof CopyError)) {
+    return { code: 'FAILED', message: redactor.text(`copy: failed: ${message}`), status: 1 };
+  }
+  const explained = a.destinationCredentials.explain(err, a.destination.registry) ?? a.sourceCredentials.explain(err, a.source.registry);
+  return {
+    code: err.code,
+    message: redactor.text(`copy: failed [${err.code}]: ${explained ?? message}`),
+    status: err.code === 'INVALID' && !err.registry ? 2 : 1,
+  };
+}
+
+function copyArgs(argv: string[], env: NodeJS.ProcessEnv, clients: Closeable[]): CopyArgs | 'help' {
+  const args = parseArgs(argv, {
+    values: ['--src-creds', '--dest-creds', '--platform', '--concurrency', '--authfile', ...TLS_OPTIONS],
+    flags: ['--json', '--no-clobber'],
+  });
   if (args === 'help') {
     return 'help';
   }
-  const srcCreds = lastValue(args, '--src-creds') ?? (env.CDK_BYOC_SRC_CREDS || undefined);
-  const destCreds = lastValue(args, '--dest-creds') ?? (env.CDK_BYOC_DEST_CREDS || undefined);
   const platforms = args.values.get('--platform') ?? [];
   let concurrency: number | undefined;
   for (const text of args.values.get('--concurrency') ?? []) {
@@ -120,7 +156,7 @@ function copyArgs(argv: string[], env: NodeJS.ProcessEnv): CopyArgs | 'help' {
   }
   const [source, destination] = [['SRC', positional[0]], ['DST', positional[1]]].map(([which, ref]) => {
     try {
-      const parsed = parseImageReference(ref);
+      const parsed = parseCliReference(ref);
       if (which === 'DST' && parsed.digest) {
         throw new Error(`${JSON.stringify(ref)} names a digest: the destination keeps the source's digest, give a tag or none`);
       }
@@ -134,44 +170,18 @@ function copyArgs(argv: string[], env: NodeJS.ProcessEnv): CopyArgs | 'help' {
       throw new UsageError(`--platform ${JSON.stringify(p)} is not os/arch[/variant], e.g. linux/amd64`);
     }
   }
+  const tls = readTlsSettings(args, source.registry, destination.registry);
+  const authfile = lastValue(args, '--authfile');
+  const docker = DockerConfig.load(authfile ?? defaultDockerConfigPath(env), authfile !== undefined, env);
   return {
     source,
     destination,
-    sourceCredentials: srcCreds === undefined ? undefined : parseCreds(srcCreds, '--src-creds / CDK_BYOC_SRC_CREDS'),
-    destinationCredentials: destCreds === undefined ? undefined : parseCreds(destCreds, '--dest-creds / CDK_BYOC_DEST_CREDS'),
+    sourceCredentials: new SideCredentials(SOURCE_SIDE, lastValue(args, '--src-creds'), env, docker, clients),
+    destinationCredentials: new SideCredentials(DESTINATION_SIDE, lastValue(args, '--dest-creds'), env, docker, clients),
+    tls,
     platforms,
     concurrency,
+    noClobber: args.flags.has('--no-clobber'),
     json: args.flags.has('--json'),
-  };
-}
-
-function parseCreds(text: string, where: string): RegistryCredentials {
-  const colon = text.indexOf(':');
-  if (colon <= 0) {
-    // Never echo the value: it may be a password typed in the wrong place.
-    throw new UsageError(`${where} must be USER:PASS`);
-  }
-  return { username: text.slice(0, colon), password: text.slice(colon + 1) };
-}
-
-/** Explicit credentials, else ECR login through the default AWS credential chain for ECR hosts, else anonymous. */
-function credentialSource(explicit: RegistryCredentials | undefined, clients: ECRClient[]): CredentialSource {
-  if (explicit) {
-    return async () => explicit;
-  }
-  const perRegion = new Map<string, CredentialSource>();
-  return async (registry: string) => {
-    const ecr = parseEcrRegistry(registry);
-    if (!ecr) {
-      return undefined;
-    }
-    let source = perRegion.get(ecr.region);
-    if (!source) {
-      const client = new ECRClient({ region: ecr.region });
-      clients.push(client);
-      source = ecrCredentialSource(async () => (await client.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0]);
-      perRegion.set(ecr.region, source);
-    }
-    return source(registry);
   };
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
+import * as fs from 'fs';
+import * as path from 'path';
 import { Io } from './args';
-import { copyCommand } from './copy';
-import { lifecyclePreviewCommand } from './lifecycle-preview';
 
 const USAGE = `Usage:
   cdk-byoc-artifacts copy SRC DST [--src-creds USER:PASS] [--dest-creds USER:PASS]
@@ -13,21 +13,54 @@ const USAGE = `Usage:
       Show what an ECR lifecycle policy would expire or archive. IMAGES.json may be the output
       of 'aws ecr describe-images' as is.
 
+  cdk-byoc-artifacts --version
+      Print the package version.
+
   cdk-byoc-artifacts --help
 `;
+
+/**
+ * The version of the installed package. The bundle (assets/cli/index.js) and the source
+ * (src/cli/index.ts) both sit two levels below package.json.
+ */
+export function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  return String(pkg.version);
+}
+
+/**
+ * A command's module, loaded when the command runs. A plain `require` (the bundle is CommonJS):
+ * esbuild bundles the module and runs its top level only on this call.
+ */
+function load<T>(module: './copy' | './lifecycle-preview'): T {
+  switch (module) {
+    // Literal paths, so that the bundler sees and bundles each module.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    case './copy': return require('./copy');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    case './lifecycle-preview': return require('./lifecycle-preview');
+  }
+}
 
 /** Runs the CLI with the given words (without `node` and the script) and returns the exit status. */
 export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    // Commands load their modules when they run: `--version` and `--help` load neither the copy
+    // engine nor aws-cdk-lib, and the AWS SDK loads only for an ECR host.
     case 'copy':
-      return copyCommand(rest, io);
+      return load<typeof import('./copy')>('./copy').copyCommand(rest, io);
     case 'lifecycle':
       if (rest[0] === 'preview') {
-        return lifecyclePreviewCommand(rest.slice(1), io);
+        return load<typeof import('./lifecycle-preview')>('./lifecycle-preview').lifecyclePreviewCommand(rest.slice(1), io);
       }
       io.stderr.write(`unknown lifecycle command ${JSON.stringify(rest[0] ?? '')}\n\n${USAGE}`);
       return 2;
+    case '--version':
+    case '-v':
+    case 'version':
+      io.stdout.write(`${packageVersion()}\n`);
+      return 0;
     case '--help':
     case '-h':
     case 'help':

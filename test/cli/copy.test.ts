@@ -1,3 +1,5 @@
+import * as os from 'os';
+import * as path from 'path';
 import { PassThrough } from 'stream';
 import { copyCommand } from '../../src/cli/copy';
 import { startFaultProxy } from '../support/fault-proxy';
@@ -35,10 +37,13 @@ function capture(tty = false): { stream: PassThrough; text: () => string } {
   return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
 }
 
+// No docker config unless a test writes one: the machine's own ~/.docker/config.json stays out of the tests.
+const NO_DOCKER_CONFIG = path.join(os.tmpdir(), 'byoc-cli-no-docker-config');
+
 async function run(argv: string[], env: NodeJS.ProcessEnv = {}, tty = false): Promise<Run> {
   const out = capture();
   const err = capture(tty);
-  const code = await copyCommand(argv, { stdout: out.stream, stderr: err.stream, env });
+  const code = await copyCommand(argv, { stdout: out.stream, stderr: err.stream, env: { DOCKER_CONFIG: NO_DOCKER_CONFIG, ...env } });
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
@@ -92,7 +97,54 @@ describe('copy command', () => {
     const r = await run([`${plain.host}/${repo}:v1`, `${basic.host}/${repo}`, '--dest-creds=tester:wrong-pass-123']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/failed \[UNAUTHORIZED\]/);
+    expect(r.stderr).toContain(`${basic.host} refused the credentials from --dest-creds`);
     expect(r.stderr + r.stdout).not.toContain('wrong-pass-123');
+  });
+
+  test('fails naming missing credentials and how to give them when the destination needs some', async () => {
+    const { repo } = await pushed();
+    const r = await run([`${plain.host}/${repo}:v1`, `${basic.host}/${repo}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`copy: failed [UNAUTHORIZED]: no credentials for ${basic.host}; docker login ${basic.host} or --dest-creds USER:PASS`);
+  });
+
+  test('fails with --json as {"error":{"code","message"}} on stdout and exit 1', async () => {
+    const { repo } = await pushed();
+    const r = await run([`${plain.host}/${repo}:v1`, `${basic.host}/${repo}`, '--json']);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out)).toEqual(['error']);
+    expect(out.error.code).toBe('UNAUTHORIZED');
+    expect(out.error.message).toContain(`no credentials for ${basic.host}`);
+  });
+
+  test('fails with --json on a usage error as {"error":{"code":"USAGE"}} on stdout and exit 2', async () => {
+    const r = await run(['127.0.0.1:1/a', '--json']);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'USAGE', message: 'copy: SRC and DST are required' } });
+  });
+
+  test('reports a moved tag, and with --no-clobber refuses to move it with exit 1', async () => {
+    const first = await pushed();
+    const second = await pushed(buildImage({ layers: [30_000] }));
+    const target = `${plain.host}/${first.repo}-live:current`;
+    expect((await run([`${plain.host}/${first.repo}:v1`, target])).code).toBe(0);
+    const refused = await run([`${plain.host}/${second.repo}:v1`, target, '--no-clobber', '--json']);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'CONFLICT' });
+    expect(refused.stderr).toContain(`holds ${first.img.digest}, not ${second.img.digest}`);
+    expect((await readManifest(plain, `${first.repo}-live`, 'current'))?.digest).toBe(first.img.digest);
+    const moved = await run([`${plain.host}/${second.repo}:v1`, target]);
+    expect(moved.code).toBe(0);
+    expect(moved.stderr).toContain(`moved ${target} from ${first.img.digest} to ${second.img.digest}`);
+    expect((await readManifest(plain, `${first.repo}-live`, 'current'))?.digest).toBe(second.img.digest);
+  });
+
+  test('takes docker:// references as skopeo writes them', async () => {
+    const { img, repo } = await pushed();
+    const r = await run([`docker://${plain.host}/${repo}:v1`, `docker://${plain.host}/${repo}-docker`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`${plain.host}/${repo}-docker@${img.digest}`);
   });
 
   test('fails with exit 1 when the destination does not answer with the copied digest afterwards', async () => {
@@ -172,8 +224,11 @@ describe('copy command', () => {
     [['127.0.0.1:1/a', '127.0.0.1:1/b', '--concurrency', '0'], /--concurrency "0" is not allowed/],
     [['127.0.0.1:1/a', '127.0.0.1:1/b', '--platform', 'linux'], /--platform "linux" is not os\/arch/],
     [['127.0.0.1:1/a', '127.0.0.1:1/b', '--src-creds'], /--src-creds needs a value/],
-    [['127.0.0.1:1/a', '127.0.0.1:1/b', '--src-creds', 'justapassword'], /--src-creds \/ CDK_BYOC_SRC_CREDS must be USER:PASS/],
-    [['app:v1', '127.0.0.1:1/b'], /SRC: Invalid image reference "app:v1"/],
+    [['127.0.0.1:1/a', '127.0.0.1:1/b', '--src-creds', 'justapassword'], /--src-creds must be USER:PASS/],
+    [['oci:/tmp/layout', '127.0.0.1:1/b'], /SRC: "oci:\/tmp\/layout" names the oci transport/],
+    [['App:v1', '127.0.0.1:1/b'], /SRC: Invalid image reference "docker.io\/library\/App:v1"/],
+    [['127.0.0.1:1/a', '127.0.0.1:1/b', '--dest-tls-verify=maybe'], /--dest-tls-verify "maybe" is not allowed: true or false/],
+    [['127.0.0.1:1/a', '127.0.0.1:1/b', '--src-cert-dir', '/nonexistent-cert-dir'], /--src-cert-dir "\/nonexistent-cert-dir" cannot be read: ENOENT/],
     [['127.0.0.1:1/a', `127.0.0.1:1/b@sha256:${'1'.repeat(64)}`], /DST: .*names a digest/],
   ])('fails with exit 2 and usage on %j', async (argv, message) => {
     const r = await run(argv as string[]);

@@ -47,6 +47,13 @@ describe('the cdk-byoc-artifacts command', () => {
     expect(r.stdout).toContain('cdk-byoc-artifacts lifecycle preview POLICY.json IMAGES.json');
   });
 
+  test('prints the package version with --version and exits 0', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+    const r = await cli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${version}\n`);
+  });
+
   test.each([
     [[], 'missing command'],
     [['sync'], 'unknown command "sync"'],
