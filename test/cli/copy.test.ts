@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PassThrough } from 'stream';
@@ -236,5 +237,73 @@ describe('copy command', () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toContain('Usage: cdk-byoc-artifacts copy');
     expect(r.stderr).not.toContain('justapassword');
+  });
+});
+
+describe('copy command: docker config', () => {
+  let dir: string;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'byoc-cli-authfile-'));
+  });
+
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function writeConfig(content: unknown, name = 'config.json'): string {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, JSON.stringify(content));
+    return file;
+  }
+
+  /** A credential helper on PATH that answers the basic registry's account for its host only. */
+  function helperEnv(): NodeJS.ProcessEnv {
+    fs.writeFileSync(path.join(dir, 'docker-credential-bedtest'), [
+      '#!/bin/sh',
+      'server=$(cat)',
+      `if [ "$server" = "${basic.host}" ]; then printf '{"Username":"${basic.username}","Secret":"${basic.password}"}'; exit 0; fi`,
+      'echo "credentials not found in native keychain"; exit 1',
+      '',
+    ].join('\n'), { mode: 0o755 });
+    return { PATH: `${dir}${path.delimiter}${process.env.PATH}` };
+  }
+
+  test('logs in through a credHelpers entry of the file given with --authfile', async () => {
+    const { img, repo } = await pushed();
+    const file = writeConfig({ credHelpers: { [basic.host]: 'bedtest' } }, 'custom.json');
+    const r = await run([`${plain.host}/${repo}:v1`, `${basic.host}/${repo}`, '--authfile', file], helperEnv());
+    expect(r.code).toBe(0);
+    expect((await readManifest(basic, repo, 'v1'))?.digest).toBe(img.digest);
+    expect(r.stdout + r.stderr).not.toContain(basic.password!);
+  });
+
+  test('reads $DOCKER_CONFIG/config.json by default, with credsStore', async () => {
+    const { img, repo } = await pushed();
+    writeConfig({ credsStore: 'bedtest' });
+    const r = await run([`${plain.host}/${repo}:v1`, `${basic.host}/${repo}`], { ...helperEnv(), DOCKER_CONFIG: dir });
+    expect(r.code).toBe(0);
+    expect((await readManifest(basic, repo, 'v1'))?.digest).toBe(img.digest);
+  });
+
+  test('lets --dest-creds and CDK_BYOC_DEST_CREDS win over the docker config', async () => {
+    const { repo } = await pushed();
+    const file = writeConfig({ auths: { [basic.host]: { auth: Buffer.from('tester:stale-password').toString('base64') } } });
+    const byFlag = await run([`${plain.host}/${repo}:v1`, `${basic.host}/${repo}`, '--authfile', file, '--dest-creds', `${basic.username}:${basic.password}`]);
+    expect(byFlag.code).toBe(0);
+    const byEnv = await run([`${plain.host}/${repo}:v1`, `${basic.host}/${repo}:env`, '--authfile', file],
+      { CDK_BYOC_DEST_CREDS: `${basic.username}:${basic.password}` });
+    expect(byEnv.code).toBe(0);
+    const byFile = await run([`${plain.host}/${repo}:v1`, `${basic.host}/${repo}:file`, '--authfile', file]);
+    expect(byFile.code).toBe(1);
+    expect(byFile.stderr).toContain(`${basic.host} refused the credentials from ${file} (auths)`);
+    expect(byFile.stderr).not.toContain('stale-password');
+  });
+
+  test('fails with exit 1 and code CONFIG when the --authfile cannot be read', async () => {
+    const missing = path.join(dir, 'absent.json');
+    const r = await run(['127.0.0.1:1/a', '127.0.0.1:1/b', '--authfile', missing, '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error).toEqual({ code: 'CONFIG', message: `copy: cannot read the docker config ${missing}: ENOENT` });
   });
 });
