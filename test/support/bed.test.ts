@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
+import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
@@ -180,6 +181,27 @@ describe('startRegistry', () => {
     const expired = await raw(`${reg.url}/v2/app/tags/list`, { headers: bearer });
     expect(expired.status).toBe(401);
     expect(expired.headers['www-authenticate']).toContain('error="invalid_token"');
+    await reg.stop();
+  });
+
+  test('serves HTTPS with a certificate of the per-run CA when tls is set, and nothing over plain HTTP', async () => {
+    const reg = await startRegistry({ tls: true, auth: 'basic' });
+    expect(reg.url).toBe(`https://${reg.host}`);
+    const status = await new Promise<number>((resolve, reject) => {
+      https.get(`${reg.url}/v2/`, { ca: reg.tls!.ca, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    expect(status).toBe(401);
+    await expect(new Promise((resolve, reject) => {
+      https.get(`${reg.url}/v2/`, { agent: false }, resolve).on('error', reject);
+    })).rejects.toThrow(/self-signed certificate in certificate chain|unable to verify/);
+    expect((await raw(`http://${reg.host}/v2/`)).status).toBe(400);
+    expect(fs.readdirSync(reg.tls!.certDir)).toEqual(['ca.crt']);
+    const img = buildImage();
+    await pushImage(reg, 'tls/app', 'v1', img);
+    await expectImage(reg, 'tls/app', 'v1', img);
     await reg.stop();
   });
 
