@@ -21,7 +21,8 @@ Docker Hub names read as docker reads them: nginx is docker.io/library/nginx:lat
 user/app is docker.io/user/app.
 Loopback hosts (127.0.0.0/8, localhost, [::1]) use plain HTTP, every other host HTTPS;
 --src-cert-dir/--dest-cert-dir trust the CA certificates (*.crt, *.pem) in DIR and speak HTTPS,
-loopback included. --src-tls-verify=false/--dest-tls-verify=false accept any certificate.
+loopback included. --src-tls-verify=false/--dest-tls-verify=false accept any certificate;
+--src-tls-verify/--dest-tls-verify (=true) require HTTPS with a verified certificate.
 Credentials go to the registry's own origin only: a redirect, token realm or upload location
 elsewhere never gets them, never steps down to plain HTTP, and from a registry that is not on
 loopback never reaches a loopback or link-local address.
@@ -126,12 +127,22 @@ function copyFailure(err: unknown, a: CopyArgs, redactor: Redactor): CommandFail
   if (!(err instanceof CopyError)) {
     return { code: 'FAILED', message: redactor.text(`copy: failed: ${message}`), status: 1 };
   }
-  const explained = a.destinationCredentials.explain(err, a.destination.registry) ?? a.sourceCredentials.explain(err, a.source.registry);
+  const explained = a.destinationCredentials.explain(err, a.destination.registry) ?? a.sourceCredentials.explain(err, a.source.registry)
+    ?? certificateAdvice(err, a);
   return {
     code: err.code,
     message: redactor.text(`copy: failed [${err.code}]: ${explained ?? message}`),
     status: err.code === 'INVALID' && !err.registry ? 2 : 1,
   };
+}
+
+/** A certificate the copy could not verify: say which option trusts its CA. */
+function certificateAdvice(err: CopyError, a: CopyArgs): string | undefined {
+  if (err.code !== 'NETWORK' || !/certificate|CERT_|UNABLE_TO_VERIFY/i.test(err.message)) {
+    return undefined;
+  }
+  const side = err.registry === a.destination.registry ? 'dest' : 'src';
+  return `${err.message}; trust the registry's CA with --${side}-cert-dir DIR (a directory of *.crt files)`;
 }
 
 function copyArgs(argv: string[], env: NodeJS.ProcessEnv, clients: Closeable[]): CopyArgs | 'help' {

@@ -1,7 +1,8 @@
 /**
  * TLS per side of a copy, with skopeo's option names: `--src-cert-dir DIR` / `--dest-cert-dir DIR`
  * trust the CA certificates in DIR and make that registry speak HTTPS (loopback included);
- * `--src-tls-verify=false` / `--dest-tls-verify=false` accept any certificate from it.
+ * `--src-tls-verify=false` / `--dest-tls-verify=false` accept any certificate from it, and
+ * `--src-tls-verify` / `--dest-tls-verify` (`=true`) require HTTPS with a verified certificate.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -43,9 +44,10 @@ export function readTlsSettings(args: Args, source: string, destination: string)
       if (verify !== 'true' && verify !== 'false') {
         throw new UsageError(`--${side}-tls-verify ${JSON.stringify(verify)} is not allowed: true or false`);
       }
+      // Either way the registry speaks HTTPS, as skopeo reads the option: true verifies, false does not.
+      https.add(registry);
       if (verify === 'false') {
         insecure.add(registry);
-        https.add(registry);
       }
     }
   }

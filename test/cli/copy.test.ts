@@ -307,3 +307,51 @@ describe('copy command: docker config', () => {
     expect(JSON.parse(r.stdout).error).toEqual({ code: 'CONFIG', message: `copy: cannot read the docker config ${missing}: ENOENT` });
   });
 });
+
+describe('copy command: TLS', () => {
+  let tlsSource: TestRegistry;
+  let tlsDestination: TestRegistry;
+
+  beforeAll(async () => {
+    [tlsSource, tlsDestination] = await Promise.all([startRegistry({ tls: true }), startRegistry({ tls: true, auth: 'basic' })]);
+  });
+
+  async function pushedOverTls() {
+    const img = buildImage({ layers: [10_000] });
+    const repo = `tls/app-${++counter}`;
+    await pushImage(tlsSource, repo, 'v1', img);
+    return { img, repo };
+  }
+
+  test('copies between loopback registries over HTTPS, trusting the CA in --src-cert-dir and --dest-cert-dir', async () => {
+    const { img, repo } = await pushedOverTls();
+    const r = await run([
+      `${tlsSource.host}/${repo}:v1`, `${tlsDestination.host}/${repo}`, '--src-cert-dir', tlsSource.tls!.certDir,
+      '--dest-cert-dir', tlsDestination.tls!.certDir, '--dest-creds', `${tlsDestination.username}:${tlsDestination.password}`,
+    ]);
+    expect(r.stderr).not.toContain('failed');
+    expect(r.code).toBe(0);
+    await expectImage(tlsDestination, repo, 'v1', img);
+  });
+
+  test('accepts any certificate from a side with --dest-tls-verify=false', async () => {
+    const { img, repo } = await pushedOverTls();
+    const r = await run([
+      `${tlsSource.host}/${repo}:v1`, `${tlsDestination.host}/${repo}:unverified`, '--src-cert-dir', tlsSource.tls!.certDir,
+      '--dest-tls-verify=false', '--dest-creds', `${tlsDestination.username}:${tlsDestination.password}`,
+    ]);
+    expect(r.code).toBe(0);
+    expect((await readManifest(tlsDestination, repo, 'unverified'))?.digest).toBe(img.digest);
+  });
+
+  test('fails when a TLS registry is reached without its CA, or over plain HTTP', async () => {
+    const { repo } = await pushedOverTls();
+    const untrusted = await run([`${tlsSource.host}/${repo}:v1`, `${plain.host}/${repo}`, '--src-tls-verify=true', '--json']);
+    expect(untrusted.code).toBe(1);
+    expect(JSON.parse(untrusted.stdout).error).toMatchObject({ code: 'NETWORK', message: expect.stringMatching(/unable to verify the first certificate/) });
+    expect(untrusted.stderr).toContain('trust the registry\'s CA with --src-cert-dir DIR');
+    const plainHttp = await run([`${tlsSource.host}/${repo}:v1`, `${plain.host}/${repo}`]);
+    expect(plainHttp.code).toBe(1);
+    expect(plainHttp.stderr).toMatch(/HTTP 400/);
+  });
+});
