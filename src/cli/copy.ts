@@ -106,12 +106,11 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
     if (result.replacedDigest) {
       io.stderr.write(`moved ${target} from ${result.replacedDigest} to ${result.digest}\n`);
     }
-    if (a.json) {
-      io.stdout.write(JSON.stringify(result, null, 2) + '\n');
-    } else {
-      io.stdout.write(`${formatImageReference({ registry: dst.registry, repository: dst.repository, digest: result.digest })}\n`);
-      io.stderr.write(summary(result) + '\n');
-    }
+    // The summary goes to stderr with --json too: stdout holds the JSON alone.
+    io.stderr.write(summary(result, progress.elapsedSeconds) + '\n');
+    io.stdout.write(a.json
+      ? JSON.stringify(result, null, 2) + '\n'
+      : `${formatImageReference({ registry: dst.registry, repository: dst.repository, digest: result.digest })}\n`);
     return 0;
   } catch (err) {
     progress.finish();

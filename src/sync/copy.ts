@@ -15,12 +15,15 @@ import { StopSignal } from './stop-signal';
 
 /** A progress notification; messages never contain credentials or control characters. */
 export interface CopyProgressEvent {
-  readonly kind: 'manifest' | 'blob-start' | 'blob-progress' | 'blob-done' | 'blob-skipped' | 'tag' | 'retry';
+  /** `plan`: the blobs to copy are known; `total` is their bytes, `message` says how many. */
+  readonly kind: 'plan' | 'manifest' | 'blob-start' | 'blob-progress' | 'blob-done' | 'blob-skipped' | 'tag' | 'retry';
   readonly digest?: string;
   /** Bytes of this blob moved so far (blob-progress, blob-done). */
   readonly bytes?: number;
-  /** Size of this blob. */
+  /** Size of this blob; for `plan`, the bytes of all blobs to copy. */
   readonly total?: number;
+  /** `plan`: how many blobs are to be copied. */
+  readonly blobs?: number;
   readonly message?: string;
 }
 
@@ -337,6 +340,8 @@ class Copier {
         missing.push(d);
       }
     });
+    const total = missing.reduce((n, d) => n + d.size, 0);
+    this.emit({ kind: 'plan', blobs: missing.length, total, message: `${missing.length} blobs to copy, ${blobs.length - missing.length} already there` });
     // Small blobs cost requests, not bandwidth: four of them run in the slot of one large blob.
     await runWeighted(missing, this.concurrency * SMALL_PER_SLOT, d => (d.size < SMALL_BLOB ? 1 : SMALL_PER_SLOT), async d => {
       this.count(await this.blobs.copy(d), d);

@@ -63,6 +63,7 @@ describe('copy command', () => {
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({ complete: true, digest: img.digest, mediaType: img.mediaType, blobsCopied: img.blobs.size, tag: 'v1' });
     expect(result.bytesCopied).toBeGreaterThan(20_000);
+    expect(r.stderr).toMatch(new RegExp(`^copied ${img.digest} \\(linux/amd64\\): 2 blobs, .* in [0-9.]+s`, 'm'));
     await expectImage(basic, repo, 'v1', img);
     expect(r.stdout + r.stderr).not.toContain(basic.password!);
   });
@@ -166,7 +167,7 @@ describe('copy command', () => {
     const r = await run([`${plain.host}/${repo}:v1`, `${basic.host}/${repo}`, '--dest-creds', `${basic.username}:${basic.password}`], {}, true);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('\r\x1b[K');
-    expect(r.stderr).toMatch(/blobs copied, \d+ skipped, \d+ in flight/);
+    expect(r.stderr).toMatch(/\] +\d+% [0-9.]+ [KM]?i?B \/ 3\.0 MiB at .*\/s, ETA /);
   });
 
   test('never prints credentials a destination echoes in 503 bodies, in retry lines or in the failure', async () => {
