@@ -109,13 +109,22 @@ project.bundler.addBundle('./src/cli/index.ts', {
   platform: 'node',
   target: 'node20',
   // Peer dependencies, installed beside the package (the lifecycle model uses Duration and Token).
-  externals: ['aws-cdk-lib', 'constructs'],
+  // @aws-sdk/client-ecr: see ecr-sdk.ts below.
+  externals: ['aws-cdk-lib', 'constructs', '@aws-sdk/client-ecr'],
   sourcemap: false,
   executable: true,
   // The bundler names the output after the entry (assets/cli/index/index.js); keep the bin where it was.
   outfile: '../index.js',
 });
 project.addBins({ 'cdk-byoc-artifacts': 'assets/cli/index.js' });
+// The AWS SDK the CLI needs for ECR logins, in a file of its own that the CLI reads only for an ECR
+// host: parsing the SDK took longer than the rest of the CLI's start-up.
+project.bundler.addBundle('./src/cli/ecr-sdk.ts', {
+  platform: 'node',
+  target: 'node20',
+  sourcemap: false,
+  outfile: '../ecr-sdk.js',
+});
 // The Lambda entry (allowed by projen) and the CLI build the AWS SDK clients the bundles carry; the
 // engine and the handler take narrow functions instead and import no SDK.
 project.eslint?.allowDevDeps('src/cli/**');

@@ -3,6 +3,8 @@
  * wrong ones. Order: the explicit flag, its environment variable, the docker config
  * (`--authfile`), then for ECR hosts an ECR login through the default AWS credential chain.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { parseEcrRegistry } from '../private/ecr-names';
 import { CopyError, CredentialSource, Redactor, RegistryCredentials, ecrCredentialSource } from '../sync';
 import { UsageError } from './args';
@@ -119,10 +121,20 @@ export class SideCredentials {
 
 /** ECR login for a region. The AWS SDK loads here, the first time an ECR host needs it, not at start-up. */
 function ecrLogin(region: string, clients: Closeable[]): CredentialSource {
-  // A plain `require` (the bundle is CommonJS): esbuild runs the SDK's top level only on this call.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { ECRClient, GetAuthorizationTokenCommand } = require('@aws-sdk/client-ecr') as typeof import('@aws-sdk/client-ecr');
+  const { ECRClient, GetAuthorizationTokenCommand } = loadEcrSdk();
   const client = new ECRClient({ region });
   clients.push(client);
   return ecrCredentialSource(async () => (await client.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0]);
+}
+
+/**
+ * The SDK: in the package, the bundle of ecr-sdk.ts beside the CLI's own (parsing the SDK costs
+ * more than the rest of the CLI together, so only runs that need it pay for it); run from source,
+ * the package itself.
+ */
+function loadEcrSdk(): typeof import('./ecr-sdk') {
+  const bundled = path.join(__dirname, 'ecr-sdk.js');
+  // A path the bundler cannot follow: the CLI bundle must not take the SDK in.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return fs.existsSync(bundled) ? require(bundled) : require('@aws-sdk/client-ecr');
 }

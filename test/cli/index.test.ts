@@ -54,6 +54,23 @@ describe('the cdk-byoc-artifacts command', () => {
     expect(r.stdout).toBe(`${version}\n`);
   });
 
+  test('loads neither the AWS SDK nor aws-cdk-lib for --version or a copy between registries that are not ECR', async () => {
+    const img = buildImage();
+    await pushImage(source, 'startup/app', 'v1', img);
+    const script = [
+      `const { main } = require(${JSON.stringify(BIN)});`,
+      'const io = { stdout: process.stdout, stderr: process.stderr, env: {} };',
+      `main(['--version'], io).then(() => main(['copy', ${JSON.stringify(`${source.host}/startup/app:v1`)}, ${JSON.stringify(`${source.host}/startup/copy`)}], io))`,
+      '  .then((code) => console.log(JSON.stringify({ code, loaded: Object.keys(require.cache).filter((f) => /ecr-sdk|aws-cdk-lib|@aws-sdk/.test(f)) })));',
+    ].join('\n');
+    const r = await new Promise<Run>((resolve) => {
+      execFile(process.execPath, ['-e', script], { timeout: 60_000 }, (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }));
+    });
+    const last = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(last).toEqual({ code: 0, loaded: [] });
+    expect(fs.existsSync(path.join(path.dirname(BIN), 'ecr-sdk.js'))).toBe(true);
+  });
+
   test.each([
     [[], 'missing command'],
     [['sync'], 'unknown command "sync"'],
