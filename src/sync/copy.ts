@@ -72,6 +72,13 @@ export interface CopyImageOptions extends RegistryRoutes {
    * @default false
    */
   readonly noClobber?: boolean;
+  /**
+   * Keep-alive connections shared with other copies (a sync of many images); the caller closes
+   * it. It trusts what it was made with (`ca`, `insecureTls`, `lookup`): give the copy the same
+   * routes.
+   * @default - a pool of the copy's own, closed when it ends
+   */
+  readonly connections?: HttpPool;
 }
 
 export interface CopyResult {
@@ -190,7 +197,7 @@ class Copier {
     this.redactor = options.redactor ?? new Redactor();
     this.stop = new StopSignal(options.deadline, options.signal);
     // Every parallel blob holds a source GET and a destination PUT, plus HEADs and token fetches.
-    this.pool = new HttpPool({
+    this.pool = options.connections ?? new HttpPool({
       maxSockets: Math.max(concurrency * SMALL_PER_SLOT * 2 + 4, HEAD_FAN_OUT + 4),
       plainHttp: options.plainHttp ?? isLoopbackHost,
       lookup: options.lookup,
@@ -249,7 +256,9 @@ class Copier {
 
   public close(): void {
     this.stop.close();
-    this.pool.close();
+    if (!this.options.connections) {
+      this.pool.close();
+    }
   }
 
   private result(image: CopiedImage, complete: boolean, alreadyPresent: boolean): CopyResult {
