@@ -3,12 +3,11 @@
  * wrong ones. Order: the explicit flag, its environment variable, the docker config
  * (`--authfile`), then for ECR hosts an ECR login through the default AWS credential chain.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { parseEcrRegistry } from '../private/ecr-names';
 import { CopyError, CredentialSource, Redactor, RegistryCredentials, ecrCredentialSource } from '../sync';
 import { UsageError } from './args';
-import { DockerConfig } from './docker-config';
+import { DockerConfig, FoundCredentials } from './docker-config';
+import { loadSideBundle } from './side-bundle';
 
 /** One side of a copy: which flag and variable name it, for messages. */
 export interface Side {
@@ -16,6 +15,8 @@ export interface Side {
   readonly flag: string;
   /** `CDK_BYOC_SRC_CREDS` or `CDK_BYOC_DEST_CREDS`. */
   readonly variable: string;
+  /** How to give credentials, after "docker login HOST or". @default - `<flag> USER:PASS` */
+  readonly hint?: string;
 }
 
 export const SOURCE_SIDE: Side = { flag: '--src-creds', variable: 'CDK_BYOC_SRC_CREDS' };
@@ -49,6 +50,7 @@ export class SideCredentials {
    * @param flagValue the flag's value, if given
    * @param docker the docker config, unless the command was told to ignore it
    * @param clients collects the AWS SDK clients made for ECR logins
+   * @param perRegistry credentials named for single registries (a sync config), after the flag
    */
   constructor(
     private readonly side: Side,
@@ -56,6 +58,7 @@ export class SideCredentials {
     env: NodeJS.ProcessEnv,
     private readonly docker: DockerConfig | undefined,
     private readonly clients: Closeable[],
+    private readonly perRegistry: ReadonlyMap<string, FoundCredentials> = new Map(),
   ) {
     if (flagValue !== undefined) {
       this.explicit = { credentials: parseCreds(flagValue, side.flag), from: side.flag };
@@ -92,7 +95,7 @@ export class SideCredentials {
     }
     const from = this.answers.get(registry);
     if (from === undefined) {
-      return `no credentials for ${registry}; docker login ${registry} or ${this.side.flag} USER:PASS (the registry answered: ${err.message})`;
+      return `no credentials for ${registry}; docker login ${registry} or ${this.side.hint ?? `${this.side.flag} USER:PASS`} (the registry answered: ${err.message})`;
     }
     return `${registry} refused the credentials from ${from}; check them, or log in again (the registry answered: ${err.message})`;
   }
@@ -100,6 +103,10 @@ export class SideCredentials {
   private async find(registry: string): Promise<{ credentials: RegistryCredentials; from: string } | undefined> {
     if (this.explicit) {
       return this.explicit;
+    }
+    const named = this.perRegistry.get(registry);
+    if (named) {
+      return named;
     }
     const fromDocker = await this.docker?.lookup(registry);
     if (fromDocker) {
@@ -127,14 +134,8 @@ function ecrLogin(region: string, clients: Closeable[]): CredentialSource {
   return ecrCredentialSource(async () => (await client.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0]);
 }
 
-/**
- * The SDK: in the package, the bundle of ecr-sdk.ts beside the CLI's own (parsing the SDK costs
- * more than the rest of the CLI together, so only runs that need it pay for it); run from source,
- * the package itself.
- */
+/** The SDK: the side bundle of ecr-sdk.ts in the package, the package itself run from source. */
 function loadEcrSdk(): typeof import('./ecr-sdk') {
-  const bundled = path.join(__dirname, 'ecr-sdk.js');
-  // A path the bundler cannot follow: the CLI bundle must not take the SDK in.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return fs.existsSync(bundled) ? require(bundled) : require('@aws-sdk/client-ecr');
+  return loadSideBundle('ecr-sdk', () => require('@aws-sdk/client-ecr'));
 }

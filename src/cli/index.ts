@@ -13,6 +13,10 @@ const USAGE = `Usage:
       Show what an ECR lifecycle policy would expire or archive. IMAGES.json may be the output
       of 'aws ecr describe-images' as is.
 
+  cdk-byoc-artifacts sync CONFIG [--dry-run] [--authfile FILE] [--json]
+      Copy many images, or the tags of whole repositories (by list or pattern), as a YAML or
+      JSON file lists them, over shared connections; --dry-run prints the plan.
+
   cdk-byoc-artifacts --version
       Print the package version.
 
@@ -32,11 +36,13 @@ export function packageVersion(): string {
  * A command's module, loaded when the command runs. A plain `require` (the bundle is CommonJS):
  * esbuild bundles the module and runs its top level only on this call.
  */
-function load<T>(module: './copy' | './lifecycle-preview'): T {
+function load<T>(module: './copy' | './sync' | './lifecycle-preview'): T {
   switch (module) {
     // Literal paths, so that the bundler sees and bundles each module.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     case './copy': return require('./copy');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    case './sync': return require('./sync');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     case './lifecycle-preview': return require('./lifecycle-preview');
   }
@@ -50,6 +56,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     // engine nor aws-cdk-lib, and the AWS SDK loads only for an ECR host.
     case 'copy':
       return load<typeof import('./copy')>('./copy').copyCommand(rest, io);
+    case 'sync':
+      return load<typeof import('./sync')>('./sync').syncCommand(rest, io);
     case 'lifecycle':
       if (rest[0] === 'preview') {
         return load<typeof import('./lifecycle-preview')>('./lifecycle-preview').lifecyclePreviewCommand(rest.slice(1), io);

@@ -30,24 +30,48 @@ export function normalizeTlsWords(argv: string[]): string[] {
  * @throws UsageError for a directory without certificates or a verify value that is not a boolean
  */
 export function readTlsSettings(args: Args, source: string, destination: string): TlsSettings {
+  const registries: RegistryTls[] = [];
+  for (const [side, registry] of [['src', source], ['dest', destination]] as const) {
+    const certDir = lastValue(args, `--${side}-cert-dir`);
+    const verify = lastValue(args, `--${side}-tls-verify`);
+    if (verify !== undefined && verify !== 'true' && verify !== 'false') {
+      throw new UsageError(`--${side}-tls-verify ${JSON.stringify(verify)} is not allowed: true or false`);
+    }
+    registries.push({ registry, certDir, verify: verify === undefined ? undefined : verify === 'true', where: `--${side}-cert-dir` });
+  }
+  return tlsSettings(registries);
+}
+
+/** TLS settings of one registry. */
+export interface RegistryTls {
+  readonly registry: string;
+  /** A directory of CA certificates to trust; the registry then speaks HTTPS. */
+  readonly certDir?: string;
+  /** true: HTTPS, verified; false: HTTPS, any certificate; undefined: HTTPS unless on loopback. */
+  readonly verify?: boolean;
+  /** Names the setting in messages (`--src-cert-dir`, a config key). */
+  readonly where: string;
+}
+
+/**
+ * The engine's routes for registries with their own TLS settings.
+ *
+ * @throws UsageError for a certificate directory that cannot be read or holds no certificate
+ */
+export function tlsSettings(registries: readonly RegistryTls[]): TlsSettings {
   const https = new Set<string>();
   const insecure = new Set<string>();
   const ca: string[] = [];
-  for (const [side, registry] of [['src', source], ['dest', destination]] as const) {
-    const dir = lastValue(args, `--${side}-cert-dir`);
-    if (dir !== undefined) {
-      ca.push(...readCertDir(dir, `--${side}-cert-dir`));
-      https.add(registry);
+  for (const r of registries) {
+    if (r.certDir !== undefined) {
+      ca.push(...readCertDir(r.certDir, r.where));
+      https.add(r.registry);
     }
-    const verify = lastValue(args, `--${side}-tls-verify`);
-    if (verify !== undefined) {
-      if (verify !== 'true' && verify !== 'false') {
-        throw new UsageError(`--${side}-tls-verify ${JSON.stringify(verify)} is not allowed: true or false`);
-      }
+    if (r.verify !== undefined) {
       // Either way the registry speaks HTTPS, as skopeo reads the option: true verifies, false does not.
-      https.add(registry);
-      if (verify === 'false') {
-        insecure.add(registry);
+      https.add(r.registry);
+      if (!r.verify) {
+        insecure.add(r.registry);
       }
     }
   }
