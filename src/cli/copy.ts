@@ -36,7 +36,7 @@ A DST tag that holds another digest is moved and the move reported; --no-clobber
 --json prints the result, or {"error":{"code","message"}} on failure, on stdout.
 
 Exit status: 0 when DST holds the image under the tag with the copied digest (checked after the
-copy), 1 when the copy failed, 2 for usage errors.
+copy, or found there before it), 1 when the copy failed, 2 for usage errors.
 `;
 
 interface CopyArgs {
@@ -97,7 +97,8 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
     const target = formatImageReference({
       registry: dst.registry, repository: dst.repository, tag: result.tag, digest: result.tag ? undefined : result.digest,
     });
-    const held = await resolveDigest(target, destinationCredentials, { redactor, ...a.tls.routes });
+    // A copy that found the image already there has just read the tag: asking again tells nothing new.
+    const held = result.alreadyPresent ? result.digest : await resolveDigest(target, destinationCredentials, { redactor, ...a.tls.routes });
     if (held !== result.digest) {
       return reportFailure(io, a.json, {
         code: 'VERIFY', message: redactor.text(`copy: ${target} holds ${held ?? 'nothing'} after the copy, expected ${result.digest}`), status: 1,

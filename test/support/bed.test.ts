@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { FaultProxy, startFaultProxy } from './fault-proxy';
+import { startLatencyProxy } from './latency-proxy';
 import {
   allBlobs, blobExists, buildArtifact, buildImage, buildIndex, BuiltImage, expectImage, listTags, MEDIA_TYPES,
   pushImage, randomStream, readBlob, readManifest, sha256, uploadBlob, uploadStreamedBlob,
@@ -203,6 +204,25 @@ describe('startRegistry', () => {
     await pushImage(reg, 'tls/app', 'v1', img);
     await expectImage(reg, 'tls/app', 'v1', img);
     await reg.stop();
+  });
+
+  test('answers through a latency proxy one round-trip time later, byte for byte', async () => {
+    const reg = await startRegistry();
+    const proxy = await startLatencyProxy(reg.host, 40);
+    try {
+      const img = buildImage({ layers: [300_000] });
+      await pushImage(reg, 'latency/app', 'v1', img);
+      const started = Date.now();
+      const res = await raw(`http://${proxy.host}/v2/latency/app/manifests/v1`, { headers: { accept: img.mediaType } });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(40);
+      expect(res.status).toBe(200);
+      expect(sha256(res.body)).toBe(img.digest);
+      const layer = [...img.blobs.keys()].find((d) => img.blobs.get(d)!.length > 1000)!;
+      expect((await raw(`http://${proxy.host}/v2/latency/app/blobs/${layer}`)).body.equals(img.blobs.get(layer)!)).toBe(true);
+    } finally {
+      await proxy.stop();
+      await reg.stop();
+    }
   });
 
   test('removes its storage and frees its port when stopped', async () => {
