@@ -22,7 +22,9 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
     throw new Error(`fails: ${BIN} is missing; build the bundles first with 'npx projen bundle' (npm test does)`);
   }
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+    // No docker config unless a test gives one: the machine's own stays out of the tests.
+    const hermetic = { ...process.env, DOCKER_CONFIG: path.join(os.tmpdir(), 'byoc-cli-no-docker-config'), ...env };
+    execFile(process.execPath, [BIN, ...args], { env: hermetic, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
