@@ -6,11 +6,11 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { FaultProxy, startFaultProxy } from './fault-proxy';
-import { startLatencyProxy } from './latency-proxy';
 import {
   allBlobs, blobExists, buildArtifact, buildImage, buildIndex, BuiltImage, expectImage, listTags, MEDIA_TYPES,
   pushImage, randomStream, readBlob, readManifest, sha256, uploadBlob, uploadStreamedBlob,
 } from './images';
+import { startLatencyProxy } from './latency-proxy';
 import { requireTool, startRegistry, stopAll, TestRegistry } from './registry';
 import { decodeJwt, verifyJwtSignature } from './token-server';
 
