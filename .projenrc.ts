@@ -40,6 +40,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-sts',
     '@types/node@^22',
     '@aws-sdk/client-secrets-manager',
+    // The CLI's `sync` reads YAML configs; bundled into the CLI (already in the tree through projen).
+    'yaml@^2.9.1',
     'aws-sdk-client-mock@^4.1.0',
     'cdk-nag@^3.0.2',
     'aws-cdk@^2.1148.1',
@@ -109,13 +111,25 @@ project.bundler.addBundle('./src/cli/index.ts', {
   platform: 'node',
   target: 'node20',
   // Peer dependencies, installed beside the package (the lifecycle model uses Duration and Token).
-  externals: ['aws-cdk-lib', 'constructs'],
+  // @aws-sdk/client-ecr and yaml: side bundles, see below.
+  externals: ['aws-cdk-lib', 'constructs', '@aws-sdk/client-ecr', 'yaml'],
   sourcemap: false,
   executable: true,
   // The bundler names the output after the entry (assets/cli/index/index.js); keep the bin where it was.
   outfile: '../index.js',
 });
 project.addBins({ 'cdk-byoc-artifacts': 'assets/cli/index.js' });
+// Side bundles (src/cli/side-bundle.ts): the AWS SDK for ECR logins and the YAML parser for `sync`,
+// each in a file of its own that the CLI reads only when a run needs it; parsing them took longer
+// than the rest of the CLI's start-up.
+for (const side of ['ecr-sdk', 'yaml']) {
+  project.bundler.addBundle(`./src/cli/${side}.ts`, {
+    platform: 'node',
+    target: 'node20',
+    sourcemap: false,
+    outfile: `../${side}.js`,
+  });
+}
 // The Lambda entry (allowed by projen) and the CLI build the AWS SDK clients the bundles carry; the
 // engine and the handler take narrow functions instead and import no SDK.
 project.eslint?.allowDevDeps('src/cli/**');

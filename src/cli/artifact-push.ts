@@ -2,16 +2,19 @@
  * What `chart` and `bundle` share: the destination and its credentials read from the words, the
  * push of a packed artifact with the check that the destination holds it after, and the report.
  */
-import { ECRClient } from '@aws-sdk/client-ecr';
 import { ImageReference, formatImageReference, parseImageReference } from '../image-reference';
 import { CopyError, CredentialSource, Redactor, RegistryCredentials, resolveDigest } from '../sync';
-import { Io, UsageError } from './args';
-import { credentialSource, parseCreds } from './copy';
 import { PushArtifactResult, PushableArtifact, pushArtifact } from '../sync/push';
+import { Io, UsageError } from './args';
+import { Closeable, DESTINATION_SIDE, SideCredentials, parseCreds } from './credentials';
+import { DockerConfig, defaultDockerConfigPath } from './docker-config';
+import { reportFailure as writeFailure } from './failure';
 
 export interface PushTarget {
   readonly destination: ImageReference;
   readonly destinationCredentials?: RegistryCredentials;
+  /** `--dest-creds` as given (CDK_BYOC_DEST_CREDS and the docker config are read after it). */
+  readonly destCreds?: string;
   readonly json: boolean;
 }
 
@@ -45,6 +48,7 @@ export function pushTarget(
   return {
     destination,
     destinationCredentials: creds === undefined ? undefined : parseCreds(creds, '--dest-creds / CDK_BYOC_DEST_CREDS'),
+    destCreds: words.destCreds,
     json: words.json,
   };
 }
@@ -62,8 +66,11 @@ export function redactorFor(target: PushTarget, other?: RegistryCredentials): Re
  */
 export async function pushAndReport(artifact: PushableArtifact, target: PushTarget, io: Io, command: string): Promise<number> {
   const redactor = redactorFor(target);
-  const clients: ECRClient[] = [];
-  const credentials: CredentialSource = credentialSource(target.destinationCredentials, clients);
+  const clients: Closeable[] = [];
+  // The same order as copy's: --dest-creds, CDK_BYOC_DEST_CREDS, the docker config, an ECR login.
+  const side = new SideCredentials(DESTINATION_SIDE, target.destCreds, io.env,
+    DockerConfig.load(defaultDockerConfigPath(io.env), false, io.env), clients);
+  const credentials: CredentialSource = side.source(redactor);
   const dst = target.destination;
   try {
     const result: PushArtifactResult = await pushArtifact({
@@ -93,16 +100,17 @@ export async function pushAndReport(artifact: PushableArtifact, target: PushTarg
     }
     return 0;
   } catch (err) {
-    return reportFailure(err, redactor, io, command);
+    const explained = err instanceof CopyError ? side.explain(err, dst.registry) : undefined;
+    return reportFailure(explained ? new CopyError((err as CopyError).code, explained) : err, redactor, io, command, target.json);
   } finally {
     clients.forEach(c => c.destroy());
   }
 }
 
-/** Prints a failure (through the redactor) and returns exit status 1. */
-export function reportFailure(err: unknown, redactor: Redactor, io: Io, command: string): number {
+/** Prints a failure (through the redactor; with `json` also on stdout) and returns exit status 1. */
+export function reportFailure(err: unknown, redactor: Redactor, io: Io, command: string, json = false): number {
   const message = err instanceof Error ? err.message : String(err);
-  const code = err instanceof CopyError ? ` [${err.code}]` : '';
-  io.stderr.write(`${redactor.text(`${command}: failed${code}: ${message}`)}\n`);
-  return 1;
+  const code = err instanceof CopyError ? err.code : 'FAILED';
+  const shown = err instanceof CopyError ? ` [${err.code}]` : '';
+  return writeFailure(io, json, { code, message: redactor.text(`${command}: failed${shown}: ${message}`), status: 1 });
 }

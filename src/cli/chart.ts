@@ -9,7 +9,7 @@ import { ImageReference } from '../image-reference';
 import { RegistryCredentials } from '../sync';
 import { Io, UsageError, lastValue, parseArgs } from './args';
 import { PushTarget, pushAndReport, pushTarget, redactorFor, reportFailure } from './artifact-push';
-import { parseCreds } from './copy';
+import { parseCreds } from './credentials';
 import { fetchHelmChart } from '../sync/helm-repository';
 
 export const CHART_USAGE = `Usage:
@@ -137,7 +137,7 @@ async function chartImport(argv: string[], io: Io): Promise<number> {
     artifact = chartArtifact(fetched.chart, { created: fetched.entry.created });
     io.stderr.write(redactor.text(`chart import: ${fetched.url.replace(/\?.*$/, '')} matches the index digest ${fetched.entry.digest}`) + '\n');
   } catch (err) {
-    return reportFailure(err, redactor, io, 'chart import');
+    return reportFailure(err, redactor, io, 'chart import', common.json);
   }
   warnOnName(common.destination, chart, io);
   return pushAndReport(artifact, common, io, 'chart import');

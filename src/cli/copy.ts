@@ -1,73 +1,88 @@
 import * as fs from 'fs';
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
-import { ImageReference, formatImageReference, parseImageReference } from '../image-reference';
+import { ImageReference, formatImageReference } from '../image-reference';
 import { platformProblem } from '../platform';
-import { parseEcrRegistry } from '../private/ecr-names';
-import {
-  CopyError, CredentialSource, Redactor, RegistryCredentials, copyImage, ecrCredentialSource, parseTrustedKey, resolveDigest,
-} from '../sync';
+import { CopyError, Redactor, copyImage, parseTrustedKey, resolveDigest } from '../sync';
 import { Io, UsageError, lastValue, parseArgs } from './args';
+import { Closeable, DESTINATION_SIDE, SOURCE_SIDE, SideCredentials } from './credentials';
+import { DockerConfig, defaultDockerConfigPath } from './docker-config';
+import { CommandFailure, reportFailure } from './failure';
 import { ProgressDisplay, summary } from './progress';
+import { parseCliReference } from './reference';
+import { TLS_OPTIONS, TlsSettings, normalizeTlsWords, readTlsSettings } from './tls';
 
-const USAGE = `Usage: cdk-byoc-artifacts copy SRC DST [--src-creds USER:PASS] [--dest-creds USER:PASS]
-                                      [--platform OS/ARCH[/VARIANT]]... [--concurrency N] [--json]
-                                      [--referrers] [--verify-key FILE]...
+const USAGE = `Usage: cdk-byoc-artifacts copy SRC DST [--src-creds USER:PASS] [--dest-creds USER:PASS] [--authfile FILE]
+                                      [--src-cert-dir DIR] [--dest-cert-dir DIR]
+                                      [--src-tls-verify=false] [--dest-tls-verify=false]
+                                      [--platform OS/ARCH[/VARIANT]]... [--concurrency N]
+                                      [--referrers] [--verify-key FILE]... [--no-clobber] [--json]
 
 Copies an image, index or OCI artifact from SRC to DST with the same digest.
-References are host[:port]/repo[:tag][@digest]; DST's tag defaults to SRC's.
-Loopback hosts (127.0.0.0/8, localhost, [::1]) use plain HTTP, every other host HTTPS.
+References are [docker://]host[:port]/repo[:tag][@digest]; DST's tag defaults to SRC's.
+Docker Hub names read as docker reads them: nginx is docker.io/library/nginx:latest,
+user/app is docker.io/user/app.
+Loopback hosts (127.0.0.0/8, localhost, [::1]) use plain HTTP, every other host HTTPS;
+--src-cert-dir/--dest-cert-dir trust the CA certificates (*.crt, *.pem) in DIR and speak HTTPS,
+loopback included. --src-tls-verify=false/--dest-tls-verify=false accept any certificate;
+--src-tls-verify/--dest-tls-verify (=true) require HTTPS with a verified certificate.
 Credentials go to the registry's own origin only: a redirect, token realm or upload location
 elsewhere never gets them, never steps down to plain HTTP, and from a registry that is not on
 loopback never reaches a loopback or link-local address.
 
-Credentials: --src-creds/--dest-creds, or CDK_BYOC_SRC_CREDS/CDK_BYOC_DEST_CREDS (USER:PASS) to
-keep them off the command line. ECR hosts without credentials log in with GetAuthorizationToken
-through the default AWS credential chain. Otherwise anonymous.
+Credentials, first found wins: --src-creds/--dest-creds; CDK_BYOC_SRC_CREDS/CDK_BYOC_DEST_CREDS
+(USER:PASS, to keep them off the command line); the docker config (--authfile FILE, default
+$DOCKER_CONFIG/config.json, then ~/.docker/config.json: auths, credHelpers, credsStore); for
+ECR hosts, GetAuthorizationToken through the default AWS credential chain. Otherwise anonymous.
 
---referrers also copies the image's referrers (signatures, SBOMs, attestations) before DST's
-tag moves: the OCI 1.1 referrers API, else the referrers tag schema (sha256-<hex>) and cosign's
-sha256-<hex>.sig|.att|.sbom tags, written in the form DST supports.
+--referrers also copies the image's referrers (signatures, SBOMs, attestations): the OCI 1.1
+referrers API, else the referrers tag schema and cosign's sha256-<hex>.sig|.att|.sbom tags.
+--verify-key FILE (repeatable, PEM public key): DST's tag is written only when a cosign signature
+of the source digest verifies with one of the keys; otherwise nothing is written and the exit is 1.
 
---verify-key FILE (repeatable) names a PEM public key (cosign.pub; an AWS KMS key's public key):
-nothing is written to DST unless a cosign signature of SRC's digest verifies with one of them.
+A DST tag that holds another digest is moved and the move reported; --no-clobber refuses instead.
+--json prints the result, or {"error":{"code","message"}} on failure, on stdout.
 
 Exit status: 0 when DST holds the image under the tag with the copied digest (checked after the
-copy), 1 when the copy failed, 2 for usage errors.
+copy, or found there before it), 1 when the copy failed, 2 for usage errors.
 `;
 
 interface CopyArgs {
   source: ImageReference;
   destination: ImageReference;
-  sourceCredentials?: RegistryCredentials;
-  destinationCredentials?: RegistryCredentials;
+  sourceCredentials: SideCredentials;
+  destinationCredentials: SideCredentials;
+  tls: TlsSettings;
   platforms: string[];
   concurrency?: number;
-  json: boolean;
+  noClobber: boolean;
   referrers: boolean;
   verifyKeys: string[];
+  json: boolean;
 }
 
 /** `cdk-byoc-artifacts copy ...`; argv are the words after `copy`. Returns the exit status. */
 export async function copyCommand(argv: string[], io: Io): Promise<number> {
+  const json = argv.includes('--json');
+  const clients: Closeable[] = [];
   let args: CopyArgs | 'help';
   try {
-    args = copyArgs(argv, io.env);
+    args = copyArgs(normalizeTlsWords(argv), io.env, clients);
   } catch (err) {
-    io.stderr.write(`copy: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
+    if (err instanceof UsageError) {
+      return reportFailure(io, json, { code: 'USAGE', message: `copy: ${err.message}`, status: 2, usage: USAGE });
+    }
+    return reportFailure(io, json, { code: 'CONFIG', message: `copy: ${(err as Error).message}`, status: 1 });
   }
   if (args === 'help') {
     io.stdout.write(USAGE);
     return 0;
   }
   const a = args;
-  const ecrClients: ECRClient[] = [];
-  const sourceCredentials = credentialSource(a.sourceCredentials, ecrClients);
-  const destinationCredentials = credentialSource(a.destinationCredentials, ecrClients);
   // Everything this command writes about the copy passes the engine's redactor: it knows the
   // credentials given here and every token the copy fetches, and strips control characters.
   const redactor = new Redactor();
-  [a.sourceCredentials, a.destinationCredentials].forEach(c => c && redactor.addCredentials(c));
+  [a.sourceCredentials.known, a.destinationCredentials.known].forEach(c => c && redactor.addCredentials(c));
+  const sourceCredentials = a.sourceCredentials.source(redactor);
+  const destinationCredentials = a.destinationCredentials.source(redactor);
   const progress = new ProgressDisplay(io.stderr, redactor);
   try {
     const result = await copyImage({
@@ -77,50 +92,77 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
       destinationCredentials,
       platforms: a.platforms,
       concurrency: a.concurrency,
+      noClobber: a.noClobber,
       referrers: a.referrers,
       verifyKeys: a.verifyKeys,
+      ...a.tls.routes,
       onProgress: e => progress.event(e),
       redactor,
     });
     progress.finish();
     if (!result.complete) {
-      io.stderr.write('copy: stopped before the copy completed; run the command again to resume\n');
-      return 1;
+      return reportFailure(io, a.json, { code: 'INCOMPLETE', message: 'copy: stopped before the copy completed; run the command again to resume', status: 1 });
     }
     const dst = a.destination;
     const target = formatImageReference({
       registry: dst.registry, repository: dst.repository, tag: result.tag, digest: result.tag ? undefined : result.digest,
     });
-    const held = await resolveDigest(target, destinationCredentials, { redactor });
+    // A copy that found the image already there has just read the tag: asking again tells nothing new.
+    const held = result.alreadyPresent ? result.digest : await resolveDigest(target, destinationCredentials, { redactor, ...a.tls.routes });
     if (held !== result.digest) {
-      io.stderr.write(redactor.text(`copy: ${target} holds ${held ?? 'nothing'} after the copy, expected ${result.digest}`) + '\n');
-      return 1;
+      return reportFailure(io, a.json, {
+        code: 'VERIFY', message: redactor.text(`copy: ${target} holds ${held ?? 'nothing'} after the copy, expected ${result.digest}`), status: 1,
+      });
     }
-    if (a.json) {
-      io.stdout.write(JSON.stringify(result, null, 2) + '\n');
-    } else {
-      io.stdout.write(`${formatImageReference({ registry: dst.registry, repository: dst.repository, digest: result.digest })}\n`);
-      io.stderr.write(summary(result) + '\n');
+    if (result.replacedDigest) {
+      io.stderr.write(`moved ${target} from ${result.replacedDigest} to ${result.digest}\n`);
     }
+    // The summary goes to stderr with --json too: stdout holds the JSON alone.
+    io.stderr.write(summary(result, progress.elapsedSeconds) + '\n');
+    io.stdout.write(a.json
+      ? JSON.stringify(result, null, 2) + '\n'
+      : `${formatImageReference({ registry: dst.registry, repository: dst.repository, digest: result.digest })}\n`);
     return 0;
   } catch (err) {
     progress.finish();
-    const message = err instanceof Error ? err.message : String(err);
-    const code = err instanceof CopyError ? ` [${err.code}]` : '';
-    io.stderr.write(`${redactor.text(`copy: failed${code}: ${message}`)}\n`);
-    return err instanceof CopyError && err.code === 'INVALID' && !err.registry ? 2 : 1;
+    return reportFailure(io, a.json, copyFailure(err, a, redactor));
   } finally {
-    ecrClients.forEach(c => c.destroy());
+    clients.forEach(c => c.destroy());
   }
 }
 
-function copyArgs(argv: string[], env: NodeJS.ProcessEnv): CopyArgs | 'help' {
-  const args = parseArgs(argv, { values: ['--src-creds', '--dest-creds', '--platform', '--concurrency', '--verify-key'], flags: ['--json', '--referrers'] });
+/** A failed copy in the command's words: which side, and what to do about a refusal. */
+function copyFailure(err: unknown, a: CopyArgs, redactor: Redactor): CommandFailure {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!(err instanceof CopyError)) {
+    return { code: 'FAILED', message: redactor.text(`copy: failed: ${message}`), status: 1 };
+  }
+  const explained = a.destinationCredentials.explain(err, a.destination.registry) ?? a.sourceCredentials.explain(err, a.source.registry)
+    ?? certificateAdvice(err, a);
+  return {
+    code: err.code,
+    message: redactor.text(`copy: failed [${err.code}]: ${explained ?? message}`),
+    status: err.code === 'INVALID' && !err.registry ? 2 : 1,
+  };
+}
+
+/** A certificate the copy could not verify: say which option trusts its CA. */
+function certificateAdvice(err: CopyError, a: CopyArgs): string | undefined {
+  if (err.code !== 'NETWORK' || !/certificate|CERT_|UNABLE_TO_VERIFY/i.test(err.message)) {
+    return undefined;
+  }
+  const side = err.registry === a.destination.registry ? 'dest' : 'src';
+  return `${err.message}; trust the registry's CA with --${side}-cert-dir DIR (a directory of *.crt files)`;
+}
+
+function copyArgs(argv: string[], env: NodeJS.ProcessEnv, clients: Closeable[]): CopyArgs | 'help' {
+  const args = parseArgs(argv, {
+    values: ['--src-creds', '--dest-creds', '--platform', '--concurrency', '--authfile', '--verify-key', ...TLS_OPTIONS],
+    flags: ['--json', '--no-clobber', '--referrers'],
+  });
   if (args === 'help') {
     return 'help';
   }
-  const srcCreds = lastValue(args, '--src-creds') ?? (env.CDK_BYOC_SRC_CREDS || undefined);
-  const destCreds = lastValue(args, '--dest-creds') ?? (env.CDK_BYOC_DEST_CREDS || undefined);
   const platforms = args.values.get('--platform') ?? [];
   let concurrency: number | undefined;
   for (const text of args.values.get('--concurrency') ?? []) {
@@ -135,7 +177,7 @@ function copyArgs(argv: string[], env: NodeJS.ProcessEnv): CopyArgs | 'help' {
   }
   const [source, destination] = [['SRC', positional[0]], ['DST', positional[1]]].map(([which, ref]) => {
     try {
-      const parsed = parseImageReference(ref);
+      const parsed = parseCliReference(ref);
       if (which === 'DST' && parsed.digest) {
         throw new Error(`${JSON.stringify(ref)} names a digest: the destination keeps the source's digest, give a tag or none`);
       }
@@ -149,16 +191,21 @@ function copyArgs(argv: string[], env: NodeJS.ProcessEnv): CopyArgs | 'help' {
       throw new UsageError(`--platform ${JSON.stringify(p)} is not os/arch[/variant], e.g. linux/amd64`);
     }
   }
+  const tls = readTlsSettings(args, source.registry, destination.registry);
+  const authfile = lastValue(args, '--authfile');
+  const docker = DockerConfig.load(authfile ?? defaultDockerConfigPath(env), authfile !== undefined, env);
   return {
     source,
     destination,
-    sourceCredentials: srcCreds === undefined ? undefined : parseCreds(srcCreds, '--src-creds / CDK_BYOC_SRC_CREDS'),
-    destinationCredentials: destCreds === undefined ? undefined : parseCreds(destCreds, '--dest-creds / CDK_BYOC_DEST_CREDS'),
+    sourceCredentials: new SideCredentials(SOURCE_SIDE, lastValue(args, '--src-creds'), env, docker, clients),
+    destinationCredentials: new SideCredentials(DESTINATION_SIDE, lastValue(args, '--dest-creds'), env, docker, clients),
+    tls,
     platforms,
     concurrency,
-    json: args.flags.has('--json'),
+    noClobber: args.flags.has('--no-clobber'),
     referrers: args.flags.has('--referrers'),
     verifyKeys: (args.values.get('--verify-key') ?? []).map(readVerifyKey),
+    json: args.flags.has('--json'),
   };
 }
 
@@ -174,35 +221,4 @@ function readVerifyKey(file: string): string {
     throw new UsageError(`--verify-key ${JSON.stringify(file)} ${key}`);
   }
   return pem;
-}
-
-export function parseCreds(text: string, where: string): RegistryCredentials {
-  const colon = text.indexOf(':');
-  if (colon <= 0) {
-    // Never echo the value: it may be a password typed in the wrong place.
-    throw new UsageError(`${where} must be USER:PASS`);
-  }
-  return { username: text.slice(0, colon), password: text.slice(colon + 1) };
-}
-
-/** Explicit credentials, else ECR login through the default AWS credential chain for ECR hosts, else anonymous. */
-export function credentialSource(explicit: RegistryCredentials | undefined, clients: ECRClient[]): CredentialSource {
-  if (explicit) {
-    return async () => explicit;
-  }
-  const perRegion = new Map<string, CredentialSource>();
-  return async (registry: string) => {
-    const ecr = parseEcrRegistry(registry);
-    if (!ecr) {
-      return undefined;
-    }
-    let source = perRegion.get(ecr.region);
-    if (!source) {
-      const client = new ECRClient({ region: ecr.region });
-      clients.push(client);
-      source = ecrCredentialSource(async () => (await client.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0]);
-      perRegion.set(ecr.region, source);
-    }
-    return source(registry);
-  };
 }

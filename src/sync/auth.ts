@@ -1,7 +1,7 @@
 import { CopyError, describeNetworkError } from './errors';
 import { HttpPool, RequestRegistry, discard, readBody } from './http';
 import { Redactor } from './redact';
-import { Retry, TOKEN_ATTEMPTS, isRetryableNetworkError, isRetryableStatus, withRetries } from './retry';
+import { CONNECT_ATTEMPTS, Retry, TOKEN_ATTEMPTS, isConnectError, isRetryableNetworkError, isRetryableStatus, withRetries } from './retry';
 
 /** Username and password (or token) for a registry. */
 export interface RegistryCredentials {
@@ -262,6 +262,7 @@ export class Authenticator {
       headers.authorization = basicAuthorization(credentials);
     }
     const tokenHost = url.host;
+    let connectFailures = 0;
     return withRetries({ attempts: TOKEN_ATTEMPTS, signal: this.signal }, async ({ last }) => {
       const started = Date.now();
       let res;
@@ -271,7 +272,8 @@ export class Authenticator {
         if (err instanceof CopyError) {
           throw err;
         }
-        if (!last && isRetryableNetworkError(err)) {
+        const unreachable = isConnectError(err) && ++connectFailures >= CONNECT_ATTEMPTS;
+        if (!last && !unreachable && isRetryableNetworkError(err)) {
           return new Retry(`the token service ${tokenHost} for ${this.registry} failed: ${describeNetworkError(err)}`);
         }
         throw new CopyError('NETWORK', `could not reach the token service ${tokenHost} for ${this.registry}: ${describeNetworkError(err)}`, {

@@ -18,12 +18,15 @@ import { TrustedKey, parseTrustedKey } from '../private/cosign-keys';
 
 /** A progress notification; messages never contain credentials or control characters. */
 export interface CopyProgressEvent {
-  readonly kind: 'manifest' | 'blob-start' | 'blob-progress' | 'blob-done' | 'blob-skipped' | 'tag' | 'retry';
+  /** `plan`: the blobs to copy are known; `total` is their bytes, `message` says how many. */
+  readonly kind: 'plan' | 'manifest' | 'blob-start' | 'blob-progress' | 'blob-done' | 'blob-skipped' | 'tag' | 'retry';
   readonly digest?: string;
   /** Bytes of this blob moved so far (blob-progress, blob-done). */
   readonly bytes?: number;
-  /** Size of this blob. */
+  /** Size of this blob; for `plan`, the bytes of all blobs to copy. */
   readonly total?: number;
+  /** `plan`: how many blobs are to be copied. */
+  readonly blobs?: number;
   readonly message?: string;
 }
 
@@ -88,6 +91,19 @@ export interface CopyImageOptions extends RegistryRoutes {
    * @default - no verification
    */
   readonly verifyKeys?: string[];
+  /**
+   * Refuse to move a destination tag that holds another digest (CopyError CONFLICT, nothing
+   * written). Without it the tag moves and the result names the digest it held before.
+   * @default false
+   */
+  readonly noClobber?: boolean;
+  /**
+   * Keep-alive connections shared with other copies (a sync of many images); the caller closes
+   * it. It trusts what it was made with (`ca`, `insecureTls`, `lookup`): give the copy the same
+   * routes.
+   * @default - a pool of the copy's own, closed when it ends
+   */
+  readonly connections?: HttpPool;
 }
 
 export interface CopyResult {
@@ -113,6 +129,8 @@ export interface CopyResult {
   readonly manifestsSkipped: number;
   /** The destination already had the digest under the tag: nothing was written. */
   readonly alreadyPresent: boolean;
+  /** The digest the destination tag held before the copy moved it to another one. */
+  readonly replacedDigest?: string;
   /** Blob bytes read from the source, every attempt and cut-short transfer included. */
   readonly bytesTransferred: number;
   /** Blobs the stop cut short (`complete: false`): their bytes are not kept, the next copy sends them whole. */
@@ -203,6 +221,7 @@ class Copier {
   private blobsMounted = 0;
   private manifestsCopied = 0;
   private manifestsSkipped = 0;
+  private replacedDigest?: string;
   private referrers?: ReferrersResult;
   private signatures?: VerificationOutcome;
 
@@ -219,11 +238,12 @@ class Copier {
     this.redactor = options.redactor ?? new Redactor();
     this.stop = new StopSignal(options.deadline, options.signal);
     // Every parallel blob holds a source GET and a destination PUT, plus HEADs and token fetches.
-    this.pool = new HttpPool({
+    this.pool = options.connections ?? new HttpPool({
       maxSockets: Math.max(concurrency * SMALL_PER_SLOT * 2 + 4, HEAD_FAN_OUT + 4),
       plainHttp: options.plainHttp ?? isLoopbackHost,
       lookup: options.lookup,
       ca: options.ca,
+      insecureTls: options.insecureTls,
     });
     const onRetry = (message: string) => this.emit({ kind: 'retry', message });
     const client = (registry: string, credentials: CredentialSource | undefined) => new RegistryClient({
@@ -277,7 +297,9 @@ class Copier {
 
   public close(): void {
     this.stop.close();
-    this.pool.close();
+    if (!this.options.connections) {
+      this.pool.close();
+    }
   }
 
   private result(image: CopiedImage, complete: boolean, alreadyPresent: boolean): CopyResult {
@@ -292,6 +314,7 @@ class Copier {
       manifestsCopied: this.manifestsCopied,
       manifestsSkipped: this.manifestsSkipped,
       alreadyPresent,
+      ...(this.replacedDigest ? { replacedDigest: this.replacedDigest } : {}),
       bytesTransferred: this.blobs.bytesTransferred,
       interrupted: complete ? [] : this.blobs.unfinished(),
       ...(this.referrers ? { referrers: this.referrers } : {}),
@@ -353,6 +376,9 @@ class Copier {
       }
       return result(true, true);
     }
+    if (this.tag && present) {
+      this.checkClobber(present.digest, root.digest);
+    }
 
     try {
       await this.copyBlobs([...tree.blobs.values()]);
@@ -384,6 +410,8 @@ class Copier {
         missing.push(d);
       }
     });
+    const total = missing.reduce((n, d) => n + d.size, 0);
+    this.emit({ kind: 'plan', blobs: missing.length, total, message: `${missing.length} blobs to copy, ${blobs.length - missing.length} already there` });
     // Small blobs cost requests, not bandwidth: four of them run in the slot of one large blob.
     await runWeighted(missing, this.concurrency * SMALL_PER_SLOT, d => (d.size < SMALL_BLOB ? 1 : SMALL_PER_SLOT), async d => {
       this.count(await this.blobs.copy(d), d);
@@ -411,7 +439,8 @@ class Copier {
       // The tag moves last, in one request, once everything under it exists.
       await this.dst.putManifest(repo, this.tag, root.bytes, root.mediaType, this.dstScopes);
       this.manifestsCopied++;
-      this.emit({ kind: 'tag', digest: root.digest, message: `${this.destRef()} -> ${root.digest}` });
+      const moved = this.replacedDigest ? ` (moved from ${this.replacedDigest})` : '';
+      this.emit({ kind: 'tag', digest: root.digest, message: `${this.destRef()} -> ${root.digest}${moved}` });
     } else {
       // Untagged copy: plan() found the root absent at the destination.
       await this.dst.putManifest(repo, root.digest, root.bytes, root.mediaType, this.dstScopes);
@@ -458,6 +487,16 @@ class Copier {
       checkStop: () => this.stop.check(),
       emit: e => this.emit(e),
     }, tree.manifests.map(m => m.digest));
+  }
+
+  /** The tag holds another digest: refused with `noClobber`, else remembered for the result. */
+  private checkClobber(held: string, incoming: string): void {
+    if (this.options.noClobber) {
+      throw new CopyError('CONFLICT',
+        `${this.destRef()} holds ${held}, not ${incoming}; refusing to move the tag (no-clobber). Copy to another tag, or drop no-clobber to move it`,
+        { registry: this.destination.registry, reference: this.destRef() });
+    }
+    this.replacedDigest = held;
   }
 
   private destRef(): string {

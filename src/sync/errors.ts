@@ -15,7 +15,9 @@ export type CopyErrorCode =
   /** The source's tag names another image than the caller expected (`expectedSourceDigest`): nothing was written. */
   | 'UNEXPECTED_DIGEST'
   /** No signature of the source digest satisfies the verification policy: nothing was written. */
-  | 'UNVERIFIED';
+  | 'UNVERIFIED'
+  /** The destination tag holds another digest and the copy was told not to move it (`noClobber`). */
+  | 'CONFLICT';
 
 /** Extra context for a {@link CopyError}. */
 export interface CopyErrorDetails {

@@ -55,6 +55,8 @@ export interface HttpPoolOptions {
   readonly lookup?: LookupFunction;
   /** CA certificates (PEM) to trust besides Node's own. @default - Node's own only */
   readonly ca?: readonly string[];
+  /** Hosts (`host[:port]`) whose certificate is not verified. @default - none */
+  readonly insecureTls?: (host: string) => boolean;
 }
 
 const MAX_REDIRECTS = 5;
@@ -78,6 +80,9 @@ export class HttpPool {
   private readonly idleTimeoutMs: number;
   private readonly plainHttp: (host: string) => boolean;
   private readonly lookup: LookupFunction;
+  private readonly insecureTls?: (host: string) => boolean;
+  /** For the hosts `insecureTls` names only (made when there are any). */
+  private readonly unverifiedHttpsAgent?: https.Agent;
 
   constructor(options: HttpPoolOptions = {}) {
     const maxSockets = options.maxSockets ?? 32;
@@ -100,6 +105,10 @@ export class HttpPool {
     this.httpsAgent = new https.Agent({ ...agentOptions, lookup, ca } as https.AgentOptions);
     this.guardedHttpAgent = new http.Agent({ ...agentOptions, lookup: guarded } as http.AgentOptions);
     this.guardedHttpsAgent = new https.Agent({ ...agentOptions, lookup: guarded, ca } as https.AgentOptions);
+    this.insecureTls = options.insecureTls;
+    if (this.insecureTls) {
+      this.unverifiedHttpsAgent = new https.Agent({ ...agentOptions, lookup, rejectUnauthorized: false } as https.AgentOptions);
+    }
   }
 
   /**
@@ -166,12 +175,22 @@ export class HttpPool {
   }
 
   /** Closes idle connections and refuses new ones. */
-  /** Closes idle connections and refuses new ones. */
   public close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
     this.guardedHttpAgent.destroy();
     this.guardedHttpsAgent.destroy();
+    this.unverifiedHttpsAgent?.destroy();
+  }
+
+  private agentFor(url: URL, secure: boolean, guarded: boolean): http.Agent {
+    if (!secure) {
+      return guarded ? this.guardedHttpAgent : this.httpAgent;
+    }
+    if (!guarded && this.unverifiedHttpsAgent && this.insecureTls!(url.host)) {
+      return this.unverifiedHttpsAgent;
+    }
+    return guarded ? this.guardedHttpsAgent : this.httpsAgent;
   }
 
   private once(
@@ -202,7 +221,7 @@ export class HttpPool {
       const req = (secure ? https : http).request(url, {
         method,
         headers: outgoing,
-        agent: guarded ? (secure ? this.guardedHttpsAgent : this.guardedHttpAgent) : (secure ? this.httpsAgent : this.httpAgent),
+        agent: this.agentFor(url, secure, guarded),
         signal,
       }, res => {
         if (settled) {

@@ -49,7 +49,9 @@ export async function deleteManifest(
 
 async function withClient<T>(ref: ImageReference, credentials: CredentialSource | undefined, options: ManifestRequestOptions,
   fn: (client: RegistryClient) => Promise<T>): Promise<T> {
-  const pool = new HttpPool({ maxSockets: 4, plainHttp: options.plainHttp ?? isLoopbackHost, lookup: options.lookup, ca: options.ca });
+  const pool = new HttpPool({
+    maxSockets: 4, plainHttp: options.plainHttp ?? isLoopbackHost, lookup: options.lookup, ca: options.ca, insecureTls: options.insecureTls,
+  });
   const redactor = options.redactor ?? new Redactor();
   const client = new RegistryClient({
     registry: ref.registry, ...routeOf(ref.registry, options), credentials, pool, signal: options.signal, redactor,

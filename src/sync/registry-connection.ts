@@ -5,7 +5,7 @@ import { Authenticator, CredentialSource } from './auth';
 import { CopyError, CopyErrorCode, describeNetworkError, stoppedFrom } from './errors';
 import { HttpPool, HttpResponse, LookupFunction, RequestRegistry, discard, readBody, sameOrigin } from './http';
 import { Redactor } from './redact';
-import { REQUEST_ATTEMPTS, Retry, RetryNotice, isRetryable, isRetryableNetworkError, isRetryableStatus, withRetries } from './retry';
+import { CONNECT_ATTEMPTS, REQUEST_ATTEMPTS, Retry, RetryNotice, isConnectError, isRetryable, isRetryableNetworkError, isRetryableStatus, withRetries } from './retry';
 
 /** Where the engine connects for each registry, and how. */
 export interface RegistryRoutes {
@@ -35,6 +35,13 @@ export interface RegistryRoutes {
    * @default - Node's own CA certificates only
    */
   readonly ca?: string[];
+  /**
+   * Registry hosts (`host[:port]`, as dialled) whose certificate is not verified: a registry
+   * with a self-signed certificate, on the user's explicit word. Hosts they redirect to are
+   * still verified.
+   * @default - every certificate is verified
+   */
+  readonly insecureTls?: (host: string) => boolean;
 }
 
 /** The host to connect to for a registry, and whether it speaks plain HTTP. */
@@ -159,6 +166,7 @@ export class RegistryConnection {
     // Credentials and tokens go to the registry's own origin (scheme, host and port), never elsewhere.
     const own = sameOrigin(url, this.base);
     let authRetries = 0;
+    let connectFailures = 0;
     return withRetries({ attempts: this.maxAttempts, signal: this.signal, onRetry: this.notify(n => `${n.reason}; retrying`) }, async ({ last }) => {
       for (;;) {
         this.throwIfStopped();
@@ -172,7 +180,9 @@ export class RegistryConnection {
           res = await this.pool.send({ method: c.method, url, headers, body: c.body, signal: this.signal, registry: this.home });
         } catch (err) {
           this.throwIfStopped();
-          if (!(err instanceof CopyError) && replayable && !last && isRetryableNetworkError(err)) {
+          // An unreachable host fails fast: one retry at most, not the whole backoff.
+          const unreachable = isConnectError(err) && ++connectFailures >= CONNECT_ATTEMPTS;
+          if (!(err instanceof CopyError) && replayable && !last && !unreachable && isRetryableNetworkError(err)) {
             return new Retry(`${c.method} ${c.what} on ${this.registry} failed (${describeNetworkError(err)})`);
           }
           throw this.networkError(err, `${c.method} ${c.what}`, replayable);
@@ -256,8 +266,9 @@ export class RegistryConnection {
       return err;
     }
     const retryable = isRetryableNetworkError(err);
+    // An unreachable host had its one retry here already: no outer loop tries it again.
     return new CopyError('NETWORK', `${what} on ${this.registry} failed: ${describeNetworkError(err)}`, {
-      registry: this.registry, retryable, retried: retryable && retried, cause: err,
+      registry: this.registry, retryable, retried: retryable && (retried || isConnectError(err)), cause: err,
     });
   }
 

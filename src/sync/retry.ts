@@ -16,6 +16,21 @@ const RETRYABLE_CODES = new Set([
   'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE', 'HPE_INVALID_CONSTANT', 'ERR_HTTP_REQUEST_TIMEOUT',
 ]);
 
+/**
+ * Failures to reach a host at all: a refused connection, an unknown name, no route. Another
+ * attempt a moment later rarely helps, so a request gets one retry for them at most
+ * ({@link CONNECT_ATTEMPTS}) instead of the full backoff, on either side of a copy.
+ */
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'ENETUNREACH', 'EHOSTUNREACH']);
+/** Attempts of one request whose connection fails before it is made (see {@link isConnectError}). */
+export const CONNECT_ATTEMPTS = 2;
+
+/** Whether an error means the host could not be reached at all (refused, unknown name, no route). */
+export function isConnectError(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return code !== undefined && CONNECT_CODES.has(code);
+}
+
 /** What an attempt returns to ask for another one. */
 export class Retry {
   /**

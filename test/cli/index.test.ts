@@ -1,5 +1,6 @@
 import { execFile } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { amplifyingIndex, serveGraph, startFakeRegistry, startServer } from '../support/hostile';
 import { buildImage, buildIndex, expectImage, pushImage, readManifest } from '../support/images';
@@ -21,7 +22,9 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
     throw new Error(`fails: ${BIN} is missing; build the bundles first with 'npx projen bundle' (npm test does)`);
   }
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+    // No docker config unless a test gives one: the machine's own stays out of the tests.
+    const hermetic = { ...process.env, DOCKER_CONFIG: path.join(os.tmpdir(), 'byoc-cli-no-docker-config'), ...env };
+    execFile(process.execPath, [BIN, ...args], { env: hermetic, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -45,11 +48,54 @@ describe('the cdk-byoc-artifacts command', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('cdk-byoc-artifacts copy SRC DST');
     expect(r.stdout).toContain('cdk-byoc-artifacts lifecycle preview POLICY.json IMAGES.json');
+    expect(r.stdout).toContain('cdk-byoc-artifacts sync CONFIG [--dry-run]');
+    expect(r.stdout).toContain('cdk-byoc-artifacts --version');
+  });
+
+  test('prints the package version with --version and exits 0', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+    const r = await cli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${version}\n`);
+  });
+
+  test('syncs from a YAML config with the YAML parser of its own side bundle', async () => {
+    const img = buildImage();
+    await pushImage(source, 'yaml/app', 'v1', img);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'byoc-cli-sync-'));
+    try {
+      const config = path.join(dir, 'release.yaml');
+      fs.writeFileSync(config, `images:\n  - source: ${source.host}/yaml/app\n    destination: ${source.host}/yaml/copy\n    tags: [v1]\n`);
+      const r = await cli(['sync', config]);
+      expect(r.stderr).toContain('1 images: 1 copied');
+      expect(r.code).toBe(0);
+      expect((await readManifest(source, 'yaml/copy', 'v1'))?.digest).toBe(img.digest);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('loads neither the AWS SDK, the YAML parser nor aws-cdk-lib for --version or a copy between registries that are not ECR', async () => {
+    const img = buildImage();
+    await pushImage(source, 'startup/app', 'v1', img);
+    const script = [
+      `const { main } = require(${JSON.stringify(BIN)});`,
+      'const io = { stdout: process.stdout, stderr: process.stderr, env: {} };',
+      `main(['--version'], io).then(() => main(['copy', ${JSON.stringify(`${source.host}/startup/app:v1`)}, ${JSON.stringify(`${source.host}/startup/copy`)}], io))`,
+      '  .then((code) => console.log(JSON.stringify({ code, loaded: Object.keys(require.cache).filter((f) => /ecr-sdk|yaml|aws-cdk-lib|@aws-sdk/.test(f)) })));',
+    ].join('\n');
+    const r = await new Promise<Run>((resolve) => {
+      execFile(process.execPath, ['-e', script], { timeout: 60_000 }, (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }));
+    });
+    const last = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(last).toEqual({ code: 0, loaded: [] });
+    expect(fs.existsSync(path.join(path.dirname(BIN), 'ecr-sdk.js'))).toBe(true);
   });
 
   test.each([
     [[], 'missing command'],
-    [['sync'], 'unknown command "sync"'],
+    [['mirror'], 'unknown command "mirror"'],
+    [['sync'], 'sync: CONFIG is required'],
     [['lifecycle', 'apply'], 'unknown lifecycle command "apply"'],
   ])('fails with exit status 2 and the usage for %j', async (args, message) => {
     const r = await cli(args);

@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
+import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
@@ -9,6 +10,7 @@ import {
   allBlobs, blobExists, buildArtifact, buildImage, buildIndex, BuiltImage, expectImage, listTags, MEDIA_TYPES,
   pushImage, randomStream, readBlob, readManifest, sha256, uploadBlob, uploadStreamedBlob,
 } from './images';
+import { startLatencyProxy } from './latency-proxy';
 import { requireTool, startRegistry, stopAll, TestRegistry } from './registry';
 import { decodeJwt, verifyJwtSignature } from './token-server';
 
@@ -181,6 +183,46 @@ describe('startRegistry', () => {
     expect(expired.status).toBe(401);
     expect(expired.headers['www-authenticate']).toContain('error="invalid_token"');
     await reg.stop();
+  });
+
+  test('serves HTTPS with a certificate of the per-run CA when tls is set, and nothing over plain HTTP', async () => {
+    const reg = await startRegistry({ tls: true, auth: 'basic' });
+    expect(reg.url).toBe(`https://${reg.host}`);
+    const status = await new Promise<number>((resolve, reject) => {
+      https.get(`${reg.url}/v2/`, { ca: reg.tls!.ca, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    expect(status).toBe(401);
+    await expect(new Promise((resolve, reject) => {
+      https.get(`${reg.url}/v2/`, { agent: false }, resolve).on('error', reject);
+    })).rejects.toThrow(/self-signed certificate in certificate chain|unable to verify/);
+    expect((await raw(`http://${reg.host}/v2/`)).status).toBe(400);
+    expect(fs.readdirSync(reg.tls!.certDir)).toEqual(['ca.crt']);
+    const img = buildImage();
+    await pushImage(reg, 'tls/app', 'v1', img);
+    await expectImage(reg, 'tls/app', 'v1', img);
+    await reg.stop();
+  });
+
+  test('answers through a latency proxy one round-trip time later, byte for byte', async () => {
+    const reg = await startRegistry();
+    const proxy = await startLatencyProxy(reg.host, 40);
+    try {
+      const img = buildImage({ layers: [300_000] });
+      await pushImage(reg, 'latency/app', 'v1', img);
+      const started = Date.now();
+      const res = await raw(`http://${proxy.host}/v2/latency/app/manifests/v1`, { headers: { accept: img.mediaType } });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(40);
+      expect(res.status).toBe(200);
+      expect(sha256(res.body)).toBe(img.digest);
+      const layer = [...img.blobs.keys()].find((d) => img.blobs.get(d)!.length > 1000)!;
+      expect((await raw(`http://${proxy.host}/v2/latency/app/blobs/${layer}`)).body.equals(img.blobs.get(layer)!)).toBe(true);
+    } finally {
+      await proxy.stop();
+      await reg.stop();
+    }
   });
 
   test('removes its storage and frees its port when stopped', async () => {

@@ -1,8 +1,10 @@
 import * as crypto from 'crypto';
 import * as http from 'http';
+import * as https from 'https';
 import * as net from 'net';
 import { RegistryTarget } from './images';
 import { RegistryAuth, RegistryCredentials } from './registry';
+import { bedTls, registerTlsHost, unregisterTlsHost } from './tls';
 
 /**
  * A fault-injecting HTTP proxy in front of a test registry. Clients talk to `proxy.host` as if it
@@ -30,6 +32,9 @@ import { RegistryAuth, RegistryCredentials } from './registry';
  * A fault applies to requests that match `match` (method, and a regular expression over the path
  * and query), `times` times (default: every matching request). Body faults (reset on a response,
  * truncate, corrupt) only count on responses that have a body (status 200 or 206).
+ *
+ * In front of a TLS registry (one with `tls`), the proxy and its redirect host speak HTTPS with the
+ * bed's certificate, and a reset is an abrupt close of the connection.
  *
  * The proxy runs on the test's own event loop: run child processes that talk through it
  * asynchronously (`execFile`, not `execFileSync`), or they wait for an answer that never comes.
@@ -76,6 +81,8 @@ export interface FaultProxy extends RegistryTarget {
   readonly password?: string;
   /** 'localhost:PORT2', where redirected blob GETs go. */
   readonly redirectHost: string;
+  /** In front of a TLS registry: the bed's CA. */
+  readonly tls?: { readonly ca: string; readonly certDir: string };
   readonly requests: ProxyRequestRecord[];
   /** Replaces the faults (an empty list makes the proxy a plain pass-through). */
   setFaults(f: Fault[]): void;
@@ -88,6 +95,7 @@ export interface FaultProxy extends RegistryTarget {
 }
 
 interface ProxyTarget extends RegistryTarget {
+  readonly tls?: { readonly ca: string; readonly certDir: string };
   credentials?(): (registry: string) => Promise<RegistryCredentials | undefined>;
 }
 
@@ -106,12 +114,15 @@ const BLOB_GET = /^\/v2\/(.+)\/blobs\/(sha256:[a-f0-9]{64})(\?.*)?$/;
 export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> {
   const [targetHostname, targetPortText] = splitHost(target.host);
   const targetPort = Number(targetPortText);
-  const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const tls = target.tls;
+  const protocol = tls ? 'https' : 'http';
+  const client: { request: typeof http.request } = tls ? https : http;
+  const upstreamAgent = tls ? new https.Agent({ keepAlive: true, maxSockets: 64, ca: tls.ca }) : new http.Agent({ keepAlive: true, maxSockets: 64 });
   const requests: ProxyRequestRecord[] = [];
   let faults: ActiveFault[] = [];
   const expiredTokens = new Set<string>();
   const signedUrls = new Map<string, { path: string; authorization?: string }>();
-  const challenge = await fetchChallenge(targetHostname, targetPort);
+  const challenge = await fetchChallenge(targetHostname, targetPort, tls?.ca);
   const sockets = new Set<net.Socket>();
 
   const take = (req: http.IncomingMessage, kinds?: Fault['kind'][]): ActiveFault | undefined => {
@@ -142,13 +153,13 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
       headers,
       agent: upstreamAgent,
     };
-    const upstream = http.request(options, (up) => {
+    const upstream = client.request(options, (up) => {
       const status = up.statusCode ?? 502;
       const outHeaders = { ...up.headers };
       delete outHeaders.connection;
       delete outHeaders['keep-alive'];
       if (typeof outHeaders.location === 'string') {
-        outHeaders.location = outHeaders.location.replace(`http://${target.host}`, `http://${proxyHost}`);
+        outHeaders.location = outHeaders.location.replace(`${protocol}://${target.host}`, `${protocol}://${proxyHost}`);
       }
       const bodyFault = fault && ['reset-mid-body', 'truncate', 'corrupt'].includes(fault.kind) && !hasBody(req);
       const applies = bodyFault && (status === 200 || status === 206) && req.method !== 'HEAD';
@@ -176,7 +187,7 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
           const finish = () => {
             if (!socket) return;
             if (fault!.kind === 'truncate') socket.end();
-            else socket.resetAndDestroy();
+            else reset(socket);
           };
           if (part.length > 0) {
             res.write(part, finish);
@@ -212,7 +223,7 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
         record.requestBytes += part.length;
         upstream.write(part);
         upstream.destroy();
-        req.socket.resetAndDestroy();
+        reset(req.socket);
         return;
       }
       record.requestBytes += chunk.length;
@@ -238,7 +249,10 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
     return record;
   };
 
-  const server = http.createServer((req, res) => {
+  const createServer = (handler: http.RequestListener): http.Server => (tls
+    ? https.createServer({ cert: bedTls().cert, key: bedTls().key }, handler)
+    : http.createServer(handler));
+  const server = createServer((req, res) => {
     const record = recordRequest(req, 'proxy');
     record.uploadId = UPLOAD_ID.exec(req.url ?? '')?.[1];
     const presented = req.headers.authorization;
@@ -275,7 +289,7 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
       const id = crypto.randomBytes(16).toString('hex');
       signedUrls.set(id, { path: req.url ?? '', authorization: req.headers.authorization });
       const digest = BLOB_GET.exec(req.url ?? '')![2];
-      const location = `http://${redirectHost}/blobs/${digest}?X-Amz-Expires=900&X-Amz-Signature=${id}`;
+      const location = `${protocol}://${redirectHost}/blobs/${digest}?X-Amz-Expires=900&X-Amz-Signature=${id}`;
       return answerAfterBody(307, { Location: location }, undefined);
     }
     const tagPut = /^\/v2\/(.+)\/manifests\/([^/?]+)$/.exec(req.url ?? '');
@@ -283,7 +297,7 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
       req.pause();
       const headers: http.OutgoingHttpHeaders = { host: target.host, accept: MANIFEST_TYPES };
       if (presented !== undefined) headers.authorization = presented;
-      const head = http.request({ host: targetHostname, port: targetPort, method: 'HEAD', path: req.url, headers, agent: upstreamAgent }, (r) => {
+      const head = client.request({ host: targetHostname, port: targetPort, method: 'HEAD', path: req.url, headers, agent: upstreamAgent }, (r) => {
         r.resume();
         if (r.statusCode === 200) {
           const message = `The image tag '${tagPut[2]}' already exists in the '${tagPut[1]}' repository and cannot be overwritten because the repository is immutable.`;
@@ -332,9 +346,9 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
     }
     return forward(req, res, record, signed.path, undefined, signed.authorization);
   };
-  const redirect = http.createServer(serveRedirect);
+  const redirect = createServer(serveRedirect);
   // 'localhost' may resolve to ::1 first on some machines: listen there too when IPv6 is up.
-  const redirect6 = http.createServer(serveRedirect);
+  const redirect6 = createServer(serveRedirect);
 
   for (const s of [server, redirect, redirect6]) {
     s.keepAliveTimeout = 10_000;
@@ -348,10 +362,15 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
   await listen(redirect6, redirectPort, '::1').catch(() => undefined);
   proxyHost = `127.0.0.1:${port}`;
   redirectHost = `localhost:${redirectPort}`;
+  if (tls) {
+    registerTlsHost(proxyHost);
+    registerTlsHost(redirectHost);
+  }
 
   return {
     host: proxyHost,
-    url: `http://${proxyHost}`,
+    url: `${protocol}://${proxyHost}`,
+    tls,
     auth: target.auth,
     username: target.username,
     password: target.password,
@@ -384,6 +403,10 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
     stop: async () => {
       for (const socket of sockets) socket.destroy();
       upstreamAgent.destroy();
+      if (tls) {
+        unregisterTlsHost(proxyHost);
+        unregisterTlsHost(redirectHost);
+      }
       await Promise.all([server, redirect, redirect6].map((s) => new Promise<void>((resolve) => {
         if (!s.listening) return resolve();
         s.close(() => resolve());
@@ -424,9 +447,18 @@ function splitHost(host: string): [string, string] {
   return [host.slice(0, i), host.slice(i + 1)];
 }
 
-async function fetchChallenge(hostname: string, port: number): Promise<string> {
+/** A connection reset (TCP RST); over TLS, where the socket is not the TCP handle, an abrupt close. */
+function reset(socket: net.Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
+  }
+}
+
+async function fetchChallenge(hostname: string, port: number, ca?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: hostname, port, path: '/v2/', agent: false }, (res) => {
+    const req = (ca ? https : http).get({ host: hostname, port, path: '/v2/', agent: false, ca }, (res) => {
       res.resume();
       resolve(String(res.headers['www-authenticate'] ?? ''));
     });

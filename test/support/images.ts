@@ -1,5 +1,6 @@
 import * as crypto from 'crypto';
 import * as http from 'http';
+import * as https from 'https';
 import { Readable, Transform } from 'stream';
 import * as zlib from 'zlib';
 import { RegistryAuth } from './registry';
@@ -33,6 +34,10 @@ export const MANIFEST_ACCEPT = [
 /** The registry as the image client needs it (a `TestRegistry`, or a proxy in front of one). */
 export interface RegistryTarget {
   readonly host: string;
+  /** 'https://...' for a TLS registry; default 'http://' + host. */
+  readonly url?: string;
+  /** A TLS registry's CA certificate (PEM). */
+  readonly tls?: { readonly ca: string };
   readonly auth: RegistryAuth;
   readonly username?: string;
   readonly password?: string;
@@ -464,6 +469,17 @@ interface ClientResponse {
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+const tlsAgents = new Map<string, https.Agent>();
+
+/** One keep-alive HTTPS agent per CA. */
+function tlsAgent(ca: string): https.Agent {
+  let found = tlsAgents.get(ca);
+  if (!found) {
+    found = new https.Agent({ keepAlive: true, maxSockets: 16, ca });
+    tlsAgents.set(ca, found);
+  }
+  return found;
+}
 
 class TinyClient {
   private readonly tokens = new Map<string, string>();
@@ -516,12 +532,14 @@ class TinyClient {
 
   private send(method: string, pathOrUrl: string, opts: { headers?: Record<string, string>; body?: Buffer | Readable },
     authorization: string | undefined, retried = false): Promise<ClientResponse> {
-    const url = new URL(pathOrUrl, `http://${this.reg.host}`);
+    const url = new URL(pathOrUrl, this.reg.url ?? `http://${this.reg.host}`);
     const headers: Record<string, string> = { ...opts.headers };
     if (authorization && url.host === this.reg.host) headers.Authorization = authorization;
     if (Buffer.isBuffer(opts.body)) headers['Content-Length'] = String(opts.body.length);
     return new Promise((resolve, reject) => {
-      const req = http.request(url, { method, headers, agent }, (res) => {
+      const secure = url.protocol === 'https:';
+      const via = secure ? (this.reg.tls ? tlsAgent(this.reg.tls.ca) : https.globalAgent) : agent;
+      const req = (secure ? https : http).request(url, { method, headers, agent: via }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

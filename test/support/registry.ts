@@ -2,9 +2,11 @@ import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
+import * as https from 'https';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { bedTls, registerTlsHost, unregisterTlsHost } from './tls';
 import { startTokenServer, TokenServer } from './token-server';
 
 /**
@@ -37,13 +39,17 @@ export interface StartRegistryOptions {
   readonly tokenTtlSeconds?: number;
   /** Token auth only: anonymous clients may pull every repository, as from public images on Docker Hub (default false). */
   readonly anonymousPull?: boolean;
+  /** Serve HTTPS with the bed's per-run CA (see tls.ts) instead of plain HTTP (default false). */
+  readonly tls?: boolean;
 }
 
 export interface TestRegistry {
   /** '127.0.0.1:PORT' */
   readonly host: string;
-  /** 'http://127.0.0.1:PORT' */
+  /** 'http://127.0.0.1:PORT', or 'https://...' for a TLS registry. */
   readonly url: string;
+  /** TLS registries: the CA certificate (PEM) clients trust, and a directory holding it (for `--src-cert-dir`). */
+  readonly tls?: { readonly ca: string; readonly certDir: string };
   readonly auth: RegistryAuth;
   /** For basic and token auth: an account with pull, push and delete. */
   readonly username?: string;
@@ -74,6 +80,8 @@ interface RunningRegistry {
   storageDir: string;
   tokenServer?: TokenServer;
   stopped: boolean;
+  /** The host a TLS registry registered (see tls.ts). */
+  tlsHost?: string;
 }
 
 /** Throws a clear error when a command-line tool the bed needs is not on PATH. */
@@ -93,7 +101,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   const auth = options.auth ?? 'none';
   requireTool('docker-registry');
   if (auth === 'basic') requireTool('htpasswd');
-  if (auth === 'token') requireTool('openssl');
+  if (auth === 'token' || options.tls) requireTool('openssl');
   installExitHooks();
 
   let lastError: Error | undefined;
@@ -158,6 +166,7 @@ async function startOnce(auth: RegistryAuth, options: StartRegistryOptions): Pro
       ].join('\n');
     }
 
+    const tls = options.tls ? bedTls() : undefined;
     const debug = !!process.env.DEBUG_REGISTRY;
     const dataDir = path.join(storageDir, 'data');
     fs.mkdirSync(dataDir);
@@ -183,6 +192,7 @@ async function startOnce(auth: RegistryAuth, options: StartRegistryOptions): Pro
       `  secret: ${crypto.randomBytes(16).toString('hex')}`,
       '  headers:',
       '    X-Content-Type-Options: [nosniff]',
+      ...(tls ? ['  tls:', `    certificate: ${tls.certFile}`, `    key: ${tls.keyFile}`] : []),
       authConfig,
     ].join('\n'));
 
@@ -202,7 +212,8 @@ async function startOnce(auth: RegistryAuth, options: StartRegistryOptions): Pro
     });
     watchdog.unref();
     (watchdog.stdin as unknown as net.Socket | null)?.unref?.();
-    const entry: RunningRegistry = { child, watchdog, storageDir, tokenServer, stopped: false };
+    const entry: RunningRegistry = { child, watchdog, storageDir, tokenServer, stopped: false, tlsHost: tls ? host : undefined };
+    if (tls) registerTlsHost(host);
     running.add(entry);
     // A forgotten registry must not keep the test process alive; the exit hook kills it.
     child.unref();
@@ -210,7 +221,7 @@ async function startOnce(auth: RegistryAuth, options: StartRegistryOptions): Pro
     (child.stderr as unknown as net.Socket | null)?.unref?.();
 
     try {
-      await waitReady(host, child, () => output);
+      await waitReady(host, child, () => output, tls?.ca);
     } catch (e) {
       await stopRunning(entry);
       throw e;
@@ -219,7 +230,8 @@ async function startOnce(auth: RegistryAuth, options: StartRegistryOptions): Pro
     const user = username !== undefined && password !== undefined ? { username, password } : undefined;
     return {
       host,
-      url: `http://${host}`,
+      url: `${tls ? 'https' : 'http'}://${host}`,
+      tls: tls ? { ca: tls.ca, certDir: tls.certDir } : undefined,
       auth,
       username,
       password,
@@ -238,14 +250,15 @@ async function startOnce(auth: RegistryAuth, options: StartRegistryOptions): Pro
   }
 }
 
-async function waitReady(host: string, child: ChildProcess, output: () => string): Promise<void> {
+async function waitReady(host: string, child: ChildProcess, output: () => string, ca?: string): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`fails to start docker-registry on ${host} (exit ${child.exitCode ?? child.signalCode}): ${output().trim()}`);
     }
     const status = await new Promise<number | undefined>((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port: Number(host.split(':')[1]), path: '/v2/', agent: false, timeout: 1000 }, (res) => {
+      const options = { host: '127.0.0.1', port: Number(host.split(':')[1]), path: '/v2/', agent: false, timeout: 1000, ca };
+      const req = (ca ? https : http).get(options, (res) => {
         res.resume();
         resolve(res.statusCode);
       });
@@ -273,6 +286,7 @@ async function stopRunning(entry: RunningRegistry): Promise<void> {
     });
   }
   await entry.tokenServer?.stop();
+  if (entry.tlsHost) unregisterTlsHost(entry.tlsHost);
   fs.rmSync(entry.storageDir, { recursive: true, force: true });
   // Only now: should this process die before this line, the exit hooks or the watchdog still clean up.
   // Killed rather than released: it must not act on a process id that may have been reused.
