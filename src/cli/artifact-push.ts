@@ -4,11 +4,11 @@
  */
 import { ImageReference, formatImageReference, parseImageReference } from '../image-reference';
 import { CopyError, CredentialSource, Redactor, RegistryCredentials, resolveDigest } from '../sync';
-import { PushArtifactResult, PushableArtifact, pushArtifact } from '../sync/push';
 import { Io, UsageError } from './args';
 import { Closeable, DESTINATION_SIDE, SideCredentials, parseCreds } from './credentials';
 import { DockerConfig, defaultDockerConfigPath } from './docker-config';
 import { reportFailure as writeFailure } from './failure';
+import { PushArtifactResult, PushableArtifact, pushArtifact } from '../sync/push';
 
 export interface PushTarget {
   readonly destination: ImageReference;
