@@ -12,3 +12,5 @@ export * from './customer-ready-synthesizer';
 export * from './upstream-registry';
 export * from './pull-through-cache';
 export * from './tenant-import';
+export * from './tenant-chart';
+export * from './tenant-bundle';
