@@ -37,6 +37,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // The copy engine's only dependencies. The Lambda and the CLI ship as esbuild bundles that
     // contain them (assets/), so the package itself depends on nothing but the CDK.
     '@aws-sdk/client-ecr',
+    // The deploy-time push of a chart or bundle packed at synth reads its archive asset from S3.
+    '@aws-sdk/client-s3',
     '@aws-sdk/client-sts',
     '@types/node@^22',
     '@aws-sdk/client-secrets-manager',

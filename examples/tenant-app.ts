@@ -2,7 +2,8 @@
  * The vendor's tenant account: one repository of component images, an image built from
  * `examples/component/`, the pull role two customer install accounts assume, and the third-party
  * images installs use without ever pulling from Docker Hub: a Docker Hub pull-through cache (with
- * its repository creation template) and a pinned import of a public nginx image.
+ * its repository creation template) and a pinned import of a public nginx image; and a Helm chart
+ * from source, packed at synth time and pushed at deploy time.
  *
  * Synthesize it offline (from the repository root):
  *   CDK_DISABLE_VERSION_CHECK=1 npx cdk synth --app 'npx tsx examples/tenant-app.ts' -o cdk.out/tenant --quiet
@@ -23,6 +24,7 @@ import { Construct } from 'constructs';
 import { EcrAccessRole } from '../src/ecr-access-role';
 import { ImageSource } from '../src/image-source';
 import { PullThroughCache } from '../src/pull-through-cache';
+import { TenantChart } from '../src/tenant-chart';
 import { TenantImport } from '../src/tenant-import';
 import { TenantRepository } from '../src/tenant-repository';
 import { UpstreamRegistry } from '../src/upstream-registry';
@@ -42,12 +44,16 @@ export const DOCKER_HUB_SECRET_NAME = 'ecr-pullthroughcache/docker-hub';
 /** The public image imported into the tenant; installs sync it from there like any component. */
 export const NGINX_IMAGE = 'public.ecr.aws/nginx/nginx:1.27';
 
+/** The chart packed from source (the test suite's chart: Helm's loader rules in one directory). */
+export const WEB_CHART_DIRECTORY = path.join(__dirname, '..', 'test', 'fixtures', 'charts', 'web');
+
 /** The tenant stack: repository, component image, and the installs' pull role. */
 export class TenantStack extends Stack {
   public readonly repository: TenantRepository;
   public readonly accessRole: EcrAccessRole;
   public readonly dockerHubCache: PullThroughCache;
   public readonly nginx: TenantImport;
+  public readonly webChart: TenantChart;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -87,12 +93,19 @@ export class TenantStack extends Stack {
     this.nginx = thirdParty.importImage('Nginx', { source: ImageSource.fromRegistry(NGINX_IMAGE), expectedDigest: nginxDigest });
     this.accessRole.addRepository(thirdParty);
 
+    // A Helm chart from source: packed at synth time without helm, pushed at deploy time under its
+    // version, pinned to the digest computed at synth.
+    const charts = new TenantRepository(this, 'Charts', { repositoryName: 'acme/web' });
+    this.webChart = charts.addChart('Web', { directory: WEB_CHART_DIRECTORY });
+    this.accessRole.addRepository(charts);
+
     new CfnOutput(this, 'RepositoryUri', { value: this.repository.repositoryUri });
     new CfnOutput(this, 'ImageUri', { value: image.imageUri });
     new CfnOutput(this, 'AccessRoleArn', { value: this.accessRole.roleArn });
     new CfnOutput(this, 'ExternalId', { value: this.accessRole.externalId });
     new CfnOutput(this, 'DockerHubCachePrefix', { value: this.dockerHubCache.repositoryPrefix });
     new CfnOutput(this, 'NginxImageUri', { value: this.nginx.imageUri });
+    new CfnOutput(this, 'WebChartReference', { value: this.webChart.chartReference });
   }
 }
 

@@ -24,6 +24,11 @@ export const SourceKinds = {
   ECR: 'Ecr',
   /** Any other OCI registry, anonymous or with a username/password kept in Secrets Manager. */
   REGISTRY: 'Registry',
+  /**
+   * An artifact packed at synth time (`TenantRepository.addChart` / `addBundle`): an `oci-archive`
+   * (its OCI image layout as one tar file) in S3, pushed with its expected manifest digest.
+   */
+  OCI_ARCHIVE: 'OciArchive',
 } as const;
 
 export type SourceKind = typeof SourceKinds[keyof typeof SourceKinds];
@@ -31,8 +36,15 @@ export type SourceKind = typeof SourceKinds[keyof typeof SourceKinds];
 /** Resource property keys (`ResourceProperties` of the CloudFormation event). */
 export const Props = {
   SOURCE_KIND: 'SourceKind',
-  /** `host/repository:tag` or `host/repository@sha256:...` (digest wins when both are given). */
+  /**
+   * `host/repository:tag` or `host/repository@sha256:...` (digest wins when both are given).
+   * Absent for an OCI archive, whose `ExpectedSourceDigest` names the artifact.
+   */
   SOURCE_IMAGE: 'SourceImage',
+  /** OCI archive only: the S3 bucket of the archive (a file asset). */
+  SOURCE_BUCKET: 'SourceBucket',
+  /** OCI archive only: the archive's object key; the function may read this object only. */
+  SOURCE_OBJECT_KEY: 'SourceObjectKey',
   /** Tenant ECR only: the source repository ARN, the only resource the pull session may read. */
   SOURCE_REPOSITORY_ARN: 'SourceRepositoryArn',
   /** Tenant ECR only: the access role to assume. */
@@ -83,7 +95,9 @@ export const Attributes = {
 /** The typed view of the resource properties, after the handler has parsed them. */
 export interface ImageSyncResourceProperties {
   readonly SourceKind: string;
-  readonly SourceImage: string;
+  readonly SourceImage?: string;
+  readonly SourceBucket?: string;
+  readonly SourceObjectKey?: string;
   readonly SourceRepositoryArn?: string;
   readonly AccessRoleArn?: string;
   readonly ExternalId?: string;

@@ -1,13 +1,14 @@
 import { BatchDeleteImageCommand, DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { STACK_ID_ENV } from './image-sync-contract';
-import { HandlerDependencies } from './image-sync-handler/dependencies';
+import { HandlerDependencies, objectReader } from './image-sync-handler/dependencies';
 import { handleEvent, IsCompleteResponse, OnEventResponse } from './image-sync-handler/handler';
 import { ImageSyncEvent } from './image-sync-handler/request';
 import { AwsCredentials } from './sync';
 
-/** Attempts of one STS or ECR call: 10, not the SDK's 3, so a fleet-wide burst backs off (docs/scaling.md). */
+/** Attempts of one STS, ECR or S3 call: 10, not the SDK's 3, so a fleet-wide burst backs off (docs/scaling.md). */
 export const AWS_MAX_ATTEMPTS = 10;
 
 /** The handler's dependencies from SDK clients; tests and the demo override `dial`/`plainHttp` for loopback registries. */
@@ -15,6 +16,7 @@ export function createDependencies(overrides: Partial<HandlerDependencies> = {})
   const region = overrides.region ?? process.env.AWS_REGION ?? 'us-east-1';
   const sts = new STSClient({ region, maxAttempts: AWS_MAX_ATTEMPTS });
   const secretsManager = new SecretsManagerClient({ region });
+  const s3 = new S3Client({ region, maxAttempts: AWS_MAX_ATTEMPTS });
   const ecrClients = new Map<string, ECRClient>();
   // A pull session's client serves one copy: its token must not outlive the invocation.
   const client = (r: string, credentials?: AwsCredentials) => new ECRClient({ region: r, credentials, maxAttempts: AWS_MAX_ATTEMPTS });
@@ -43,6 +45,7 @@ export function createDependencies(overrides: Partial<HandlerDependencies> = {})
       };
     },
     readSecret: async (secretId) => (await secretsManager.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString,
+    readObject: objectReader((Bucket, Key) => s3.send(new GetObjectCommand({ Bucket, Key }))),
     ...overrides,
   };
 }
@@ -51,10 +54,7 @@ export function createDependencies(overrides: Partial<HandlerDependencies> = {})
 let deps: HandlerDependencies | undefined;
 
 /** The provider framework's `onEvent` and `isComplete` handler (one function serves both phases). */
-export async function handler(
-  event: ImageSyncEvent,
-  context: { getRemainingTimeInMillis(): number },
-): Promise<OnEventResponse | IsCompleteResponse> {
+export async function handler(event: ImageSyncEvent, context: { getRemainingTimeInMillis(): number }): Promise<OnEventResponse | IsCompleteResponse> {
   deps ??= createDependencies();
   return handleEvent(event, deps, () => context.getRemainingTimeInMillis());
 }

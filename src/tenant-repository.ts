@@ -10,6 +10,8 @@ import {
 } from './private/secure-repository';
 import { checkAccountId, checkNonEmpty, checkOrganizationId, isToken, ValidationProblems } from './private/validation';
 import { SecureRepositoryProps } from './repository-props';
+import { TenantBundle, TenantBundleOptions } from './tenant-bundle';
+import { TenantChart, TenantChartOptions } from './tenant-chart';
 import { TenantImage, TenantImageSource } from './tenant-image';
 import { TenantImport, TenantImportOptions } from './tenant-import';
 
@@ -178,6 +180,38 @@ export class TenantRepository extends SecureRepositoryBase {
     const imported = new TenantImport(this, id, { ...options, repository: this });
     this.tags.set(imported.imageTag, id);
     return imported;
+  }
+
+  /**
+   * Packs a Helm chart from source (a chart directory or a packaged `.tgz`) at synth time into
+   * Helm's OCI artifact and pushes it into this repository at deploy time, under the chart version
+   * (`+` as `_`), pinned to the digest computed at synth. No helm and no docker are needed.
+   *
+   * @param id construct id of the chart
+   * @param options the chart `directory` (or `.tgz`)
+   */
+  public addChart(id: string, options: TenantChartOptions): TenantChart {
+    const chart = new TenantChart(this, id, { ...options, repository: this });
+    this.checkTagUnused(chart.imageTag, 'TenantChart');
+    this.tags.set(chart.imageTag, id);
+    return chart;
+  }
+
+  /**
+   * Packs files (a directory or a list) at synth time into an OCI artifact with an `artifactType`,
+   * in the layout ORAS writes, and pushes it into this repository at deploy time under the `tag`,
+   * pinned to the digest computed at synth.
+   *
+   * @param id construct id of the bundle
+   * @param options the `directory` or `files`, the `artifactType` and the `tag`
+   */
+  public addBundle(id: string, options: TenantBundleOptions): TenantBundle {
+    if (typeof options.tag === 'string') {
+      this.checkTagUnused(options.tag, 'TenantBundle');
+    }
+    const bundle = new TenantBundle(this, id, { ...options, repository: this });
+    this.tags.set(bundle.imageTag, id);
+    return bundle;
   }
 
   private addSource(id: string, source: TenantImageSource, tag: string | undefined): TenantImage {

@@ -29,7 +29,7 @@ const EMPTY_CONFIG = Buffer.from('{}');
 const MAX_BUNDLE_FILE_SIZE = 1024 * 1024 * 1024;
 const MAX_BUNDLE_SIZE = 4 * 1024 * 1024 * 1024;
 /** `type/subtype` (RFC 6838). */
-const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+export const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 
 /** A bundle that cannot be built as asked. */
 export class BundleError extends Error {}

@@ -80,18 +80,18 @@ export function artifactOf(manifest: Buffer, blobs: Buffer[], tag: string): OciA
 /** The tag rule of the distribution spec. */
 export const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
+/** One file of an OCI image layout: its path inside the layout and its bytes. */
+export interface OciLayoutFile {
+  readonly name: string;
+  readonly data: Buffer;
+}
+
 /**
- * Writes the artifact as an OCI image layout (`oci-layout`, `index.json` naming it with its tag,
- * `blobs/sha256/...`), replacing what the directory held. The same artifact gives the same files.
+ * The files of the artifact's OCI image layout: `oci-layout`, `index.json` naming it with its
+ * tag, then `blobs/sha256/...` (blobs by digest, the manifest last). The same artifact gives
+ * the same files in the same order.
  */
-export function writeOciLayout(artifact: OciArtifact, dir: string): void {
-  fs.rmSync(dir, { recursive: true, force: true });
-  const blobDir = path.join(dir, 'blobs', 'sha256');
-  fs.mkdirSync(blobDir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  for (const [digest, bytes] of [...artifact.blobs, [artifact.digest, artifact.manifest] as const]) {
-    fs.writeFileSync(path.join(blobDir, digest.slice('sha256:'.length)), bytes);
-  }
+export function ociLayoutFiles(artifact: OciArtifact): OciLayoutFile[] {
   const index = {
     schemaVersion: 2,
     mediaType: OCI_INDEX,
@@ -102,5 +102,26 @@ export function writeOciLayout(artifact: OciArtifact, dir: string): void {
       annotations: { [ANNOTATION_REF_NAME]: artifact.tag },
     }],
   };
-  fs.writeFileSync(path.join(dir, 'index.json'), goJson(index));
+  const blob = (digest: string, data: Buffer) => ({ name: `blobs/sha256/${digest.slice('sha256:'.length)}`, data });
+  return [
+    { name: 'oci-layout', data: Buffer.from(OCI_LAYOUT) },
+    { name: 'index.json', data: goJson(index) },
+    ...[...artifact.blobs].sort(([a], [b]) => compareBytes(a, b)).map(([digest, data]) => blob(digest, data)),
+    blob(artifact.digest, artifact.manifest),
+  ];
+}
+
+/** The `oci-layout` file's content. */
+export const OCI_LAYOUT = '{"imageLayoutVersion":"1.0.0"}';
+
+/**
+ * Writes the artifact as an OCI image layout (`oci-layout`, `index.json` naming it with its tag,
+ * `blobs/sha256/...`), replacing what the directory held. The same artifact gives the same files.
+ */
+export function writeOciLayout(artifact: OciArtifact, dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+  for (const file of ociLayoutFiles(artifact)) {
+    fs.writeFileSync(path.join(dir, ...file.name.split('/')), file.data);
+  }
 }

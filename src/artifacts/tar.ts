@@ -136,6 +136,19 @@ export function readTarGz(archive: Buffer, options: ReadTarOptions): ReadEntry[]
   return readTar(tar, options.maxEntries);
 }
 
+/**
+ * The entries of an uncompressed tar archive (ustar, PAX and GNU long names), such as an
+ * `oci-archive`.
+ *
+ * @throws ArchiveError when it is not tar or larger than the limits
+ */
+export function readTarArchive(tar: Buffer, options: ReadTarOptions): ReadEntry[] {
+  if (tar.length > options.maxBytes) {
+    throw new ArchiveError(`${tar.length} bytes, more than the ${options.maxBytes} allowed`);
+  }
+  return readTar(tar, options.maxEntries);
+}
+
 function readTar(tar: Buffer, maxEntries: number): ReadEntry[] {
   const out: ReadEntry[] = [];
   let offset = 0;

@@ -44,6 +44,9 @@ export async function sourceCredentials(
       redactor.addCredentials(secret);
       return async () => secret;
     }
+    case SourceKinds.OCI_ARCHIVE:
+      // Read from S3 with the function's own role, never from a registry.
+      return undefined;
   }
 }
 

@@ -33,6 +33,48 @@ export interface EcrImageFailure {
   readonly failureReason?: string;
 }
 
+/** One S3 object to read, and the most bytes it may have. */
+export interface S3Object {
+  readonly bucket: string;
+  readonly key: string;
+  readonly maxBytes: number;
+}
+
+/** An S3 object larger than the reader allows. */
+export class ObjectTooLargeError extends Error {}
+
+/** The S3 API call `readObject` needs (`GetObject`), as an SDK client's `send` answers it. */
+export type GetObject = (bucket: string, key: string) => Promise<{ ContentLength?: number; Body?: unknown }>;
+
+/**
+ * `readObject` over a `GetObject` call: the declared length is checked before the body is read,
+ * and the body's bytes are counted as they arrive, so no object over the limit is ever held whole.
+ */
+export function objectReader(getObject: GetObject): (object: S3Object) => Promise<Buffer> {
+  return async ({ bucket, key, maxBytes }) => {
+    const answer = await getObject(bucket, key);
+    const tooLarge = (size: number | string) => new ObjectTooLargeError(`s3://${bucket}/${key} is ${size} bytes, more than the ${maxBytes} allowed`);
+    if (answer.ContentLength !== undefined && answer.ContentLength > maxBytes) {
+      throw tooLarge(answer.ContentLength);
+    }
+    const body = answer.Body as AsyncIterable<Uint8Array> | undefined;
+    if (!body) {
+      throw new Error(`s3://${bucket}/${key} has no body`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of body) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        (body as { destroy?: () => void }).destroy?.();
+        throw tooLarge(`over ${maxBytes}`);
+      }
+      chunks.push(Buffer.from(chunk));
+    }
+    return Buffer.concat(chunks);
+  };
+}
+
 /** A structured log line. */
 export type Log = (message: string, fields?: { [key: string]: unknown }) => void;
 
@@ -52,6 +94,11 @@ export interface HandlerDependencies {
   readonly tagMutability: (repository: EcrRepository) => Promise<TagMutability | undefined>;
   /** `secretsmanager:GetSecretValue`: a secret's string value (registry credentials). */
   readonly readSecret: (secretId: string) => Promise<string | undefined>;
+  /**
+   * `s3:GetObject`: an object's bytes (an OCI archive asset). Refuses an object over `maxBytes`
+   * before reading its body.
+   */
+  readonly readObject: (object: S3Object) => Promise<Buffer>;
   /**
    * Where to dial a registry: the host to connect to for the one named in the properties.
    * Tests and the demo point ECR hosts at loopback registries with it.

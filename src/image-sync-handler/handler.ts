@@ -11,6 +11,7 @@ import { destinationCredentials, sourceCredentials } from './credentials';
 import { HandlerDependencies, Invocation, invocationOf } from './dependencies';
 import { DestinationAnswer, fromDestination } from './destination-first';
 import { TransientFailure, budgetExhausted, copyAttemptFailure, layerTooLarge } from './failures';
+import { pushFromArchive } from './oci-archive';
 import { parsePhysicalId, physicalId } from './physical-id';
 import { removeOnDelete } from './remove-on-delete';
 import {
@@ -250,6 +251,9 @@ async function runCopy(request: CopyRequest, inv: Invocation, deadline: number):
   const { deps } = inv;
   const source = await sourceCredentials(sync, request.logicalId, inv);
   try {
+    if (sync.archive) {
+      return await pushFromArchive(sync, inv, deadline);
+    }
     return await copyImage({
       source: sync.source,
       destination: sync.destination,

@@ -14,6 +14,9 @@ import {
 } from '../image-sync-contract';
 import { CopiedImage, parsePhysicalId } from './physical-id';
 
+/** The registry name of an archive's source reference: never dialled, only named. */
+const ARCHIVE_REGISTRY = 's3';
+
 /** Marks the event `onEvent` hands to `isComplete`: one function serves both phases. */
 export const PHASE_KEY = 'ImageSyncPhase';
 export const BUDGET_KEY = 'ImageSyncBudgetEndsAt';
@@ -43,8 +46,13 @@ export interface ImageSyncEvent {
 /** The resource properties after parsing: what one sync has to do. */
 export interface SyncRequest {
   readonly kind: SourceKind;
-  /** The source image: a tag or a digest (the digest wins). */
+  /**
+   * The source image: a tag or a digest (the digest wins). For an OCI archive, the archive's
+   * bucket and key as the repository, pinned to the expected digest.
+   */
   readonly source: ImageReference;
+  /** OCI archive only: where the archive lies in S3. */
+  readonly archive?: { readonly bucket: string; readonly key: string };
   readonly sourceRepositoryArn?: string;
   readonly accessRoleArn?: string;
   readonly externalId?: string;
@@ -185,9 +193,19 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
   if (kind !== undefined && !Object.values(SourceKinds).includes(kind)) {
     problems.push(`${Props.SOURCE_KIND} ${JSON.stringify(kind)} is not one of ${Object.values(SourceKinds).join(', ')}`);
   }
-  const sourceImage = str(Props.SOURCE_IMAGE, true);
+  const archive = kind === SourceKinds.OCI_ARCHIVE;
+  const sourceImage = str(Props.SOURCE_IMAGE, !archive);
+  const sourceBucket = str(Props.SOURCE_BUCKET, archive);
+  const sourceObjectKey = str(Props.SOURCE_OBJECT_KEY, archive);
   let source: ImageReference | undefined;
-  if (sourceImage !== undefined) {
+  if (archive) {
+    if (sourceImage !== undefined) {
+      problems.push(`${Props.SOURCE_IMAGE} is not allowed with ${Props.SOURCE_KIND} ${kind}: the archive's ${Props.EXPECTED_SOURCE_DIGEST} names the artifact`);
+    }
+    if (props[Props.EXPECTED_SOURCE_DIGEST] === undefined) {
+      problems.push(`${Props.EXPECTED_SOURCE_DIGEST} is missing (required with ${Props.SOURCE_KIND} ${kind})`);
+    }
+  } else if (sourceImage !== undefined) {
     try {
       source = parseImageReference(sourceImage);
       if (!source.tag && !source.digest) {
@@ -258,12 +276,20 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
     problems.push(`${Props.EXPECTED_SOURCE_DIGEST} ${expectedSourceDigest} contradicts the digest ${source.digest} of ${Props.SOURCE_IMAGE}`);
   }
 
+  const archivePinned = expectedSourceDigest !== undefined && isDigest(expectedSourceDigest);
+  if (archive && sourceBucket !== undefined && sourceObjectKey !== undefined && archivePinned) {
+    // The archive names its artifact by digest: the rest of the flow (destination first, the
+    // pinned tag) reads it as a source pinned to that digest.
+    source = { registry: ARCHIVE_REGISTRY, repository: `${sourceBucket}/${sourceObjectKey}`, digest: expectedSourceDigest };
+  }
+
   if (problems.length > 0) {
     throw new Error(`Invalid ${IMAGE_SYNC_RESOURCE_TYPE} properties: ${problems.join('; ')}. Fix the ImageSync props and deploy again.`);
   }
   return {
     kind: kind!,
     source: source!,
+    archive: archive ? { bucket: sourceBucket!, key: sourceObjectKey! } : undefined,
     sourceRepositoryArn,
     accessRoleArn,
     externalId,
@@ -283,6 +309,9 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
 
 /** The source image, for messages and logs. */
 export function sourceName(request: SyncRequest): string {
+  if (request.archive) {
+    return `s3://${request.archive.bucket}/${request.archive.key}`;
+  }
   return formatImageReference(request.source);
 }
 

@@ -38,3 +38,6 @@ export const STS_ASSUME_ROLE_ACTIONS = ['sts:AssumeRole', 'sts:TagSession'];
  * creating its cached repository on the first pull.
  */
 export const ECR_PULL_THROUGH_ACTIONS = ['ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'];
+
+/** Reading one S3 object (an archive asset): granted on that object's ARN only. */
+export const S3_GET_OBJECT_ACTIONS = ['s3:GetObject'];

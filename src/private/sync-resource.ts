@@ -1,14 +1,21 @@
 import { CustomResource, Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import type { ImageSource } from '../image-source';
 import { IMAGE_SYNC_RESOURCE_TYPE, Props } from '../image-sync-contract';
 import type { ImageSyncDestination } from '../image-sync-destination';
 import type { ImageSyncProvider } from '../image-sync-provider';
 
+/**
+ * A source bound to the provider's function: grants it what reading the source needs and returns
+ * the source's resource properties. An `ImageSource`, or an archive asset of `addChart` / `addBundle`.
+ */
+export interface SyncSource {
+  _bind(provider: ImageSyncProvider): { [key: string]: string };
+}
+
 /** What one `Custom::ImageSync` resource copies, already validated by its construct. */
 export interface SyncResourceOptions {
   readonly provider: ImageSyncProvider;
-  readonly source: ImageSource;
+  readonly source: SyncSource;
   readonly destination: ImageSyncDestination;
   /** The tag written at the destination, as it is written. */
   readonly destinationTag: string;
@@ -24,9 +31,10 @@ export interface SyncResourceOptions {
 }
 
 /**
- * The `Custom::ImageSync` resource (id `Resource`) of an `ImageSync` or a `TenantImport`: binds the
- * source and destination to the provider's function (their grants) and renders the properties the
- * handler reads. One resource type and one handler serve both constructs.
+ * The `Custom::ImageSync` resource (id `Resource`) of an `ImageSync`, a `TenantImport`, a
+ * `TenantChart` or a `TenantBundle`: binds the source and destination to the provider's function
+ * (their grants) and renders the properties the handler reads. One resource type and one handler
+ * serve them all.
  */
 export function createSyncResource(scope: Construct, options: SyncResourceOptions): CustomResource {
   const { provider, destination } = options;

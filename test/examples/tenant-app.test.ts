@@ -6,8 +6,10 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
-  ACCESS_ROLE_NAME, COMPONENT_TAG, DOCKER_HUB_SECRET_NAME, EXTERNAL_ID, INSTALL_ACCOUNT_IDS, NGINX_IMAGE, TENANT_ENV, TenantStack, buildTenantApp,
+  ACCESS_ROLE_NAME, COMPONENT_TAG, DOCKER_HUB_SECRET_NAME, EXTERNAL_ID, INSTALL_ACCOUNT_IDS, NGINX_IMAGE, TENANT_ENV, TenantStack,
+  WEB_CHART_DIRECTORY, buildTenantApp,
 } from '../../examples/tenant-app';
+import { chartArtifact, packChartDirectory } from '../../src/artifacts/chart';
 import { IMAGE_SYNC_RESOURCE_TYPE } from '../../src/image-sync-contract';
 
 describe('examples/tenant-app', () => {
@@ -67,7 +69,7 @@ describe('examples/tenant-app', () => {
       expect(s.Condition.StringEquals).toEqual({ 'sts:ExternalId': EXTERNAL_ID });
     }
     expect(Object.keys(template.findOutputs('*')).sort()).toEqual([
-      'AccessRoleArn', 'DockerHubCachePrefix', 'ExternalId', 'ImageUri', 'NginxImageUri', 'RepositoryUri',
+      'AccessRoleArn', 'DockerHubCachePrefix', 'ExternalId', 'ImageUri', 'NginxImageUri', 'RepositoryUri', 'WebChartReference',
     ]);
   });
 
@@ -101,6 +103,16 @@ describe('examples/tenant-app', () => {
     const digest = `sha256:${'0f'.repeat(32)}`;
     const pinned = new TenantStack(new App({ outdir, context: { nginxDigest: digest } }), 'Pinned', { env: TENANT_ENV });
     Template.fromStack(pinned).hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { SourceImage: NGINX_IMAGE, ExpectedSourceDigest: digest });
+  });
+
+  test('pushes the web chart from its archive asset under the chart version, pinned to the digest packed at synth', () => {
+    const { stack } = buildTenantApp(outdir);
+    Template.fromStack(stack).hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, {
+      SourceKind: 'OciArchive',
+      SourceObjectKey: stack.webChart.asset.s3ObjectKey,
+      ExpectedSourceDigest: chartArtifact(packChartDirectory(WEB_CHART_DIRECTORY)).digest,
+      DestinationTag: '1.2.3_build.7',
+    });
   });
 
   test('grants no action wildcard, and "*" only for ecr:GetAuthorizationToken and the import provider\'s log delivery', () => {

@@ -22,6 +22,7 @@ function fakeEcr(tags: Map<string, string>, calls: string[]): Invocation {
     assumeRole: refuse,
     ecrAuthorizationToken: refuse,
     readSecret: refuse,
+    readObject: refuse,
     tagMutability: refuse,
     deleteTag: async (t) => {
       calls.push(`delete ${key(t)}@${t.digest}`);

@@ -82,6 +82,31 @@ describe('parseEvent', () => {
     expect(() => parseEvent(event('Create', { ResourceProperties: properties })))
       .toThrow(`${Props.EXPECTED_SOURCE_DIGEST} ${DIGEST} contradicts the digest ${pinned} of ${Props.SOURCE_IMAGE}`);
   });
+
+  test('reads an OCI archive source as its S3 object, pinned to the expected digest', () => {
+    const { [Props.SOURCE_IMAGE]: _, ...rest } = PROPERTIES;
+    const properties = {
+      ...rest,
+      [Props.SOURCE_KIND]: SourceKinds.OCI_ARCHIVE,
+      [Props.SOURCE_BUCKET]: 'assets',
+      [Props.SOURCE_OBJECT_KEY]: 'abc.tar',
+      [Props.EXPECTED_SOURCE_DIGEST]: DIGEST,
+    };
+    const request = parseEvent(event('Create', { ResourceProperties: properties }));
+
+    expect(request.step === 'start' && request.sync.archive).toEqual({ bucket: 'assets', key: 'abc.tar' });
+    expect(request.step === 'start' && request.sync.source.digest).toBe(DIGEST);
+  });
+
+  test('fails on an OCI archive source without its object or expected digest, or with a source image', () => {
+    const properties = { ...PROPERTIES, [Props.SOURCE_KIND]: SourceKinds.OCI_ARCHIVE };
+    expect(() => parseEvent(event('Create', { ResourceProperties: properties }))).toThrow(new RegExp([
+      `${Props.SOURCE_BUCKET} is missing`,
+      `${Props.SOURCE_OBJECT_KEY} is missing`,
+      `${Props.SOURCE_IMAGE} is not allowed with ${Props.SOURCE_KIND} OciArchive: the archive's ${Props.EXPECTED_SOURCE_DIGEST} names the artifact`,
+      `${Props.EXPECTED_SOURCE_DIGEST} is missing \\(required with ${Props.SOURCE_KIND} OciArchive\\)`,
+    ].join('; ')));
+  });
 });
 
 describe('describeEvent', () => {

@@ -283,6 +283,9 @@ function installDependencies(ctx: SyncContext): HandlerDependencies {
     tagMutability: async () => ({ mutability: 'IMMUTABLE', exclusions: [] }),
     deleteTag: async () => [],
     readSecret: async () => undefined,
+    readObject: async ({ bucket, key }) => {
+      throw new Error(`s3://${bucket}/${key}: the simulation syncs from the tenant registry, never from an archive`);
+    },
     dial: (registry) => ctx.dial[registry] ?? registry,
     log: ctx.log ? (message, fields) => ctx.log!(name, message, fields) : () => undefined,
   };
