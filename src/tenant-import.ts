@@ -48,6 +48,16 @@ export interface TenantImportOptions {
   readonly releaseId?: string;
 
   /**
+   * Also import the image's referrers: the upstream's signatures, SBOMs and attestations (OCI 1.1
+   * referrers API, else the referrers tag schema and cosign's `sha256-<hex>.sig|.att|.sbom` tags),
+   * so that they travel on to the installs with the image. Off by default: upstream registries
+   * differ in what they answer for referrers.
+   *
+   * @default false
+   */
+  readonly copyReferrers?: boolean;
+
+  /**
    * The time budget of one Create or Update. At most one hour.
    *
    * @default Duration.hours(1)
@@ -143,6 +153,7 @@ export class TenantImport extends Construct {
       totalTimeout,
       releaseId: props.releaseId,
       expectedSourceDigest: props.expectedDigest,
+      copyReferrers: props.copyReferrers,
     });
 
     this.imageDigest = this.resource.getAttString(Attributes.IMAGE_DIGEST);

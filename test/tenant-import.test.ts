@@ -45,6 +45,17 @@ describe('TenantImport', () => {
     });
   });
 
+  test('imports the upstream referrers only when asked', () => {
+    const stack = newStack();
+    const repo = new TenantRepository(stack, 'ThirdParty');
+    repo.importImage('Redis', { source: ImageSource.fromRegistry(`docker.io/library/redis@${DIGEST}`), tag: '7.4' });
+    repo.importImage('Nginx', { source: ImageSource.fromRegistry(`docker.io/library/nginx@${DIGEST}`), tag: '1.27', copyReferrers: true });
+
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { DestinationTag: '7.4', CopyReferrers: Match.absent() });
+    template.hasResourceProperties(IMAGE_SYNC_RESOURCE_TYPE, { DestinationTag: '1.27', CopyReferrers: 'true' });
+  });
+
   test('grants the sync function push on the tenant repository and read on the registry secret only', () => {
     const stack = newStack();
     const repo = new TenantRepository(stack, 'ThirdParty');
