@@ -2,7 +2,7 @@
  * A small YAML reader for the files a chart and a classic Helm repository carry (`Chart.yaml`,
  * `index.yaml`): block mappings and sequences, plain, quoted and block scalars, flow collections
  * and comments. Scalars stay text (`null`, `~` and an empty value are null); a caller that types
- * plain scalars as some YAML library does passes `plainScalar` (Chart.yaml: see chart.ts).
+ * plain scalars as some YAML library does passes `plainScalar` (Chart.yaml: see chart-metadata.ts).
  * Anchors, aliases, tags and multi-document streams are refused with a clear error rather than
  * read wrongly.
  */
