@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { amplifyingIndex, serveGraph, startFakeRegistry, startServer } from '../support/hostile';
 import { buildImage, buildIndex, expectImage, pushImage, readManifest } from '../support/images';
-import { startRegistry, stopAll, TestRegistry } from '../support/registry';
+import { registriesForSuite } from '../support/suite-registries';
 
 // The package's `bin`: the esbuild bundle of src/cli/index.ts that `npm test` builds first.
 const BIN = path.join(__dirname, '..', '..', 'assets', 'cli', 'index.js');
@@ -32,16 +32,7 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
 }
 
 describe('the cdk-byoc-artifacts command', () => {
-  let source: TestRegistry;
-  let destination: TestRegistry;
-
-  beforeAll(async () => {
-    [source, destination] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' })]);
-  });
-
-  afterAll(async () => {
-    await stopAll();
-  });
+  const [source, destination] = registriesForSuite({}, { auth: 'basic' });
 
   test('prints its usage with --help and exits 0', async () => {
     const r = await cli(['--help']);
