@@ -1,4 +1,3 @@
-import { execFile } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -6,7 +5,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { chartCommand } from '../../src/cli/chart';
 import { main } from '../../src/cli/index';
-import { CommandRun, runCommand } from '../support/cli';
+import { BUNDLED_CLI, CommandRun, runBundledCli, runCommand } from '../support/cli';
 import { ClassicRepo, pullChartLikeHelm, startClassicRepo } from '../support/helm';
 import { listTags, makeTar } from '../support/images';
 import { registriesForSuite } from '../support/suite-registries';
@@ -192,16 +191,10 @@ describe('chart import', () => {
 });
 
 describe('the bundled command', () => {
-  // The package's `bin`, as `npx cdk-byoc-artifacts` runs it (built by `npx projen bundle`).
-  const BIN = path.join(__dirname, '..', '..', 'assets', 'cli', 'index.js');
-  const cli = (args: string[]) => new Promise<CommandRun>((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
+  const cli = (args: string[]) => runBundledCli(args);
 
   test('pushes a chart directory and imports from a classic repository in a process of its own', async () => {
-    expect(fs.existsSync(BIN)).toBe(true);
+    expect(fs.existsSync(BUNDLED_CLI)).toBe(true);
     const pushed = await cli(['chart', 'push', FIXTURE, `${plain.host}/bin/web`]);
     expect(pushed.code).toBe(0);
     expect(pushed.stdout).toBe(`${plain.host}/bin/web@${(await pullChartLikeHelm(plain, 'bin/web', '1.2.3_build.7')).digest}\n`);

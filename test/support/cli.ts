@@ -1,3 +1,6 @@
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
 import { PassThrough } from 'stream';
 import { Io } from '../../src/cli/args';
 
@@ -33,4 +36,22 @@ export async function runCommand(
   const err = captureStream(options.ttyStderr ? { isTTY: true } : undefined);
   const code = await command(argv, { stdout: out.stream, stderr: err.stream, env });
   return { code, stdout: out.text(), stderr: err.text() };
+}
+
+/** The package's `bin`: the esbuild bundle of src/cli/index.ts that `npm test` builds first. */
+export const BUNDLED_CLI = path.join(__dirname, '..', '..', 'assets', 'cli', 'index.js');
+
+/**
+ * Runs the bundled CLI as a process of its own, as `npx cdk-byoc-artifacts` would, with this
+ * environment (by default the test's own).
+ */
+export function runBundledCli(args: string[], env?: NodeJS.ProcessEnv): Promise<CommandRun> {
+  if (!fs.existsSync(BUNDLED_CLI)) {
+    throw new Error(`fails: ${BUNDLED_CLI} is missing; build the bundles first with 'npx projen bundle' (npm test does)`);
+  }
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BUNDLED_CLI, ...args], { env, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
 }
