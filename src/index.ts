@@ -13,5 +13,6 @@ export * from './upstream-registry';
 export * from './pull-through-cache';
 export * from './tenant-import';
 export * from './signature-verification';
+export * from './tenant-artifact';
 export * from './tenant-chart';
 export * from './tenant-bundle';

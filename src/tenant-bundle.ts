@@ -1,17 +1,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { CustomResource } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as s3_assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { BundleError, MEDIA_TYPE, bundleArtifact, bundleDirectory } from './artifacts/bundle';
 import { OciArtifact } from './artifacts/oci';
 import { writeOciArchive } from './artifacts/oci-archive';
-import { ImageSyncProvider } from './image-sync-provider';
-import { checkArchiveSize, checkArchiveSyncOptions, createArchiveSync } from './private/archive-sync';
+import { checkArchiveSize, checkArchiveSyncOptions } from './private/archive-sync';
 import { checkImageTag, isToken, ValidationProblems } from './private/validation';
-import { TenantArtifactOptions } from './tenant-chart';
+import { TenantArtifact, TenantArtifactOptions } from './tenant-artifact';
 
 /**
  * Options of {@link TenantRepository.addBundle}: files (a Terraform module, configuration) as an
@@ -84,33 +80,9 @@ export interface TenantBundleProps extends TenantBundleOptions {
  *
  * Create and Update push (a no-op when the tag already names the digest); Delete keeps the bundle.
  */
-export class TenantBundle extends Construct {
-  /** The bundle's digest (`sha256:...`), from the custom resource: the digest computed at synth. */
-  public readonly imageDigest: string;
-
-  /** `<repositoryUri>@<imageDigest>`, e.g. for `oras pull`. */
-  public readonly imageUri: string;
-
-  /** The tag written. */
-  public readonly imageTag: string;
-
+export class TenantBundle extends TenantArtifact {
   /** The manifest's `artifactType`. */
   public readonly artifactType: string;
-
-  /** The tenant repository's URI. */
-  public readonly repositoryUri: string;
-
-  /** The file asset holding the bundle's `oci-archive` (its OCI image layout as one tar file). */
-  public readonly asset: s3_assets.Asset;
-
-  /** The custom resource. */
-  public readonly resource: CustomResource;
-
-  /** The provider that runs the push. */
-  public readonly provider: ImageSyncProvider;
-
-  /** The provider's sync function. */
-  public readonly syncFunction: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: TenantBundleProps) {
     super(scope, id);
@@ -157,16 +129,8 @@ export class TenantBundle extends Construct {
     }
     p.throwIfAny();
 
-    const sync = createArchiveSync(this, props.repository, artifact!, archive!, props.tag, props);
-    this.asset = sync.asset;
-    this.resource = sync.resource;
-    this.provider = sync.provider;
-    this.syncFunction = sync.provider.function;
-    this.imageDigest = sync.imageDigest;
-    this.imageUri = sync.imageUri;
-    this.imageTag = props.tag;
+    this._push(props.repository, artifact!, archive!, props.tag, props);
     this.artifactType = props.artifactType;
-    this.repositoryUri = props.repository.repositoryUri;
   }
 }
 

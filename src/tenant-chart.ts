@@ -1,42 +1,12 @@
 import * as fs from 'fs';
-import { CustomResource, Duration, Fn } from 'aws-cdk-lib';
+import { Fn } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as s3_assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { ChartError, PackagedChart, chartArtifact, packChartDirectory, readChartArchive } from './artifacts/chart';
 import { writeOciArchive } from './artifacts/oci-archive';
-import { ImageSyncProvider } from './image-sync-provider';
-import { checkArchiveSize, checkArchiveSyncOptions, createArchiveSync } from './private/archive-sync';
+import { checkArchiveSize, checkArchiveSyncOptions } from './private/archive-sync';
 import { ValidationProblems } from './private/validation';
-
-/**
- * The deploy-time options of an artifact packed at synth time and pushed into a tenant repository
- * (`TenantRepository.addChart`, `addBundle`).
- */
-export interface TenantArtifactOptions {
-  /**
-   * A release id. Changing it runs the push again (a no-op when the repository holds the artifact
-   * under the tag).
-   *
-   * @default - no release id
-   */
-  readonly releaseId?: string;
-
-  /**
-   * The time budget of one Create or Update. At most one hour.
-   *
-   * @default Duration.hours(1)
-   */
-  readonly totalTimeout?: Duration;
-
-  /**
-   * The provider whose function runs the push. It must belong to this stack.
-   *
-   * @default - the stack's shared provider, `ImageSyncProvider.of(this)`
-   */
-  readonly provider?: ImageSyncProvider;
-}
+import { TenantArtifact, TenantArtifactOptions } from './tenant-artifact';
 
 /**
  * Options of {@link TenantRepository.addChart}: a Helm chart from source.
@@ -67,16 +37,7 @@ export interface TenantChartProps extends TenantChartOptions {
  *
  * Create and Update push (a no-op when the tag already names the digest); Delete keeps the chart.
  */
-export class TenantChart extends Construct {
-  /** The chart artifact's digest (`sha256:...`), from the custom resource: the digest computed at synth. */
-  public readonly imageDigest: string;
-
-  /** `<repositoryUri>@<imageDigest>`. */
-  public readonly imageUri: string;
-
-  /** The tag written: the chart version with `+` as `_`, as Helm tags it. */
-  public readonly imageTag: string;
-
+export class TenantChart extends TenantArtifact {
   /** The chart's name (Chart.yaml). */
   public readonly chartName: string;
 
@@ -88,21 +49,6 @@ export class TenantChart extends Construct {
 
   /** The digest-pinned chart for `helm install NAME <chartReference>`: `oci://<repositoryUri>@<digest>`. */
   public readonly chartReference: string;
-
-  /** The tenant repository's URI. */
-  public readonly repositoryUri: string;
-
-  /** The file asset holding the chart's `oci-archive` (its OCI image layout as one tar file). */
-  public readonly asset: s3_assets.Asset;
-
-  /** The custom resource. */
-  public readonly resource: CustomResource;
-
-  /** The provider that runs the push. */
-  public readonly provider: ImageSyncProvider;
-
-  /** The provider's sync function. */
-  public readonly syncFunction: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: TenantChartProps) {
     super(scope, id);
@@ -127,17 +73,9 @@ export class TenantChart extends Construct {
     checkArchiveSyncOptions(p, this, 'TenantChart', props);
     p.throwIfAny();
 
-    const sync = createArchiveSync(this, props.repository, artifact!, archive!, artifact!.tag, props);
-    this.asset = sync.asset;
-    this.resource = sync.resource;
-    this.provider = sync.provider;
-    this.syncFunction = sync.provider.function;
-    this.imageDigest = sync.imageDigest;
-    this.imageUri = sync.imageUri;
-    this.imageTag = artifact!.tag;
+    this._push(props.repository, artifact!, archive!, artifact!.tag, props);
     this.chartName = chart!.metadata.name;
     this.chartVersion = chart!.metadata.version;
-    this.repositoryUri = props.repository.repositoryUri;
     this.chartRepositoryUrl = Fn.join('', ['oci://', props.repository.repositoryUri]);
     this.chartReference = Fn.join('', ['oci://', props.repository.repositoryUri, '@', this.imageDigest]);
   }

@@ -2,10 +2,15 @@
  * A small YAML reader for the files a chart and a classic Helm repository carry (`Chart.yaml`,
  * `index.yaml`): block mappings and sequences, plain, quoted and block scalars, flow collections
  * and comments. Scalars stay text (`null`, `~` and an empty value are null); a caller that types
- * plain scalars as some YAML library does passes `plainScalar` (Chart.yaml: see chart.ts).
+ * plain scalars as some YAML library does passes `plainScalar` (Chart.yaml: see chart-metadata.ts).
  * Anchors, aliases, tags and multi-document streams are refused with a clear error rather than
- * read wrongly.
+ * read wrongly. This module reads the block structure, line by line; the text within a line
+ * (keys, comments, quotes, escapes, block scalars' folding, flow collections) is yaml-scan.ts's.
  */
+
+import {
+  FlowReader, NULLS, balanced, blockScalarText, closingQuote, indentOf, isDocumentMarker, isSequenceItem, keyOf, stripComment, unquote,
+} from './yaml-scan';
 
 export type YamlValue = string | null | YamlValue[] | { [key: string]: YamlValue };
 
@@ -68,8 +73,6 @@ export function yamlBoolean(value: YamlValue | undefined): boolean | undefined {
   return undefined;
 }
 
-const NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
-
 class Reader {
   private readonly lines: string[];
   private i = 0;
@@ -117,7 +120,7 @@ class Reader {
     if (isSequenceItem(content)) {
       return this.sequence(indent);
     }
-    if (keyOf(content)) {
+    if (this.keyOf(content)) {
       return this.mapping(indent);
     }
     return this.scalarLines(parent, content);
@@ -164,7 +167,7 @@ class Reader {
         }
         return out;
       }
-      const key = keyOf(line.slice(indent));
+      const key = this.keyOf(line.slice(indent));
       if (!key) {
         if (isSequenceItem(line.slice(indent))) {
           return out;
@@ -267,7 +270,7 @@ class Reader {
         if (after !== '') {
           throw this.error(`unexpected text after a quoted scalar: ${JSON.stringify(after)}`, -1);
         }
-        return quote === '"' ? unescapeDouble(text.slice(0, end), (m) => this.error(m, -1)) : text.slice(0, end).replace(/''/g, '\'');
+        return unquote(text.slice(0, end), quote, (m) => this.error(m, -1));
       }
       if (this.i >= this.lines.length || (this.lines[this.i].trim() !== '' && indentOf(this.lines[this.i]) <= indent)) {
         throw new YamlError(`${this.what} line ${startLine}: unterminated quoted scalar`);
@@ -308,45 +311,12 @@ class Reader {
       body.push(line.slice(contentIndent));
       this.i++;
     }
-    // Trailing empty lines were read ahead: they belong to the scalar only for chomping.
-    let trailing = 0;
-    while (body.length > 0 && body[body.length - 1] === '') {
-      body.pop();
-      trailing++;
-    }
-    let text: string;
-    if (literal) {
-      text = body.join('\n');
-    } else {
-      text = '';
-      for (let k = 0; k < body.length; k++) {
-        const line = body[k];
-        if (k === 0) {
-          text = line;
-          continue;
-        }
-        const prev = body[k - 1];
-        if (line === '') {
-          // Each empty line is one line break; the break before it folds away.
-          text += '\n';
-        } else if (prev === '') {
-          text += line;
-        } else {
-          // More-indented lines keep their line breaks.
-          text += line.startsWith(' ') || prev.startsWith(' ') ? '\n' + line : ' ' + line;
-        }
-      }
-    }
-    if (body.length === 0) {
-      return chomp === '+' ? '\n'.repeat(trailing) : '';
-    }
-    if (chomp === '-') {
-      return text;
-    }
-    if (chomp === '+') {
-      return text + '\n' + '\n'.repeat(trailing);
-    }
-    return text + '\n';
+    return blockScalarText(body, literal, chomp);
+  }
+
+  /** The line's key, if it is a mapping entry (an escape error in a quoted key names no line). */
+  private keyOf(content: string): { key: string; length: number } | undefined {
+    return keyOf(content, (m) => new YamlError(m));
   }
 
   private skipBlank(): void {
@@ -365,228 +335,4 @@ class Reader {
   private error(message: string, offset = 0): YamlError {
     return new YamlError(`${this.what} line ${this.i + 1 + offset}: ${message}`);
   }
-}
-
-class FlowReader {
-  private pos = 0;
-  constructor(
-    private readonly text: string, private readonly fail: (message: string) => YamlError, private readonly plain: (text: string) => string,
-  ) {}
-
-  public read(): YamlValue {
-    const value = this.value();
-    this.space();
-    if (this.pos < this.text.length) {
-      throw this.fail(`unexpected text after a flow collection: ${JSON.stringify(this.text.slice(this.pos))}`);
-    }
-    return value;
-  }
-
-  private value(): YamlValue {
-    this.space();
-    const c = this.text[this.pos];
-    if (c === '[') {
-      this.pos++;
-      const out: YamlValue[] = [];
-      for (;;) {
-        this.space();
-        if (this.text[this.pos] === ']') {
-          this.pos++;
-          return out;
-        }
-        out.push(this.value());
-        this.space();
-        if (this.text[this.pos] === ',') {
-          this.pos++;
-        } else if (this.text[this.pos] !== ']') {
-          throw this.fail('expected "," or "]" in a flow sequence');
-        }
-      }
-    }
-    if (c === '{') {
-      this.pos++;
-      const out: { [key: string]: YamlValue } = {};
-      for (;;) {
-        this.space();
-        if (this.text[this.pos] === '}') {
-          this.pos++;
-          return out;
-        }
-        const key = this.value();
-        this.space();
-        let value: YamlValue = null;
-        if (this.text[this.pos] === ':') {
-          this.pos++;
-          value = this.value();
-        }
-        out[typeof key === 'string' ? key : JSON.stringify(key)] = value;
-        this.space();
-        if (this.text[this.pos] === ',') {
-          this.pos++;
-        } else if (this.text[this.pos] !== '}') {
-          throw this.fail('expected "," or "}" in a flow mapping');
-        }
-      }
-    }
-    if (c === '"' || c === '\'') {
-      const end = closingQuote(this.text.slice(this.pos + 1), c);
-      if (end < 0) {
-        throw this.fail('unterminated quoted scalar');
-      }
-      const inner = this.text.slice(this.pos + 1, this.pos + 1 + end);
-      this.pos += end + 2;
-      return c === '"' ? unescapeDouble(inner, this.fail) : inner.replace(/''/g, '\'');
-    }
-    const start = this.pos;
-    while (this.pos < this.text.length) {
-      const ch = this.text[this.pos];
-      if (ch === ',' || ch === ']' || ch === '}' || (ch === ':' && /[\s,\]}]/.test(this.text[this.pos + 1] ?? ' '))) {
-        break;
-      }
-      this.pos++;
-    }
-    const plain = this.text.slice(start, this.pos).trim();
-    return NULLS.has(plain) ? null : this.plain(plain);
-  }
-
-  private space(): void {
-    while (this.pos < this.text.length && /\s/.test(this.text[this.pos])) {
-      this.pos++;
-    }
-  }
-}
-
-function indentOf(line: string): number {
-  let n = 0;
-  while (n < line.length && line[n] === ' ') {
-    n++;
-  }
-  return n;
-}
-
-function isDocumentMarker(line: string): boolean {
-  return /^(---|\.\.\.)(\s|$)/.test(line);
-}
-
-function isSequenceItem(content: string): boolean {
-  return content === '-' || content.startsWith('- ') || content.startsWith('-\t');
-}
-
-/** The key of a `key: value` line (plain or quoted) and the length of `key:`; undefined when the line is no mapping entry. */
-function keyOf(content: string): { key: string; length: number } | undefined {
-  if (content.startsWith('"') || content.startsWith('\'')) {
-    const end = closingQuote(content.slice(1), content[0]);
-    if (end < 0) {
-      return undefined;
-    }
-    const after = content.slice(end + 2);
-    const m = /^[ \t]*:(?=\s|$)/.exec(after);
-    if (!m) {
-      return undefined;
-    }
-    const inner = content.slice(1, end + 1);
-    const key = content[0] === '"' ? unescapeDouble(inner, (msg) => new YamlError(msg)) : inner.replace(/''/g, '\'');
-    return { key, length: end + 2 + m[0].length };
-  }
-  if (/^[[{#&*!|>%@`]/.test(content) || isSequenceItem(content)) {
-    return undefined;
-  }
-  const m = /^(.*?)[ \t]*:(?=\s|$)/.exec(content);
-  if (!m || m[1].includes(' #')) {
-    return undefined;
-  }
-  return { key: m[1], length: m[0].length };
-}
-
-/** The text without a trailing comment (` #...`), quotes respected. */
-function stripComment(text: string): string {
-  let quote: string | undefined;
-  for (let k = 0; k < text.length; k++) {
-    const c = text[k];
-    if (quote) {
-      if (c === '\\' && quote === '"') {
-        k++;
-      } else if (c === quote) {
-        quote = undefined;
-      }
-    } else if ((c === '"' || c === '\'') && (k === 0 || /[\s[{,:]/.test(text[k - 1]))) {
-      quote = c;
-    } else if (c === '#' && (k === 0 || /\s/.test(text[k - 1]))) {
-      return text.slice(0, k);
-    }
-  }
-  return text;
-}
-
-/** Index of the closing quote in text that follows an opening quote; -1 when there is none. */
-function closingQuote(text: string, quote: string): number {
-  for (let k = 0; k < text.length; k++) {
-    const c = text[k];
-    if (quote === '"' && c === '\\') {
-      k++;
-    } else if (c === quote) {
-      if (quote === '\'' && text[k + 1] === '\'') {
-        k++;
-      } else {
-        return k;
-      }
-    }
-  }
-  return -1;
-}
-
-function balanced(text: string): boolean {
-  let depth = 0;
-  let quote: string | undefined;
-  for (let k = 0; k < text.length; k++) {
-    const c = text[k];
-    if (quote) {
-      if (c === '\\' && quote === '"') {
-        k++;
-      } else if (c === quote) {
-        quote = undefined;
-      }
-    } else if (c === '"' || c === '\'') {
-      quote = c;
-    } else if (c === '[' || c === '{') {
-      depth++;
-    } else if (c === ']' || c === '}') {
-      depth--;
-    }
-  }
-  return depth <= 0 && !quote;
-}
-
-const ESCAPES: Record<string, string> = {
-  '0': '\0',
-  'a': '\x07',
-  'b': '\b',
-  't': '\t',
-  '\t': '\t',
-  'n': '\n',
-  'v': '\v',
-  'f': '\f',
-  'r': '\r',
-  'e': '\x1b',
-  ' ': ' ',
-  '"': '"',
-  '/': '/',
-  '\\': '\\',
-  'N': '\u0085',
-  '_': '\u00a0',
-  'L': '\u2028',
-  'P': '\u2029',
-};
-
-function unescapeDouble(text: string, fail: (message: string) => YamlError): string {
-  return text.replace(/\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)/g, (_, e: string) => {
-    if (e.length > 1) {
-      return String.fromCodePoint(parseInt(e.slice(1), 16));
-    }
-    const v = ESCAPES[e];
-    if (v === undefined) {
-      throw fail(`unknown escape \\${e} in a double-quoted scalar`);
-    }
-    return v;
-  });
 }

@@ -53,6 +53,10 @@ export interface ArchiveSync {
   readonly imageDigest: string;
   /** `<repositoryUri>@<imageDigest>`. */
   readonly imageUri: string;
+  /** The tag the artifact is pushed under. */
+  readonly imageTag: string;
+  /** The repository's URI. */
+  readonly repositoryUri: string;
 }
 
 /**
@@ -75,7 +79,8 @@ export function createArchiveSync(
     expectedSourceDigest: artifact.digest,
   });
   const imageDigest = resource.getAttString(Attributes.IMAGE_DIGEST);
-  return { asset, resource, provider, imageDigest, imageUri: Fn.join('', [repository.repositoryUri, '@', imageDigest]) };
+  const imageUri = Fn.join('', [repository.repositoryUri, '@', imageDigest]);
+  return { asset, resource, provider, imageDigest, imageUri, imageTag: tag, repositoryUri: repository.repositoryUri };
 }
 
 /** The archive asset as a sync source: the function may read that one object, nothing else of the bucket. */

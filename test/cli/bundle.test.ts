@@ -1,33 +1,18 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { PassThrough } from 'stream';
 import { bundleCommand } from '../../src/cli/bundle';
+import { CommandRun, runCommand } from '../support/cli';
 import { listTags, readBlob, readManifest } from '../support/images';
-import { startRegistry, stopAll, TestRegistry } from '../support/registry';
+import { registriesForSuite } from '../support/suite-registries';
 
-let plain: TestRegistry;
-
-beforeAll(async () => {
-  plain = await startRegistry();
-});
-
-afterAll(async () => {
-  await stopAll();
-});
+const [plain] = registriesForSuite({});
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'bundles', 'network');
 const TYPE = 'application/vnd.acme.terraform.module.v1';
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const o: Buffer[] = [];
-  const e: Buffer[] = [];
-  out.on('data', (c: Buffer) => o.push(c));
-  err.on('data', (c: Buffer) => e.push(c));
-  const code = await bundleCommand(argv, { stdout: out, stderr: err, env: {} });
-  return { code, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() };
+function run(argv: string[]): Promise<CommandRun> {
+  return runCommand(bundleCommand, argv);
 }
 
 describe('bundle push', () => {

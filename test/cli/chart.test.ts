@@ -1,44 +1,21 @@
-import { execFile } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { PassThrough } from 'stream';
 import * as zlib from 'zlib';
 import { chartCommand } from '../../src/cli/chart';
 import { main } from '../../src/cli/index';
+import { BUNDLED_CLI, CommandRun, runBundledCli, runCommand } from '../support/cli';
 import { ClassicRepo, pullChartLikeHelm, startClassicRepo } from '../support/helm';
 import { listTags, makeTar } from '../support/images';
-import { startRegistry, stopAll, TestRegistry } from '../support/registry';
+import { registriesForSuite } from '../support/suite-registries';
 
-let plain: TestRegistry;
-let basic: TestRegistry;
-
-beforeAll(async () => {
-  [plain, basic] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' })]);
-});
-
-afterAll(async () => {
-  await stopAll();
-});
+const [plain, basic] = registriesForSuite({}, { auth: 'basic' });
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'charts', 'web');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const o: Buffer[] = [];
-  const e: Buffer[] = [];
-  out.on('data', (c: Buffer) => o.push(c));
-  err.on('data', (c: Buffer) => e.push(c));
-  const code = await chartCommand(argv, { stdout: out, stderr: err, env });
-  return { code, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() };
+function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<CommandRun> {
+  return runCommand(chartCommand, argv, env);
 }
 
 /** A chart archive packed by another tool (its own times and header order), as a classic repository serves it. */
@@ -119,11 +96,9 @@ describe('chart push', () => {
   });
 
   test('is reachable from the top-level command and its help', async () => {
-    const out = new PassThrough();
-    const text: Buffer[] = [];
-    out.on('data', (c: Buffer) => text.push(c));
-    expect(await main(['chart', '--help'], { stdout: out, stderr: new PassThrough(), env: {} })).toBe(0);
-    expect(Buffer.concat(text).toString()).toMatch(/chart import REPO_URL CHART VERSION DST_REPO/);
+    const r = await runCommand(main, ['chart', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/chart import REPO_URL CHART VERSION DST_REPO/);
   });
 });
 
@@ -216,16 +191,10 @@ describe('chart import', () => {
 });
 
 describe('the bundled command', () => {
-  // The package's `bin`, as `npx cdk-byoc-artifacts` runs it (built by `npx projen bundle`).
-  const BIN = path.join(__dirname, '..', '..', 'assets', 'cli', 'index.js');
-  const cli = (args: string[]) => new Promise<Run>((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
+  const cli = (args: string[]) => runBundledCli(args);
 
   test('pushes a chart directory and imports from a classic repository in a process of its own', async () => {
-    expect(fs.existsSync(BIN)).toBe(true);
+    expect(fs.existsSync(BUNDLED_CLI)).toBe(true);
     const pushed = await cli(['chart', 'push', FIXTURE, `${plain.host}/bin/web`]);
     expect(pushed.code).toBe(0);
     expect(pushed.stdout).toBe(`${plain.host}/bin/web@${(await pullChartLikeHelm(plain, 'bin/web', '1.2.3_build.7')).digest}\n`);

@@ -1,33 +1,25 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { PassThrough } from 'stream';
 import { copyCommand } from '../../src/cli/copy';
+import { CommandRun, runCommand } from '../support/cli';
 import { cosignKeyPair, cosignSignature, signatureTag } from '../support/cosign';
 import { buildImage, expectImage, listTags, pushImage } from '../support/images';
-import { startRegistry, stopAll, TestRegistry } from '../support/registry';
+import { registriesForSuite } from '../support/suite-registries';
 
-let plain: TestRegistry;
+const [plain] = registriesForSuite({});
 let dir: string;
 
-beforeAll(async () => {
-  plain = await startRegistry();
+beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'byoc-keys-'));
 });
 
-afterAll(async () => {
+afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
-  await stopAll();
 });
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
-  out.on('data', (c: Buffer) => chunks.out.push(c));
-  err.on('data', (c: Buffer) => chunks.err.push(c));
-  const code = await copyCommand(argv, { stdout: out, stderr: err, env: {} });
-  return { code, stdout: Buffer.concat(chunks.out).toString('utf8'), stderr: Buffer.concat(chunks.err).toString('utf8') };
+function run(argv: string[]): Promise<CommandRun> {
+  return runCommand(copyCommand, argv);
 }
 
 const vendor = cosignKeyPair();

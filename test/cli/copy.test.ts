@@ -1,51 +1,23 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { PassThrough } from 'stream';
 import { copyCommand } from '../../src/cli/copy';
+import { CommandRun, runCommand } from '../support/cli';
 import { startFaultProxy } from '../support/fault-proxy';
 import { startFakeRegistry } from '../support/hostile';
 import { buildImage, buildIndex, expectImage, pushImage, readManifest } from '../support/images';
-import { startRegistry, stopAll, TestRegistry } from '../support/registry';
+import { registriesForSuite } from '../support/suite-registries';
 
-let plain: TestRegistry;
-let basic: TestRegistry;
-
-beforeAll(async () => {
-  [plain, basic] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' })]);
-});
-
-afterAll(async () => {
-  await stopAll();
-});
+const [plain, basic] = registriesForSuite({}, { auth: 'basic' });
 
 const ROBOT = { username: 'robot', password: 'cli-s3cret-passw0rd' };
 const ROBOT_BASIC = Buffer.from(`${ROBOT.username}:${ROBOT.password}`).toString('base64');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function capture(tty = false): { stream: PassThrough; text: () => string } {
-  const stream = new PassThrough();
-  const chunks: Buffer[] = [];
-  stream.on('data', (c: Buffer) => chunks.push(c));
-  if (tty) {
-    Object.assign(stream, { isTTY: true });
-  }
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
-}
-
 // No docker config unless a test writes one: the machine's own ~/.docker/config.json stays out of the tests.
 const NO_DOCKER_CONFIG = path.join(os.tmpdir(), 'byoc-cli-no-docker-config');
 
-async function run(argv: string[], env: NodeJS.ProcessEnv = {}, tty = false): Promise<Run> {
-  const out = capture();
-  const err = capture(tty);
-  const code = await copyCommand(argv, { stdout: out.stream, stderr: err.stream, env: { DOCKER_CONFIG: NO_DOCKER_CONFIG, ...env } });
-  return { code, stdout: out.text(), stderr: err.text() };
+function run(argv: string[], env: NodeJS.ProcessEnv = {}, tty = false): Promise<CommandRun> {
+  return runCommand(copyCommand, argv, { DOCKER_CONFIG: NO_DOCKER_CONFIG, ...env }, { ttyStderr: tty });
 }
 
 let counter = 0;
@@ -310,12 +282,7 @@ describe('copy command: docker config', () => {
 });
 
 describe('copy command: TLS', () => {
-  let tlsSource: TestRegistry;
-  let tlsDestination: TestRegistry;
-
-  beforeAll(async () => {
-    [tlsSource, tlsDestination] = await Promise.all([startRegistry({ tls: true }), startRegistry({ tls: true, auth: 'basic' })]);
-  });
+  const [tlsSource, tlsDestination] = registriesForSuite({ tls: true }, { tls: true, auth: 'basic' });
 
   async function pushedOverTls() {
     const img = buildImage({ layers: [10_000] });

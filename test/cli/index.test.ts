@@ -2,46 +2,21 @@ import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { BUNDLED_CLI, CommandRun, runBundledCli } from '../support/cli';
 import { amplifyingIndex, serveGraph, startFakeRegistry, startServer } from '../support/hostile';
 import { buildImage, buildIndex, expectImage, pushImage, readManifest } from '../support/images';
-import { startRegistry, stopAll, TestRegistry } from '../support/registry';
+import { registriesForSuite } from '../support/suite-registries';
 
-// The package's `bin`: the esbuild bundle of src/cli/index.ts that `npm test` builds first.
-const BIN = path.join(__dirname, '..', '..', 'assets', 'cli', 'index.js');
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'lifecycle');
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs the bundled CLI as a separate process, as `npx cdk-byoc-artifacts` would. */
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  if (!fs.existsSync(BIN)) {
-    throw new Error(`fails: ${BIN} is missing; build the bundles first with 'npx projen bundle' (npm test does)`);
-  }
-  return new Promise((resolve) => {
-    // No docker config unless a test gives one: the machine's own stays out of the tests.
-    const hermetic = { ...process.env, DOCKER_CONFIG: path.join(os.tmpdir(), 'byoc-cli-no-docker-config'), ...env };
-    execFile(process.execPath, [BIN, ...args], { env: hermetic, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CommandRun> {
+  // No docker config unless a test gives one: the machine's own stays out of the tests.
+  return runBundledCli(args, { ...process.env, DOCKER_CONFIG: path.join(os.tmpdir(), 'byoc-cli-no-docker-config'), ...env });
 }
 
 describe('the cdk-byoc-artifacts command', () => {
-  let source: TestRegistry;
-  let destination: TestRegistry;
-
-  beforeAll(async () => {
-    [source, destination] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' })]);
-  });
-
-  afterAll(async () => {
-    await stopAll();
-  });
+  const [source, destination] = registriesForSuite({}, { auth: 'basic' });
 
   test('prints its usage with --help and exits 0', async () => {
     const r = await cli(['--help']);
@@ -79,17 +54,17 @@ describe('the cdk-byoc-artifacts command', () => {
     const img = buildImage();
     await pushImage(source, 'startup/app', 'v1', img);
     const script = [
-      `const { main } = require(${JSON.stringify(BIN)});`,
+      `const { main } = require(${JSON.stringify(BUNDLED_CLI)});`,
       'const io = { stdout: process.stdout, stderr: process.stderr, env: {} };',
       `main(['--version'], io).then(() => main(['copy', ${JSON.stringify(`${source.host}/startup/app:v1`)}, ${JSON.stringify(`${source.host}/startup/copy`)}], io))`,
       '  .then((code) => console.log(JSON.stringify({ code, loaded: Object.keys(require.cache).filter((f) => /ecr-sdk|yaml|aws-cdk-lib|@aws-sdk/.test(f)) })));',
     ].join('\n');
-    const r = await new Promise<Run>((resolve) => {
+    const r = await new Promise<CommandRun>((resolve) => {
       execFile(process.execPath, ['-e', script], { timeout: 60_000 }, (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }));
     });
     const last = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(last).toEqual({ code: 0, loaded: [] });
-    expect(fs.existsSync(path.join(path.dirname(BIN), 'ecr-sdk.js'))).toBe(true);
+    expect(fs.existsSync(path.join(path.dirname(BUNDLED_CLI), 'ecr-sdk.js'))).toBe(true);
   });
 
   test.each([

@@ -1,23 +1,16 @@
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { PassThrough } from 'stream';
 import { lifecyclePreviewCommand } from '../../src/cli/lifecycle-preview';
+import { CommandRun, runCommand } from '../support/cli';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'lifecycle');
 const POLICY = path.join(FIXTURES, 'policy.json');
 const IMAGES = path.join(FIXTURES, 'describe-images.json');
 const NOW = '2026-06-01T12:00:00Z';
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  const code = await lifecyclePreviewCommand(argv, { stdout, stderr, env: {} });
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+function cli(...argv: string[]): Promise<CommandRun> {
+  return runCommand(lifecyclePreviewCommand, argv);
 }
 
 let tmp: string;

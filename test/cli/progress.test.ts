@@ -1,12 +1,10 @@
 import { PassThrough } from 'stream';
 import { ProgressDisplay, formatSeconds, summary } from '../../src/cli/progress';
+import { captureStream } from '../support/cli';
 
+/** A stream to show progress on: a terminal 200 columns wide, or not a terminal. */
 function output(tty: boolean): { stream: PassThrough; text: () => string } {
-  const stream = new PassThrough();
-  const chunks: Buffer[] = [];
-  stream.on('data', (c: Buffer) => chunks.push(c));
-  if (tty) Object.assign(stream, { isTTY: true, columns: 200 });
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
+  return captureStream(tty ? { isTTY: true, columns: 200 } : undefined);
 }
 
 const DIGEST_A = `sha256:${'a'.repeat(64)}`;

@@ -1,23 +1,13 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { PassThrough } from 'stream';
 import { syncCommand } from '../../src/cli/sync';
+import { CommandRun, runCommand } from '../support/cli';
 import { buildImage, listTags as bedTags, pushImage, readManifest } from '../support/images';
-import { startRegistry, stopAll, TestRegistry } from '../support/registry';
+import { registriesForSuite } from '../support/suite-registries';
 
-let source: TestRegistry;
-let destination: TestRegistry;
-let tlsRegistry: TestRegistry;
+const [source, destination, tlsRegistry] = registriesForSuite({}, { auth: 'basic' }, { tls: true });
 let dir: string;
-
-beforeAll(async () => {
-  [source, destination, tlsRegistry] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' }), startRegistry({ tls: true })]);
-});
-
-afterAll(async () => {
-  await stopAll();
-});
 
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'byoc-sync-'));
@@ -27,20 +17,8 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function sync(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const streams = [new PassThrough(), new PassThrough()];
-  const chunks: Buffer[][] = [[], []];
-  streams.forEach((s, i) => s.on('data', (c: Buffer) => chunks[i].push(c)));
-  const code = await syncCommand(argv, {
-    stdout: streams[0], stderr: streams[1], env: { DOCKER_CONFIG: dir, DEST_CREDS: `${destination.username}:${destination.password}`, ...env },
-  });
-  return { code, stdout: Buffer.concat(chunks[0]).toString('utf8'), stderr: Buffer.concat(chunks[1]).toString('utf8') };
+function sync(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<CommandRun> {
+  return runCommand(syncCommand, argv, { DOCKER_CONFIG: dir, DEST_CREDS: `${destination.username}:${destination.password}`, ...env });
 }
 
 function write(name: string, text: string): string {

@@ -1,4 +1,3 @@
-import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -6,22 +5,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildInstallApp, PROXY_IMAGE, TENANT_ACCESS_ROLE_ARN, TENANT_REPOSITORY_URI, WORKER_DIGEST, WORKER_TAG } from '../../examples/install-app';
 import { COMPONENT_TAG, EXTERNAL_ID } from '../../examples/tenant-app';
+import { runBundledCli } from '../support/cli';
 import { generateHistory, imagesOf } from '../support/release-history';
 
-// The package's `bin`: the esbuild bundle of src/cli/index.ts that `npm test` builds first.
-const BIN = path.join(__dirname, '..', '..', 'assets', 'cli', 'index.js');
-
-/** Runs the bundled CLI as `npx cdk-byoc-artifacts` would. */
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  if (!fs.existsSync(BIN)) {
-    throw new Error(`fails: ${BIN} is missing; build the bundles first with 'npx projen bundle' (npm test does)`);
-  }
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runBundledCli(args);
 
 describe('examples/install-app', () => {
   let outdir: string;

@@ -6,18 +6,9 @@ import { CopyError } from '../../src/sync';
 import { pushArtifact } from '../../src/sync/push';
 import { pullChartLikeHelm } from '../support/helm';
 import { listTags, readBlob, readManifest } from '../support/images';
-import { startRegistry, stopAll, TestRegistry } from '../support/registry';
+import { registriesForSuite } from '../support/suite-registries';
 
-let plain: TestRegistry;
-let basic: TestRegistry;
-
-beforeAll(async () => {
-  [plain, basic] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' })]);
-});
-
-afterAll(async () => {
-  await stopAll();
-});
+const [plain, basic] = registriesForSuite({}, { auth: 'basic' });
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'charts', 'web');
 
