@@ -44,6 +44,15 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-secrets-manager',
     // The CLI's `sync` reads YAML configs; bundled into the CLI (already in the tree through projen).
     'yaml@^2.9.1',
+    // Sigstore bundle verification (src/sync/sigstore.ts), bundled into the Lambda and into a CLI
+    // side bundle. The 3.x line: 4.x needs Node 22.22, the tests run on Node 20.
+    '@sigstore/verify@^3.1.1',
+    '@sigstore/bundle@^4.0.0',
+    '@sigstore/core@^3.2.1',
+    '@sigstore/protobuf-specs@^0.5.1',
+    // The test bed's Fulcio CA, CT log and Rekor log for per-run bundles (only their signing
+    // primitives are used: none of its HTTP interceptors).
+    '@sigstore/mock@0.12.1',
     'aws-sdk-client-mock@^4.1.0',
     'cdk-nag@^3.0.2',
     'aws-cdk@^2.1148.1',
