@@ -130,10 +130,11 @@ project.bundler.addBundle('./src/cli/index.ts', {
   outfile: '../index.js',
 });
 project.addBins({ 'cdk-byoc-artifacts': 'assets/cli/index.js' });
-// Side bundles (src/cli/side-bundle.ts): the AWS SDK for ECR logins and the YAML parser for `sync`,
+// Side bundles (src/cli/side-bundle.ts): the AWS SDK for ECR logins, the YAML parser for `sync` and
+// the Sigstore bundle verifier (@sigstore/*, with the pinned trusted root),
 // each in a file of its own that the CLI reads only when a run needs it; parsing them took longer
 // than the rest of the CLI's start-up.
-for (const side of ['ecr-sdk', 'yaml']) {
+for (const side of ['ecr-sdk', 'yaml', 'sigstore']) {
   project.bundler.addBundle(`./src/cli/${side}.ts`, {
     platform: 'node',
     target: 'node20',

@@ -236,7 +236,10 @@ export class ImageSync extends Construct {
       platforms: props.platforms?.map((platform) => platform.platform),
       releaseId: props.releaseId,
       copyReferrers: props.copyReferrers ?? true,
-      verificationPublicKeys: props.verification?._publicKeys,
+      verificationPublicKeys: props.verification && props.verification._publicKeys.length > 0 ? props.verification._publicKeys : undefined,
+      verificationSigstore: props.verification && props.verification._identities.length > 0
+        ? { identities: props.verification._identities, trustedRoot: props.verification._trustedRootJson }
+        : undefined,
     });
     if (props.verification !== undefined && props.copyReferrers === false) {
       Annotations.of(this).addWarningV2('cdk-byoc-artifacts:signaturesNotCopied',

@@ -7,6 +7,7 @@
 import { isDigest } from '../image-reference';
 import { Attributes } from '../image-sync-contract';
 import { CopyResult, StoppedError, copyImage } from '../sync';
+import { createBundleVerifier } from '../sync/sigstore-verify';
 import { destinationCredentials, sourceCredentials } from './credentials';
 import { HandlerDependencies, Invocation, invocationOf } from './dependencies';
 import { DestinationAnswer, fromDestination } from './destination-first';
@@ -263,6 +264,9 @@ async function runCopy(request: CopyRequest, inv: Invocation, deadline: number):
       expectedSourceDigest: sync.expectedSourceDigest,
       referrers: sync.copyReferrers,
       verifyKeys: sync.verificationPublicKeys,
+      verifyIdentities: sync.verificationSigstore?.identities,
+      trustedRoot: sync.verificationSigstore?.trustedRoot,
+      bundleVerifier: () => createBundleVerifier,
       concurrency: deps.concurrency,
       deadline,
       dial: deps.dial,
