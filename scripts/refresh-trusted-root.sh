@@ -17,6 +17,19 @@ const seeds = JSON.parse(fs.readFileSync(`${pkgDir}/seeds.json`, 'utf8'));
 const seed = seeds['https://tuf-repo-cdn.sigstore.dev'];
 const root = JSON.parse(Buffer.from(seed.targets['trusted_root.json'], 'base64').toString('utf8'));
 const date = new Date().toISOString().slice(0, 10);
+// A TS literal in the project's style: unquoted keys, single quotes, trailing commas.
+const literal = (v, indent = '') => {
+  const inner = indent + '  ';
+  if (Array.isArray(v)) {
+    return v.length === 0 ? '[]' : `[\n${v.map(x => `${inner}${literal(x, inner)},\n`).join('')}${indent}]`;
+  }
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v);
+    const key = k => (/^[A-Za-z_$][\w$]*$/.test(k) ? k : `'${k}'`);
+    return entries.length === 0 ? '{}' : `{\n${entries.map(([k, x]) => `${inner}${key(k)}: ${literal(x, inner)},\n`).join('')}${indent}}`;
+  }
+  return typeof v === 'string' ? `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'` : JSON.stringify(v);
+};
 fs.writeFileSync(out, [
   '/**',
   ' * The Sigstore public-good trusted root (Fulcio CAs, Rekor logs, CT logs, timestamp',
@@ -27,7 +40,7 @@ fs.writeFileSync(out, [
   ' */',
   `export const PUBLIC_GOOD_TRUSTED_ROOT_SOURCE = '@sigstore/tuf ${pkg.version}, taken ${date}';`,
   '',
-  `export const PUBLIC_GOOD_TRUSTED_ROOT = ${JSON.stringify(root, null, 2).replace(/"/g, "'")};`,
+  `export const PUBLIC_GOOD_TRUSTED_ROOT = ${literal(root)};`,
   '',
 ].join('\n'));
 console.log(`wrote ${out} from @sigstore/tuf ${pkg.version}`);

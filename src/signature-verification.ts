@@ -123,7 +123,8 @@ export class SignatureVerification {
       }
     }
     p.throwIfAny();
-    return new SignatureVerification([], identities.map(i => ({ issuer: i.issuer, subject: i.subject, subjectPattern: i.subjectPattern })), options.trustedRootJson);
+    const copied = identities.map(i => ({ issuer: i.issuer, subject: i.subject, subjectPattern: i.subjectPattern }));
+    return new SignatureVerification([], copied, options.trustedRootJson);
   }
 
   /**

@@ -45,7 +45,9 @@ describe('SignatureVerification.sigstore', () => {
   });
 
   test('anyOf holds keys and identities: any one suffices', () => {
-    const policy = SignatureVerification.anyOf([SignatureVerification.cosignKeys([p256]), SignatureVerification.sigstore({ identities: [{ issuer: GITHUB, subject: RELEASE }] })]);
+    const keys = SignatureVerification.cosignKeys([p256]);
+    const identities = SignatureVerification.sigstore({ identities: [{ issuer: GITHUB, subject: RELEASE }] });
+    const policy = SignatureVerification.anyOf([keys, identities]);
 
     expect(policy.description).toMatch(new RegExp(`^cosign public keys sha256:[0-9a-f]{16}, or Sigstore identities issuer ${GITHUB} with subject ${RELEASE}$`));
   });

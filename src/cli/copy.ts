@@ -8,8 +8,8 @@ import { Closeable, DESTINATION_SIDE, SOURCE_SIDE, SideCredentials } from './cre
 import { DockerConfig, defaultDockerConfigPath } from './docker-config';
 import { CommandFailure, reportFailure } from './failure';
 import { ProgressDisplay, summary } from './progress';
-import { loadBundleVerifier } from './side-bundle';
 import { parseCliReference } from './reference';
+import { loadBundleVerifier } from './side-bundle';
 import { TLS_OPTIONS, TlsSettings, normalizeTlsWords, readTlsSettings } from './tls';
 
 const USAGE = `Usage: cdk-byoc-artifacts copy SRC DST [--src-creds USER:PASS] [--dest-creds USER:PASS] [--authfile FILE]

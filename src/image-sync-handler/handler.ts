@@ -7,7 +7,6 @@
 import { isDigest } from '../image-reference';
 import { Attributes } from '../image-sync-contract';
 import { CopyResult, StoppedError, copyImage } from '../sync';
-import { createBundleVerifier } from '../sync/sigstore-verify';
 import { destinationCredentials, sourceCredentials } from './credentials';
 import { HandlerDependencies, Invocation, invocationOf } from './dependencies';
 import { DestinationAnswer, fromDestination } from './destination-first';
@@ -19,6 +18,7 @@ import {
   BUDGET_KEY, CopyRequest, IS_COMPLETE_PHASE, ImageSyncEvent, PHASE_KEY, STARTED_KEY, StartRequest, SyncRequest,
   describeEvent, destinationName, parseEvent, sourceName,
 } from './request';
+import { createBundleVerifier } from '../sync/sigstore-verify';
 
 /** What `onEvent` answers. */
 export interface OnEventResponse {

@@ -12,8 +12,8 @@ import {
   SourceKind,
   SourceKinds,
 } from '../image-sync-contract';
-import { SigstoreIdentity, identityProblem, trustedRootProblem } from '../private/sigstore-policy';
 import { CopiedImage, parsePhysicalId } from './physical-id';
+import { SigstoreIdentity, identityProblem, trustedRootProblem } from '../private/sigstore-policy';
 
 /** The registry name of an archive's source reference: never dialled, only named. */
 const ARCHIVE_REGISTRY = 's3';
@@ -329,7 +329,9 @@ function readSigstorePolicy(raw: unknown, problems: string[]): { identities: Sig
     return undefined;
   }
   const found = identities.map((i: any, n) => {
-    const identity: SigstoreIdentity = { issuer: String(i?.issuer), subject: i?.subject ?? undefined, subjectPattern: i?.subjectPattern ?? undefined };
+    const identity: SigstoreIdentity = {
+      issuer: String(i?.issuer), subject: i?.subject ?? undefined, subjectPattern: i?.subjectPattern ?? undefined,
+    };
     const problem = identityProblem(identity);
     if (problem) {
       problems.push(`${Props.VERIFICATION_SIGSTORE} identities[${n}] ${problem}`);

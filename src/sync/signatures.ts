@@ -20,10 +20,10 @@ import { Descriptor, parseManifest } from './manifest-format';
 import { cosignTag, listReferrers } from './referrers';
 import { FetchedManifest, RegistryClient } from './registry-client';
 import { SIGSTORE_BUNDLE_MEDIA_TYPE, verifyBundles } from './sigstore';
-import { SigstoreIdentity, describeIdentity } from '../private/sigstore-policy';
 import type { BundleVerifierFactory } from './sigstore-verify';
 import { readSmallBlob } from './small-blob';
 import { TrustedKey } from '../private/cosign-keys';
+import { SigstoreIdentity, describeIdentity } from '../private/sigstore-policy';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const COSIGN_SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';

@@ -15,11 +15,11 @@
  * expression that must match all of it) or it verified with one of the policy's keys, and its
  * statement is a cosign signature naming the source digest.
  */
-import type { TrustedKey } from '../private/cosign-keys';
-import { SigstoreIdentity, matchesIdentity } from '../private/sigstore-policy';
 import { Descriptor, parseManifest } from './manifest-format';
 import type { BundleSigner, BundleVerifier, BundleVerifierFactory } from './sigstore-verify';
 import { BlobSource, readSmallBlob } from './small-blob';
+import type { TrustedKey } from '../private/cosign-keys';
+import { SigstoreIdentity, matchesIdentity } from '../private/sigstore-policy';
 
 export const SIGSTORE_BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 export const COSIGN_SIGN_PREDICATE_TYPE = 'https://sigstore.dev/cosign/sign/v1';

@@ -41,7 +41,8 @@ beforeEach(() => {
   logs = [];
   ecrMock.reset();
   const token = Buffer.from(`${install.username}:${install.password}`).toString('base64');
-  ecrMock.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: token, expiresAt: new Date(Date.now() + 3600_000) }] });
+  const expiresAt = new Date(Date.now() + 3600_000);
+  ecrMock.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: token, expiresAt }] });
 });
 
 function deps() {
@@ -78,7 +79,9 @@ async function run(e: ImageSyncEvent): Promise<IsCompleteResponse> {
   return await handleEvent({ ...e, ...first }, d, () => 600_000) as IsCompleteResponse;
 }
 
-async function signedRelease(identity: SignerIdentity = { issuer: GITHUB, subject: RELEASE }): Promise<{ img: BuiltImage; source: string; bundle: BuiltImage }> {
+type Release = { img: BuiltImage; source: string; bundle: BuiltImage };
+
+async function signedRelease(identity: SignerIdentity = { issuer: GITHUB, subject: RELEASE }): Promise<Release> {
   const img = buildImage();
   const source = `vendor/api-${++seq}`;
   await pushImage(front, source, 'v1', img);

@@ -159,7 +159,11 @@ export function bundleReferrer(bundle: Buffer, subject: BuiltImage, predicateTyp
     },
   }));
   return {
-    manifest, mediaType: MEDIA_TYPES.ociManifest, digest: sha256(manifest), children: [], artifactType: BUNDLE_MEDIA_TYPE,
+    manifest,
+    mediaType: MEDIA_TYPES.ociManifest,
+    digest: sha256(manifest),
+    children: [],
+    artifactType: BUNDLE_MEDIA_TYPE,
     blobs: new Map([[sha256(empty), empty], [sha256(bundle), bundle]]),
   };
 }

@@ -121,7 +121,10 @@ describe('copyImage: Sigstore bundle verification', () => {
     const to = repo('pattern/dst');
 
     const result = await copyImage({
-      source: `${front.host}/${from}:v1`, destination: `${dst.host}/${to}`, trustedRoot: sigstore.trustedRoot, bundleVerifier: () => createBundleVerifier,
+      source: `${front.host}/${from}:v1`,
+      destination: `${dst.host}/${to}`,
+      trustedRoot: sigstore.trustedRoot,
+      bundleVerifier: () => createBundleVerifier,
       verifyIdentities: [{ issuer: GITHUB, subjectPattern: 'https://github\\.com/vendor/app/\\.github/workflows/release\\.yml@refs/tags/v.*' }],
     });
 
