@@ -93,7 +93,8 @@ export interface ImageSyncProps {
 
   /**
    * The signatures the source digest must carry before the destination tag is written, e.g.
-   * `SignatureVerification.cosignKeys([vendorPublicKeyPem])`. Without one that verifies, nothing
+   * `SignatureVerification.cosignKeys([vendorPublicKeyPem])` or
+   * `SignatureVerification.sigstore({ identities: [{ issuer, subject }] })`. Without one that verifies, nothing
    * is copied and the deployment fails, naming the image, the policy and what was found.
    *
    * @default - no verification: any image the source holds is copied
