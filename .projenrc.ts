@@ -44,6 +44,15 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-secrets-manager',
     // The CLI's `sync` reads YAML configs; bundled into the CLI (already in the tree through projen).
     'yaml@^2.9.1',
+    // Sigstore bundle verification (src/sync/sigstore.ts), bundled into the Lambda and into a CLI
+    // side bundle. The 3.x line: 4.x needs Node 22.22, the tests run on Node 20.
+    '@sigstore/verify@^3.1.1',
+    '@sigstore/bundle@^4.0.0',
+    '@sigstore/core@^3.2.1',
+    '@sigstore/protobuf-specs@^0.5.1',
+    // The test bed's Fulcio CA, CT log and Rekor log for per-run bundles (only their signing
+    // primitives are used: none of its HTTP interceptors).
+    '@sigstore/mock@0.12.1',
     'aws-sdk-client-mock@^4.1.0',
     'cdk-nag@^3.0.2',
     'aws-cdk@^2.1148.1',
@@ -121,10 +130,11 @@ project.bundler.addBundle('./src/cli/index.ts', {
   outfile: '../index.js',
 });
 project.addBins({ 'cdk-byoc-artifacts': 'assets/cli/index.js' });
-// Side bundles (src/cli/side-bundle.ts): the AWS SDK for ECR logins and the YAML parser for `sync`,
+// Side bundles (src/cli/side-bundle.ts): the AWS SDK for ECR logins, the YAML parser for `sync` and
+// the Sigstore bundle verifier (@sigstore/*, with the pinned trusted root),
 // each in a file of its own that the CLI reads only when a run needs it; parsing them took longer
 // than the rest of the CLI's start-up.
-for (const side of ['ecr-sdk', 'yaml']) {
+for (const side of ['ecr-sdk', 'yaml', 'sigstore']) {
   project.bundler.addBundle(`./src/cli/${side}.ts`, {
     platform: 'node',
     target: 'node20',
@@ -135,6 +145,8 @@ for (const side of ['ecr-sdk', 'yaml']) {
 // The Lambda entry (allowed by projen) and the CLI build the AWS SDK clients the bundles carry; the
 // engine and the handler take narrow functions instead and import no SDK.
 project.eslint?.allowDevDeps('src/cli/**');
+// The Sigstore verifier: bundled into the Lambda and the CLI's side bundle, never required from lib/.
+project.eslint?.allowDevDeps('src/sync/sigstore-verify.ts');
 
 project.eslint?.allowDevDeps('examples/**');
 // The consumer app (test/consumer/) imports the package by name, as its users do: in this repository

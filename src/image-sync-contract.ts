@@ -76,6 +76,13 @@ export const Props = {
   COPY_REFERRERS: 'CopyReferrers',
   /** PEM public keys: the tag is written only when a cosign signature of the source digest verifies with one. */
   VERIFICATION_PUBLIC_KEYS: 'VerificationPublicKeys',
+  /**
+   * A Sigstore policy, JSON: `{"identities":[{"issuer":..., "subject":... | "subjectPattern":...}],
+   * "trustedRoot"?: "<trusted_root.json text>"}`. The tag is written only when a signature
+   * satisfies the policy: a key signature with one of `VerificationPublicKeys`, or a Sigstore
+   * bundle signed by one of the identities.
+   */
+  VERIFICATION_SIGSTORE: 'VerificationSigstore',
 } as const;
 
 /** Attribute keys (`Data` of the response; `Fn::GetAtt` names). */
@@ -112,6 +119,7 @@ export interface ImageSyncResourceProperties {
   readonly ExpectedSourceDigest?: string;
   readonly CopyReferrers?: string;
   readonly VerificationPublicKeys?: string[];
+  readonly VerificationSigstore?: string;
 }
 
 /** The default time budget of a Create or Update: one hour, CloudFormation's limit for custom resources. */

@@ -93,7 +93,8 @@ export interface ImageSyncProps {
 
   /**
    * The signatures the source digest must carry before the destination tag is written, e.g.
-   * `SignatureVerification.cosignKeys([vendorPublicKeyPem])`. Without one that verifies, nothing
+   * `SignatureVerification.cosignKeys([vendorPublicKeyPem])` or
+   * `SignatureVerification.sigstore({ identities: [{ issuer, subject }] })`. Without one that verifies, nothing
    * is copied and the deployment fails, naming the image, the policy and what was found.
    *
    * @default - no verification: any image the source holds is copied
@@ -236,7 +237,10 @@ export class ImageSync extends Construct {
       platforms: props.platforms?.map((platform) => platform.platform),
       releaseId: props.releaseId,
       copyReferrers: props.copyReferrers ?? true,
-      verificationPublicKeys: props.verification?._publicKeys,
+      verificationPublicKeys: props.verification && props.verification._publicKeys.length > 0 ? props.verification._publicKeys : undefined,
+      verificationSigstore: props.verification && props.verification._identities.length > 0
+        ? { identities: props.verification._identities, trustedRoot: props.verification._trustedRootJson }
+        : undefined,
     });
     if (props.verification !== undefined && props.copyReferrers === false) {
       Annotations.of(this).addWarningV2('cdk-byoc-artifacts:signaturesNotCopied',

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import { ImageReference, formatImageReference } from '../image-reference';
 import { platformProblem } from '../platform';
+import { SigstoreIdentity, identityProblem, trustedRootProblem } from '../private/sigstore-policy';
 import { CopyError, Redactor, copyImage, parseTrustedKey, resolveDigest } from '../sync';
 import { Io, UsageError, lastValue, parseArgs } from './args';
 import { Closeable, DESTINATION_SIDE, SOURCE_SIDE, SideCredentials } from './credentials';
@@ -8,13 +9,16 @@ import { DockerConfig, defaultDockerConfigPath } from './docker-config';
 import { CommandFailure, reportFailure } from './failure';
 import { ProgressDisplay, summary } from './progress';
 import { parseCliReference } from './reference';
+import { loadBundleVerifier } from './side-bundle';
 import { TLS_OPTIONS, TlsSettings, normalizeTlsWords, readTlsSettings } from './tls';
 
 const USAGE = `Usage: cdk-byoc-artifacts copy SRC DST [--src-creds USER:PASS] [--dest-creds USER:PASS] [--authfile FILE]
                                       [--src-cert-dir DIR] [--dest-cert-dir DIR]
                                       [--src-tls-verify=false] [--dest-tls-verify=false]
                                       [--platform OS/ARCH[/VARIANT]]... [--concurrency N]
-                                      [--referrers] [--verify-key FILE]... [--no-clobber] [--json]
+                                      [--referrers] [--verify-key FILE]...
+                                      [--verify-issuer URL (--verify-identity SUBJECT | --verify-identity-regexp RE)...]
+                                      [--verify-trusted-root FILE] [--no-clobber] [--json]
 
 Copies an image, index or OCI artifact from SRC to DST with the same digest.
 References are [docker://]host[:port]/repo[:tag][@digest]; DST's tag defaults to SRC's.
@@ -37,6 +41,12 @@ ECR hosts, GetAuthorizationToken through the default AWS credential chain. Other
 referrers API, else the referrers tag schema and cosign's sha256-<hex>.sig|.att|.sbom tags.
 --verify-key FILE (repeatable, PEM public key): DST's tag is written only when a cosign signature
 of the source digest verifies with one of the keys; otherwise nothing is written and the exit is 1.
+--verify-issuer URL with --verify-identity SUBJECT or --verify-identity-regexp RE (repeatable,
+the regular expression must match the whole subject): a Sigstore bundle (cosign v3's default,
+keyless) attached to the source digest counts when its certificate was issued for that OIDC issuer
+and subject, it verifies against the Sigstore public-good trusted root pinned in this package (or
+--verify-trusted-root FILE, a trusted_root.json) and it signs the digest. With keys and identities,
+any one signature that satisfies the policy suffices.
 
 A DST tag that holds another digest is moved and the move reported; --no-clobber refuses instead.
 --json prints the result, or {"error":{"code","message"}} on failure, on stdout.
@@ -56,6 +66,8 @@ interface CopyArgs {
   noClobber: boolean;
   referrers: boolean;
   verifyKeys: string[];
+  verifyIdentities: SigstoreIdentity[];
+  trustedRoot?: string;
   json: boolean;
 }
 
@@ -95,6 +107,9 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
       noClobber: a.noClobber,
       referrers: a.referrers,
       verifyKeys: a.verifyKeys,
+      verifyIdentities: a.verifyIdentities,
+      trustedRoot: a.trustedRoot,
+      bundleVerifier: loadBundleVerifier,
       ...a.tls.routes,
       onProgress: e => progress.event(e),
       redactor,
@@ -157,7 +172,10 @@ function certificateAdvice(err: CopyError, a: CopyArgs): string | undefined {
 
 function copyArgs(argv: string[], env: NodeJS.ProcessEnv, clients: Closeable[]): CopyArgs | 'help' {
   const args = parseArgs(argv, {
-    values: ['--src-creds', '--dest-creds', '--platform', '--concurrency', '--authfile', '--verify-key', ...TLS_OPTIONS],
+    values: [
+      '--src-creds', '--dest-creds', '--platform', '--concurrency', '--authfile', '--verify-key',
+      '--verify-issuer', '--verify-identity', '--verify-identity-regexp', '--verify-trusted-root', ...TLS_OPTIONS,
+    ],
     flags: ['--json', '--no-clobber', '--referrers'],
   });
   if (args === 'help') {
@@ -205,6 +223,8 @@ function copyArgs(argv: string[], env: NodeJS.ProcessEnv, clients: Closeable[]):
     noClobber: args.flags.has('--no-clobber'),
     referrers: args.flags.has('--referrers'),
     verifyKeys: (args.values.get('--verify-key') ?? []).map(readVerifyKey),
+    verifyIdentities: readIdentities(lastValue(args, '--verify-issuer'), args.values.get('--verify-identity') ?? [], args.values.get('--verify-identity-regexp') ?? []),
+    trustedRoot: readTrustedRoot(lastValue(args, '--verify-trusted-root')),
     json: args.flags.has('--json'),
   };
 }
@@ -221,4 +241,41 @@ function readVerifyKey(file: string): string {
     throw new UsageError(`--verify-key ${JSON.stringify(file)} ${key}`);
   }
   return pem;
+}
+
+function readIdentities(issuer: string | undefined, subjects: string[], patterns: string[]): SigstoreIdentity[] {
+  if (issuer === undefined && subjects.length + patterns.length > 0) {
+    throw new UsageError('--verify-identity and --verify-identity-regexp need --verify-issuer URL (the OIDC issuer)');
+  }
+  if (issuer !== undefined && subjects.length + patterns.length === 0) {
+    throw new UsageError('--verify-issuer needs --verify-identity SUBJECT or --verify-identity-regexp RE');
+  }
+  const identities = [
+    ...subjects.map(subject => ({ issuer: issuer!, subject })),
+    ...patterns.map(subjectPattern => ({ issuer: issuer!, subjectPattern })),
+  ];
+  for (const identity of identities) {
+    const problem = identityProblem(identity);
+    if (problem) {
+      throw new UsageError(`--verify-issuer/--verify-identity: ${problem}`);
+    }
+  }
+  return identities;
+}
+
+function readTrustedRoot(file: string | undefined): string | undefined {
+  if (file === undefined) {
+    return undefined;
+  }
+  let json: string;
+  try {
+    json = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--verify-trusted-root ${JSON.stringify(file)} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const problem = trustedRootProblem(json);
+  if (problem) {
+    throw new UsageError(`--verify-trusted-root ${JSON.stringify(file)} ${problem}`);
+  }
+  return json;
 }

@@ -71,7 +71,7 @@ async function byDigest(request: CopyRequest, inv: Invocation, digest: string, d
   if (!await inspect(request, inv, { digest })) {
     return undefined;
   }
-  if (sync.verificationPublicKeys) {
+  if (sync.verificationPublicKeys || sync.verificationSigstore) {
     // Moving the tag is what the verification policy guards: it checks the source's signatures first.
     inv.log('destination first: the repository holds the digest, but the tag moves only after the source\'s signatures verify', { digest });
     return undefined;

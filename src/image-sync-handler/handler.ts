@@ -18,6 +18,7 @@ import {
   BUDGET_KEY, CopyRequest, IS_COMPLETE_PHASE, ImageSyncEvent, PHASE_KEY, STARTED_KEY, StartRequest, SyncRequest,
   describeEvent, destinationName, parseEvent, sourceName,
 } from './request';
+import { createBundleVerifier } from '../sync/sigstore-verify';
 
 /** What `onEvent` answers. */
 export interface OnEventResponse {
@@ -263,6 +264,9 @@ async function runCopy(request: CopyRequest, inv: Invocation, deadline: number):
       expectedSourceDigest: sync.expectedSourceDigest,
       referrers: sync.copyReferrers,
       verifyKeys: sync.verificationPublicKeys,
+      verifyIdentities: sync.verificationSigstore?.identities,
+      trustedRoot: sync.verificationSigstore?.trustedRoot,
+      bundleVerifier: () => createBundleVerifier,
       concurrency: deps.concurrency,
       deadline,
       dial: deps.dial,

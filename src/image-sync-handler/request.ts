@@ -13,6 +13,7 @@ import {
   SourceKinds,
 } from '../image-sync-contract';
 import { CopiedImage, parsePhysicalId } from './physical-id';
+import { SigstoreIdentity, identityProblem, trustedRootProblem } from '../private/sigstore-policy';
 
 /** The registry name of an archive's source reference: never dialled, only named. */
 const ARCHIVE_REGISTRY = 's3';
@@ -72,6 +73,8 @@ export interface SyncRequest {
   readonly copyReferrers: boolean;
   /** PEM public keys of the verification policy; absent: no verification. */
   readonly verificationPublicKeys?: string[];
+  /** The Sigstore identities of the verification policy, and its trusted root; absent: none. */
+  readonly verificationSigstore?: { readonly identities: SigstoreIdentity[]; readonly trustedRoot?: string };
 }
 
 /** onEvent of a Create or Update: the properties are checked and the clock starts; the copy runs in isComplete. */
@@ -263,6 +266,7 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
       verificationPublicKeys = rawKeys as string[];
     }
   }
+  const verificationSigstore = readSigstorePolicy(props[Props.VERIFICATION_SIGSTORE], problems);
   const timeoutText = str(Props.TOTAL_TIMEOUT_SECONDS, false);
   const totalTimeoutSeconds = timeoutText === undefined ? DEFAULT_TOTAL_TIMEOUT_SECONDS : Number(timeoutText);
   if (!Number.isFinite(totalTimeoutSeconds) || totalTimeoutSeconds <= 0) {
@@ -304,7 +308,41 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
     expectedSourceDigest,
     copyReferrers: copyReferrers === 'true',
     verificationPublicKeys,
+    verificationSigstore,
   };
+}
+
+/** The Sigstore policy of the properties (JSON), checked as the construct checked it. */
+function readSigstorePolicy(raw: unknown, problems: string[]): { identities: SigstoreIdentity[]; trustedRoot?: string } | undefined {
+  if (raw === undefined) {
+    return undefined;
+  }
+  let policy: any;
+  try {
+    policy = typeof raw === 'string' ? JSON.parse(raw) : undefined;
+  } catch {
+    policy = undefined;
+  }
+  const identities: unknown = policy?.identities;
+  if (!Array.isArray(identities) || identities.length === 0 || (policy.trustedRoot !== undefined && typeof policy.trustedRoot !== 'string')) {
+    problems.push(`${Props.VERIFICATION_SIGSTORE} must be JSON {"identities":[{"issuer":...,"subject":...}],"trustedRoot"?:"..."}`);
+    return undefined;
+  }
+  const found = identities.map((i: any, n) => {
+    const identity: SigstoreIdentity = {
+      issuer: String(i?.issuer), subject: i?.subject ?? undefined, subjectPattern: i?.subjectPattern ?? undefined,
+    };
+    const problem = identityProblem(identity);
+    if (problem) {
+      problems.push(`${Props.VERIFICATION_SIGSTORE} identities[${n}] ${problem}`);
+    }
+    return identity;
+  });
+  const rootProblem = policy.trustedRoot === undefined ? undefined : trustedRootProblem(policy.trustedRoot);
+  if (rootProblem) {
+    problems.push(`${Props.VERIFICATION_SIGSTORE} trustedRoot ${rootProblem}`);
+  }
+  return { identities: found, trustedRoot: policy.trustedRoot };
 }
 
 /** The source image, for messages and logs. */

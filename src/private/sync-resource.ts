@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { IMAGE_SYNC_RESOURCE_TYPE, Props } from '../image-sync-contract';
 import type { ImageSyncDestination } from '../image-sync-destination';
 import type { ImageSyncProvider } from '../image-sync-provider';
+import { SigstoreIdentity } from './sigstore-policy';
 
 /**
  * A source bound to the provider's function: grants it what reading the source needs and returns
@@ -28,6 +29,8 @@ export interface SyncResourceOptions {
   readonly copyReferrers?: boolean;
   /** PEM public keys: the tag is written only when a cosign signature of the source digest verifies with one. */
   readonly verificationPublicKeys?: string[];
+  /** Sigstore identities (and a trusted root): bundles signed by one of them count too. */
+  readonly verificationSigstore?: { readonly identities: SigstoreIdentity[]; readonly trustedRoot?: string };
 }
 
 /**
@@ -64,6 +67,9 @@ export function createSyncResource(scope: Construct, options: SyncResourceOption
   }
   if (options.verificationPublicKeys !== undefined) {
     properties[Props.VERIFICATION_PUBLIC_KEYS] = options.verificationPublicKeys;
+  }
+  if (options.verificationSigstore !== undefined) {
+    properties[Props.VERIFICATION_SIGSTORE] = JSON.stringify(options.verificationSigstore);
   }
 
   const resource = new CustomResource(scope, 'Resource', {

@@ -8,8 +8,7 @@ import type { CopyProgressEvent } from './copy-options';
 import { ManifestLimits, ManifestTree } from './manifest-tree';
 import { ReferrersResult, copyReferrers } from './referrers';
 import { RegistryClient } from './registry-client';
-import { VerificationOutcome, unverifiedError, verifySignatures } from './signatures';
-import { TrustedKey } from '../private/cosign-keys';
+import { VerificationOutcome, VerificationPolicy, unverifiedError, verifySignatures } from './signatures';
 
 export interface BeforeTagOptions {
   readonly source: RegistryClient;
@@ -17,8 +16,8 @@ export interface BeforeTagOptions {
   readonly destination: RegistryClient;
   readonly destinationImage: ImageReference;
   readonly destinationScopes: string[];
-  /** The verification policy's keys; empty: no verification. */
-  readonly keys: TrustedKey[];
+  /** The verification policy; no keys and no identities: no verification. */
+  readonly verification: VerificationPolicy;
   /** Carry the referrers. */
   readonly referrers: boolean;
   readonly maxReferrers: number;
@@ -43,16 +42,16 @@ export class BeforeTag {
    * requires. Called before anything is written: an image the policy refuses leaves no trace.
    */
   public async verify(digest: string): Promise<void> {
-    const { keys, source, sourceImage } = this.options;
-    if (keys.length === 0) {
+    const { verification, source, sourceImage } = this.options;
+    if (verification.keys.length === 0 && verification.identities.length === 0) {
       return;
     }
-    this.signatures = await verifySignatures({ client: source, repository: sourceImage.repository }, digest, keys);
+    this.signatures = await verifySignatures({ client: source, repository: sourceImage.repository }, digest, verification);
     if (!this.signatures.verified) {
       throw unverifiedError(`${sourceImage.registry}/${sourceImage.repository}@${digest}`, this.signatures, sourceImage.registry);
     }
     const { manifest, key } = this.signatures.signature!;
-    this.options.emit({ kind: 'manifest', digest, message: `signature ${manifest} verified with ${key}` });
+    this.options.emit({ kind: 'manifest', digest, message: `signature ${manifest} verified: ${key}` });
   }
 
   /** The referrers of every manifest of the image, written to the destination (see referrers.ts). */

@@ -13,8 +13,10 @@ import { Redactor } from './redact';
 import { ImageReferenceInput, engineReference } from './reference';
 import { DEFAULT_MAX_REFERRERS, ReferrersResult } from './referrers';
 import { RegistryRoutes } from './registry-connection';
-import { VerificationOutcome } from './signatures';
+import { VerificationOutcome, VerificationPolicy } from './signatures';
+import type { BundleVerifierFactory } from './sigstore-verify';
 import { TrustedKey, parseTrustedKey } from '../private/cosign-keys';
+import { SigstoreIdentity, identityProblem, trustedRootProblem } from '../private/sigstore-policy';
 
 /** A progress notification; messages never contain credentials or control characters. */
 export interface CopyProgressEvent {
@@ -92,6 +94,26 @@ export interface CopyImageOptions extends RegistryRoutes {
    */
   readonly verifyKeys?: string[];
   /**
+   * Sigstore identities (OIDC issuer, and the subject exactly or by a pattern): the copy writes
+   * nothing unless a signature satisfies the policy, a key signature with one of `verifyKeys` or
+   * a Sigstore bundle (cosign v3's default) signed by one of these, verified against
+   * `trustedRoot`. Needs `bundleVerifier`.
+   * @default - no identities
+   */
+  readonly verifyIdentities?: SigstoreIdentity[];
+  /**
+   * A Sigstore trusted root (JSON: Fulcio CAs, Rekor logs, CT logs, timestamp authorities) that
+   * bundles verify against.
+   * @default - the Sigstore public-good trusted root pinned in the package
+   */
+  readonly trustedRoot?: string;
+  /**
+   * Loads the bundle verifier (sigstore-verify.ts `createBundleVerifier`), called the first time
+   * a bundle is examined: the engine itself does not carry it.
+   * @default - bundles are reported, not verified; `verifyIdentities` is refused
+   */
+  readonly bundleVerifier?: () => BundleVerifierFactory;
+  /**
    * Refuse to move a destination tag that holds another digest (CopyError CONFLICT, nothing
    * written). Without it the tag moves and the result names the digest it held before.
    * @default false
@@ -152,8 +174,8 @@ export interface CopyPlan {
   readonly chunkSize: number;
   readonly limits: ManifestLimits;
   readonly maxReferrers: number;
-  /** The keys of the verification policy; empty: no verification. */
-  readonly keys: TrustedKey[];
+  /** The verification policy; no keys and no identities: no verification. */
+  readonly verification: VerificationPolicy;
   /** The platforms to copy from an index; undefined: all. */
   readonly platforms?: Platform[];
 }
@@ -194,11 +216,30 @@ export function planCopy(options: CopyImageOptions): CopyPlan {
     }
     keys.push(key);
   });
+  const identities = (options.verifyIdentities ?? []).map((identity, i) => {
+    const problem = identityProblem(identity);
+    if (problem) {
+      throw new CopyError('INVALID', `verifyIdentities[${i}] ${problem}`);
+    }
+    return identity;
+  });
+  if (options.trustedRoot !== undefined) {
+    const problem = trustedRootProblem(options.trustedRoot);
+    if (problem) {
+      throw new CopyError('INVALID', `trustedRoot ${problem}`);
+    }
+  }
+  if (identities.length > 0 && !options.bundleVerifier) {
+    throw new CopyError('INVALID', 'verifyIdentities needs bundleVerifier: Sigstore bundles cannot be verified without it');
+  }
+  const verification: VerificationPolicy = {
+    keys, identities, trustedRoot: options.trustedRoot, loadBundleVerifier: options.bundleVerifier,
+  };
   let platforms: Platform[] | undefined;
   try {
     platforms = options.platforms && options.platforms.length > 0 ? options.platforms.map(parsePlatform) : undefined;
   } catch (err) {
     throw new CopyError('INVALID', (err as Error).message);
   }
-  return { source, destination, concurrency, chunkSize, limits, maxReferrers, keys, platforms };
+  return { source, destination, concurrency, chunkSize, limits, maxReferrers, verification, platforms };
 }

@@ -107,7 +107,7 @@ class Copier {
       destination: this.dst,
       destinationImage: destination,
       destinationScopes: this.dstScopes,
-      keys: plan.keys,
+      verification: plan.verification,
       referrers: options.referrers ?? false,
       maxReferrers: plan.maxReferrers,
       limits: plan.limits,

@@ -1,31 +1,35 @@
 /**
- * Verification before the tag moves: cosign key-based signatures of the source digest.
+ * Verification before the tag moves: the signatures of the source digest, against a policy of
+ * cosign public keys and Sigstore identities; any one signature that satisfies it suffices.
  *
- * A cosign signature is a manifest (under cosign's `sha256-<hex>.sig` tag, or an OCI 1.1 referrer
- * of artifact type `application/vnd.dev.cosign.artifact.sig.v1+json`) whose layers are
+ * A cosign key signature is a manifest (under cosign's `sha256-<hex>.sig` tag, or an OCI 1.1
+ * referrer of artifact type `application/vnd.dev.cosign.artifact.sig.v1+json`) whose layers are
  * simple-signing payloads (`application/vnd.dev.cosign.simplesigning.v1+json`), each annotated
- * with `dev.cosignproject.cosign/signature`: base64 of the signature of the payload's bytes. A
- * signature counts when it verifies with one of the policy's public keys (ECDSA P-256 with
- * SHA-256, cosign's default and an AWS KMS `ECC_NIST_P256` key; or RSA, PKCS #1 v1.5 or PSS with
+ * with `dev.cosignproject.cosign/signature`: base64 of the signature of the payload's bytes. It
+ * counts when it verifies with one of the policy's public keys (ECDSA P-256 with SHA-256,
+ * cosign's default and an AWS KMS `ECC_NIST_P256` key; or RSA, PKCS #1 v1.5 or PSS with
  * SHA-256, a KMS RSA key) and its payload names the source digest as
  * `critical.image.docker-manifest-digest`, with cosign's payload type.
  *
- * Notation signatures (AWS Signer, ECR managed signing) and Sigstore bundles are found and
- * reported; a key policy does not count them.
+ * Sigstore bundles (cosign v3's default) are judged by sigstore.ts. Notation signatures (AWS
+ * Signer, ECR managed signing) are found and reported, not verified.
  */
 import * as crypto from 'crypto';
-import { CopyError, describeNetworkError } from './errors';
-import { readBody } from './http';
+import { CopyError } from './errors';
 import { Descriptor, parseManifest } from './manifest-format';
 import { cosignTag, listReferrers } from './referrers';
-import { FetchedManifest, RegistryClient, sha256 } from './registry-client';
+import { FetchedManifest, RegistryClient } from './registry-client';
+import { SIGSTORE_BUNDLE_MEDIA_TYPE, verifyBundles } from './sigstore';
+import type { BundleVerifierFactory } from './sigstore-verify';
+import { readSmallBlob } from './small-blob';
 import { TrustedKey } from '../private/cosign-keys';
+import { SigstoreIdentity, describeIdentity } from '../private/sigstore-policy';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const COSIGN_SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
 export const COSIGN_SIGNATURE_ARTIFACT_TYPE = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 export const NOTATION_SIGNATURE_ARTIFACT_TYPE = 'application/vnd.cncf.notary.signature';
-export const SIGSTORE_BUNDLE_ARTIFACT_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+export const SIGSTORE_BUNDLE_ARTIFACT_TYPE = SIGSTORE_BUNDLE_MEDIA_TYPE;
 const COSIGN_PAYLOAD_TYPE = 'cosign container image signature';
 
 /** A simple-signing payload is a few hundred bytes: a larger one is not read. */
@@ -39,16 +43,34 @@ export interface VerificationOutcome {
   readonly verified: boolean;
   /** The policy, as messages name it. */
   readonly policy: string;
-  /** The signature manifest that verified, and the key it verified with. */
+  /** The signature manifest that verified, and the key or identity it verified with. */
   readonly signature?: { readonly manifest: string; readonly key: string };
   /** cosign signature layers examined. */
   readonly cosignSignatures: number;
   /** Notation signatures present (reported, not verified). */
   readonly notationSignatures: number;
-  /** Sigstore bundles present (reported, not verified by a key policy). */
+  /** Sigstore bundles present. */
   readonly sigstoreBundles: number;
-  /** Why each cosign signature did not count. */
+  /** Why each signature did not count. */
   readonly problems: string[];
+}
+
+/** What a signature must satisfy: one of the keys, or one of the identities. */
+export interface VerificationPolicy {
+  readonly keys: TrustedKey[];
+  readonly identities: readonly SigstoreIdentity[];
+  /** Trusted root JSON for bundles; undefined: the pinned public-good root. */
+  readonly trustedRoot?: string;
+  /** Loads the bundle verifier, the first time a bundle is examined. */
+  readonly loadBundleVerifier?: () => BundleVerifierFactory;
+}
+
+/** How messages name a policy. */
+export function describePolicy(policy: VerificationPolicy): string {
+  return [
+    policy.keys.length > 0 ? `cosign public keys ${policy.keys.map(k => k.fingerprint).join(', ')}` : '',
+    policy.identities.length > 0 ? `Sigstore identities ${policy.identities.map(describeIdentity).join('; ')}` : '',
+  ].filter(s => s !== '').join(', or ');
 }
 
 /** Where signatures are looked for. */
@@ -59,12 +81,14 @@ export interface SignatureSource {
 }
 
 /**
- * Looks for cosign signatures of `digest` (cosign's tag and the referrers) and verifies them
- * against `keys`; the first that verifies ends the search.
+ * Looks for signatures of `digest` (cosign's tag and the referrers) and verifies them against
+ * `verification`: cosign key signatures first, then Sigstore bundles; the first that satisfies
+ * the policy ends the search.
  */
-export async function verifySignatures(source: SignatureSource, digest: string, keys: TrustedKey[]): Promise<VerificationOutcome> {
+export async function verifySignatures(source: SignatureSource, digest: string, verification: VerificationPolicy): Promise<VerificationOutcome> {
   const { client, repository } = source;
-  const policy = `cosign public keys ${keys.map(k => k.fingerprint).join(', ')}`;
+  const { keys } = verification;
+  const policy = describePolicy(verification);
   const candidates: { where: string; manifest: FetchedManifest }[] = [];
   const tag = cosignTag(digest, 'sig');
   const tagged = await client.getManifest(repository, tag, source.scopes);
@@ -73,7 +97,7 @@ export async function verifySignatures(source: SignatureSource, digest: string, 
   }
   const referrers = await listReferrers(client, repository, digest, { scopes: source.scopes });
   const of = (type: string) => referrers.descriptors.filter(d => d.artifactType === type);
-  for (const d of of(COSIGN_SIGNATURE_ARTIFACT_TYPE)) {
+  for (const d of keys.length > 0 ? of(COSIGN_SIGNATURE_ARTIFACT_TYPE) : []) {
     const manifest = await client.getManifest(repository, d.digest, source.scopes, d.size);
     if (manifest) {
       candidates.push({ where: `${repository}@${d.digest}`, manifest });
@@ -90,7 +114,7 @@ export async function verifySignatures(source: SignatureSource, digest: string, 
     sigstoreBundles: of(SIGSTORE_BUNDLE_ARTIFACT_TYPE).length,
     problems,
   });
-  for (const { where, manifest } of candidates) {
+  for (const { where, manifest } of keys.length > 0 ? candidates : []) {
     let layers: Descriptor[];
     try {
       layers = parseManifest(manifest.bytes, manifest.mediaType).layers;
@@ -126,21 +150,34 @@ export async function verifySignatures(source: SignatureSource, digest: string, 
       return outcome({ manifest: manifest.digest, key: key.fingerprint });
     }
   }
-  if (candidates.length === 0) {
+  if (keys.length > 0 && candidates.length === 0) {
     problems.push(`no cosign signature (neither the ${tag} tag nor a referrer of type ${COSIGN_SIGNATURE_ARTIFACT_TYPE})`);
   }
-  return outcome();
+  if (keys.length === 0 && candidates.length > 0) {
+    problems.push(`cosign signatures under ${tag} not examined: the policy holds no keys (keyless signatures are verified as Sigstore bundles)`);
+  }
+  const bundles = of(SIGSTORE_BUNDLE_ARTIFACT_TYPE);
+  if (bundles.length === 0) {
+    if (verification.identities.length > 0) {
+      problems.push(`no Sigstore bundle (a referrer of type ${SIGSTORE_BUNDLE_ARTIFACT_TYPE})`);
+    }
+    return outcome();
+  }
+  const found = await verifyBundles(source, bundles, digest, {
+    identities: verification.identities, keys, trustedRoot: verification.trustedRoot, loadVerifier: verification.loadBundleVerifier,
+  }, problems);
+  return outcome(found ? { manifest: found.manifest, key: found.by } : undefined);
 }
 
 /** The error that keeps the tag from moving: the image, the policy and what was found. */
 export function unverifiedError(image: string, v: VerificationOutcome, registry: string): CopyError {
   const others = [
     v.notationSignatures > 0 ? `${v.notationSignatures} Notation signature(s) (present, not verified: Notation verification is not supported)` : '',
-    v.sigstoreBundles > 0 ? `${v.sigstoreBundles} Sigstore bundle(s) (not verified by a key policy)` : '',
+    v.sigstoreBundles > 0 ? `${v.sigstoreBundles} Sigstore bundle(s)` : '',
   ].filter(s => s !== '');
   return new CopyError('UNVERIFIED', `${image} is not signed as the policy requires (${v.policy}): `
     + `found ${v.cosignSignatures} cosign signature(s)${others.length > 0 ? `, ${others.join(', ')}` : ''}; ${v.problems.join('; ')}. `
-    + 'Nothing was tagged. Sign the image with one of the keys (cosign sign --key ...), or trust the key it is signed with.', {
+    + 'Nothing was tagged. Sign the image as the policy requires (cosign sign, with one of the keys or as one of the identities), or trust the key or identity it is signed with.', {
     registry, reference: image,
   });
 }
@@ -179,22 +216,5 @@ function payloadProblem(payload: Buffer, digest: string): string | undefined {
 }
 
 async function readPayload(source: SignatureSource, layer: Descriptor): Promise<Buffer> {
-  const { client, repository } = source;
-  return client.retrying(`signature payload ${layer.digest}`, async () => {
-    const res = await client.getBlob(repository, layer.digest, source.scopes);
-    let body: Buffer;
-    try {
-      body = await readBody(res, MAX_PAYLOAD_SIZE);
-    } catch (err) {
-      throw new CopyError('NETWORK', `reading signature payload ${layer.digest} from ${client.registry} failed: ${describeNetworkError(err)}`, {
-        registry: client.registry, retryable: true, cause: err,
-      });
-    }
-    if (sha256(body) !== layer.digest) {
-      throw new CopyError('DIGEST_MISMATCH', `signature payload ${layer.digest} from ${client.registry}/${repository} does not match its digest`, {
-        registry: client.registry, retryable: true,
-      });
-    }
-    return body;
-  });
+  return readSmallBlob(source, layer, MAX_PAYLOAD_SIZE, 'signature payload');
 }
