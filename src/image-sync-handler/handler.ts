@@ -8,7 +8,7 @@ import { isDigest } from '../image-reference';
 import { Attributes } from '../image-sync-contract';
 import { CopyResult, StoppedError, copyImage } from '../sync';
 import { destinationCredentials, sourceCredentials } from './credentials';
-import { HandlerDependencies, Invocation, invocationOf } from './dependencies';
+import { HandlerDependencies, Invocation, engineOptions, invocationOf } from './dependencies';
 import { DestinationAnswer, fromDestination } from './destination-first';
 import { TransientFailure, budgetExhausted, copyAttemptFailure, layerTooLarge } from './failures';
 import { pushFromArchive } from './oci-archive';
@@ -263,12 +263,7 @@ async function runCopy(request: CopyRequest, inv: Invocation, deadline: number):
       expectedSourceDigest: sync.expectedSourceDigest,
       referrers: sync.copyReferrers,
       verifyKeys: sync.verificationPublicKeys,
-      concurrency: deps.concurrency,
-      deadline,
-      dial: deps.dial,
-      plainHttp: deps.plainHttp,
-      onProgress: deps.onProgress,
-      redactor: inv.redactor,
+      ...engineOptions(inv, deadline),
     });
   } catch (e) {
     if (e instanceof StoppedError) {

@@ -7,7 +7,7 @@
 import { MAX_OCI_ARCHIVE_BYTES, OciArchiveError, readOciArchive } from '../artifacts/oci-archive';
 import { CopyResult } from '../sync';
 import { destinationCredentials } from './credentials';
-import { Invocation, ObjectTooLargeError } from './dependencies';
+import { Invocation, ObjectTooLargeError, engineOptions } from './dependencies';
 import { awsErrorText } from './failures';
 import { SyncRequest, sourceName } from './request';
 import { pushArtifact } from '../sync/push';
@@ -51,12 +51,7 @@ export async function pushFromArchive(sync: SyncRequest, inv: Invocation, deadli
     artifact,
     destination: sync.destination,
     credentials: destinationCredentials(sync, deps),
-    concurrency: deps.concurrency,
-    deadline,
-    dial: deps.dial,
-    plainHttp: deps.plainHttp,
-    onProgress: deps.onProgress,
-    redactor: inv.redactor,
+    ...engineOptions(inv, deadline),
   });
   const size = artifact.manifest.length + [...artifact.blobs.values()].reduce((n, b) => n + b.length, 0);
   return {
