@@ -238,7 +238,7 @@ export function normalizeCreated(text: string): string {
 }
 
 /** Masterminds semver's loose version (what Helm's `isValidSemver` takes). */
-const SEMVER = /^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*))?(\+([0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*))?$/;
+export const SEMVER = /^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*))?(\+([0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*))?$/;
 
 /**
  * Chart.yaml's metadata as Helm's loader reads it: unquoted numbers and booleans in string fields

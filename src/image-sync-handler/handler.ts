@@ -11,6 +11,7 @@ import { destinationCredentials, sourceCredentials } from './credentials';
 import { HandlerDependencies, Invocation, engineOptions, invocationOf } from './dependencies';
 import { DestinationAnswer, fromDestination } from './destination-first';
 import { TransientFailure, budgetExhausted, copyAttemptFailure, layerTooLarge } from './failures';
+import { pushFromHelmRepository } from './helm-repository';
 import { pushFromArchive } from './oci-archive';
 import { parsePhysicalId, physicalId } from './physical-id';
 import { removeOnDelete } from './remove-on-delete';
@@ -253,6 +254,9 @@ async function runCopy(request: CopyRequest, inv: Invocation, deadline: number):
   try {
     if (sync.archive) {
       return await pushFromArchive(sync, inv, deadline);
+    }
+    if (sync.helm) {
+      return await pushFromHelmRepository(sync, inv, deadline, source);
     }
     return await copyImage({
       source: sync.source,

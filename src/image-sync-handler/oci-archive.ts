@@ -10,7 +10,7 @@ import { destinationCredentials } from './credentials';
 import { Invocation, ObjectTooLargeError, engineOptions } from './dependencies';
 import { awsErrorText } from './failures';
 import { SyncRequest, sourceName } from './request';
-import { pushArtifact } from '../sync/push';
+import { PushableArtifact, PushArtifactResult, pushArtifact } from '../sync/push';
 
 /**
  * Pushes the archive's artifact to the destination tag; `complete: false` when the deadline
@@ -53,6 +53,11 @@ export async function pushFromArchive(sync: SyncRequest, inv: Invocation, deadli
     credentials: destinationCredentials(sync, deps),
     ...engineOptions(inv, deadline),
   });
+  return pushResult(artifact, pushed);
+}
+
+/** A push's result as the handler reports a copy's. */
+export function pushResult(artifact: PushableArtifact, pushed: PushArtifactResult): CopyResult {
   const size = artifact.manifest.length + [...artifact.blobs.values()].reduce((n, b) => n + b.length, 0);
   return {
     complete: pushed.complete,
