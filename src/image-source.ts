@@ -1,12 +1,17 @@
+import * as path from 'path';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3_assets from 'aws-cdk-lib/aws-s3-assets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
 import { chartTag } from './artifacts/chart';
 import { parseImageReference } from './image-reference';
 import { Props, SourceKind, SourceKinds } from './image-sync-contract';
 import type { ImageSyncProvider } from './image-sync-provider';
+import { ArchiveSource, stageArchive } from './private/archive-sync';
 import { ecrRepositoryUri, parseEcrRepositoryArn } from './private/ecr-names';
 import { chartNameProblem, chartVersionProblem, HELM_REPOSITORY_URL_RULE, helmRepositoryUrlProblem } from './private/helm-source';
+import { LayoutImage, readImageLayout } from './private/image-archive';
 import { STS_ASSUME_ROLE_ACTIONS } from './private/perms';
 import { checkDigest, checkExternalId, checkImageTag, checkRoleArn, isToken, ValidationProblems } from './private/validation';
 
@@ -83,6 +88,20 @@ export interface HelmRepositoryChartOptions {
    * @default - any archive that matches the index's sha256
    */
   readonly expectedDigest?: string;
+}
+
+/**
+ * Which image of an OCI image layout to sync.
+ */
+export interface OciLayoutImageOptions {
+  /**
+   * The image's name in the layout's `index.json` (its `org.opencontainers.image.ref.name`
+   * annotation, e.g. `1.27` as `docker save` writes it, or `v1.2.3` as `skopeo copy ...
+   * oci:DIR:v1.2.3` does). Also the default destination tag, when it is a valid tag.
+   *
+   * @default - the only image of the layout; synth fails when it has several
+   */
+  readonly ref?: string;
 }
 
 /**
@@ -222,6 +241,60 @@ export class ImageSource {
     });
   }
 
+  /**
+   * An image from an OCI image layout directory, for installs that cannot reach the tenant
+   * registry. At synth the layout's `index.json` is read, the image chosen, and every manifest
+   * and blob checked; the image alone becomes a file asset (an `oci-archive`, at most 256 MiB,
+   * published with the stack's other assets, e.g. by `CustomerReadySynthesizer`) and its manifest
+   * digest is recorded. At deploy the sync function reads that one object, checks every digest
+   * against the recorded one and pushes the image: a tampered asset pushes nothing.
+   *
+   * Single images and multi-platform indexes (OCI or Docker schema 2) are pushed as they are, with
+   * the layout's digest; choose the platforms when the layout is made. `docker save` of Docker 25
+   * or later writes such a layout (as a tar: use `fromOciArchive`).
+   *
+   * @param directory the layout directory (`oci-layout`, `index.json`, `blobs/sha256/`)
+   */
+  public static fromOciLayout(directory: string, options: OciLayoutImageOptions = {}): ImageSource {
+    return ImageSource.fromLayout('ImageSource.fromOciLayout', 'directory', directory, options);
+  }
+
+  /**
+   * An image from an `oci-archive`: an OCI image layout as one tar file (optionally gzipped),
+   * as `skopeo copy ... oci-archive:FILE`, `docker save` (Docker 25 or later) or `buildx
+   * --output type=oci` write it. Read, checked and shipped as `fromOciLayout` does.
+   *
+   * @param file the archive
+   */
+  public static fromOciArchive(file: string, options: OciLayoutImageOptions = {}): ImageSource {
+    return ImageSource.fromLayout('ImageSource.fromOciArchive', 'archive', file, options);
+  }
+
+  private static fromLayout(factory: string, kind: 'directory' | 'archive', where: string, options: OciLayoutImageOptions): ImageSource {
+    const p = new ValidationProblems(factory);
+    const prop = kind === 'directory' ? 'directory' : 'file';
+    if (typeof where !== 'string' || isToken(where)) {
+      p.add(prop, where, 'a path known at synth time');
+    }
+    if (options.ref !== undefined && (typeof options.ref !== 'string' || isToken(options.ref) || options.ref === '')) {
+      p.add('ref', options.ref, 'the literal ref name of an image in the layout\'s index.json');
+    }
+    p.throwIfAny();
+    let image: LayoutImage | undefined;
+    try {
+      image = readImageLayout(path.resolve(where), kind, options.ref);
+    } catch (e) {
+      p.add(prop, where, `an OCI image layout ${kind} whose image can be synced: ${(e as Error).message}`);
+    }
+    p.throwIfAny();
+    return new ImageSource({
+      kind: SourceKinds.OCI_ARCHIVE,
+      tag: image!.tag,
+      expectedDigest: image!.artifact.digest,
+      archive: image!.archive,
+    });
+  }
+
   private constructor(private readonly config: SourceConfig) {}
 
   /**
@@ -257,8 +330,13 @@ export class ImageSource {
    *
    * @internal
    */
-  public _bind(provider: ImageSyncProvider): { [key: string]: string } {
+  public _bind(provider: ImageSyncProvider, scope: Construct): { [key: string]: string } {
     const c = this.config;
+    if (c.archive !== undefined) {
+      // The image alone, as a file asset of the stack: the function may read that object only.
+      const asset = new s3_assets.Asset(scope, 'Archive', { path: stageArchive(c.archive) });
+      return { ...new ArchiveSource(asset)._bind(provider), [Props.EXPECTED_SOURCE_DIGEST]: c.expectedDigest! };
+    }
     const fn = provider.function;
     const properties: { [key: string]: string } = { [Props.SOURCE_KIND]: c.kind };
     if (c.image !== undefined) {
@@ -309,6 +387,8 @@ interface SourceConfig {
   readonly helm?: { readonly repositoryUrl: string; readonly chart: string; readonly version: string };
   /** The digest the source's artifact must have (a pin the handler checks). */
   readonly expectedDigest?: string;
+  /** OCI layout: the image alone as an `oci-archive`, shipped as a file asset. */
+  readonly archive?: Buffer;
   readonly tag?: string;
   /** The digest the reference pins, when it names one. */
   readonly digest?: string;

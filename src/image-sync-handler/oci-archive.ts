@@ -58,7 +58,9 @@ export async function pushFromArchive(sync: SyncRequest, inv: Invocation, deadli
 
 /** A push's result as the handler reports a copy's. */
 export function pushResult(artifact: PushableArtifact, pushed: PushArtifactResult): CopyResult {
-  const size = artifact.manifest.length + [...artifact.blobs.values()].reduce((n, b) => n + b.length, 0);
+  const children = artifact.children ?? [];
+  const manifests = 1 + children.length;
+  const size = [artifact.manifest, ...children.map((c) => c.manifest), ...artifact.blobs.values()].reduce((n, b) => n + b.length, 0);
   return {
     complete: pushed.complete,
     digest: pushed.digest,
@@ -71,8 +73,8 @@ export function pushResult(artifact: PushableArtifact, pushed: PushArtifactResul
     blobsCopied: pushed.blobsPushed,
     blobsSkipped: pushed.blobsSkipped,
     blobsMounted: 0,
-    manifestsCopied: pushed.complete && !pushed.alreadyPresent ? 1 : 0,
-    manifestsSkipped: pushed.alreadyPresent ? 1 : 0,
+    manifestsCopied: pushed.complete && !pushed.alreadyPresent ? manifests : 0,
+    manifestsSkipped: pushed.alreadyPresent ? manifests : 0,
     alreadyPresent: pushed.alreadyPresent,
     bytesTransferred: pushed.bytesPushed,
     interrupted: [],
