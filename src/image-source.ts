@@ -1,4 +1,3 @@
-import * as path from 'path';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3_assets from 'aws-cdk-lib/aws-s3-assets';
@@ -11,7 +10,7 @@ import type { ImageSyncProvider } from './image-sync-provider';
 import { ArchiveSource, stageArchive } from './private/archive-sync';
 import { ecrRepositoryUri, parseEcrRepositoryArn } from './private/ecr-names';
 import { chartNameProblem, chartVersionProblem, HELM_REPOSITORY_URL_RULE, helmRepositoryUrlProblem } from './private/helm-source';
-import { LayoutImage, readImageLayout } from './private/image-archive';
+import { readLayoutSource } from './private/image-archive';
 import { STS_ASSUME_ROLE_ACTIONS } from './private/perms';
 import { checkDigest, checkExternalId, checkImageTag, checkRoleArn, isToken, ValidationProblems } from './private/validation';
 
@@ -271,28 +270,8 @@ export class ImageSource {
   }
 
   private static fromLayout(factory: string, kind: 'directory' | 'archive', where: string, options: OciLayoutImageOptions): ImageSource {
-    const p = new ValidationProblems(factory);
-    const prop = kind === 'directory' ? 'directory' : 'file';
-    if (typeof where !== 'string' || isToken(where)) {
-      p.add(prop, where, 'a path known at synth time');
-    }
-    if (options.ref !== undefined && (typeof options.ref !== 'string' || isToken(options.ref) || options.ref === '')) {
-      p.add('ref', options.ref, 'the literal ref name of an image in the layout\'s index.json');
-    }
-    p.throwIfAny();
-    let image: LayoutImage | undefined;
-    try {
-      image = readImageLayout(path.resolve(where), kind, options.ref);
-    } catch (e) {
-      p.add(prop, where, `an OCI image layout ${kind} whose image can be synced: ${(e as Error).message}`);
-    }
-    p.throwIfAny();
-    return new ImageSource({
-      kind: SourceKinds.OCI_ARCHIVE,
-      tag: image!.tag,
-      expectedDigest: image!.artifact.digest,
-      archive: image!.archive,
-    });
+    const image = readLayoutSource(factory, kind, where, options.ref);
+    return new ImageSource({ kind: SourceKinds.OCI_ARCHIVE, tag: image.tag, expectedDigest: image.artifact.digest, archive: image.archive });
   }
 
   private constructor(private readonly config: SourceConfig) {}

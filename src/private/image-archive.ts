@@ -6,6 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { isToken, ValidationProblems } from './validation';
 import { OciArtifact, TAG_PATTERN } from '../artifacts/oci';
 import { MAX_OCI_ARCHIVE_BYTES, writeOciArchive } from '../artifacts/oci-archive';
 import { LayoutFiles, OciLayoutError, readLayoutImage } from '../artifacts/oci-image';
@@ -22,6 +23,31 @@ export interface LayoutImage {
   readonly archive: Buffer;
   /** The destination tag the layout suggests (its ref name, when that is a tag). */
   readonly tag?: string;
+}
+
+/**
+ * The image of an `ImageSource.fromOciLayout` / `fromOciArchive`, its props checked first.
+ *
+ * @throws Error listing the problems, as the factory reports them
+ */
+export function readLayoutSource(factory: string, kind: 'directory' | 'archive', where: string, ref: string | undefined): LayoutImage {
+  const p = new ValidationProblems(factory);
+  const prop = kind === 'directory' ? 'directory' : 'file';
+  if (typeof where !== 'string' || isToken(where)) {
+    p.add(prop, where, 'a path known at synth time');
+  }
+  if (ref !== undefined && (typeof ref !== 'string' || isToken(ref) || ref === '')) {
+    p.add('ref', ref, 'the literal ref name of an image in the layout\'s index.json');
+  }
+  p.throwIfAny();
+  let image: LayoutImage | undefined;
+  try {
+    image = readImageLayout(path.resolve(where), kind, ref);
+  } catch (e) {
+    p.add(prop, where, `an OCI image layout ${kind} whose image can be synced: ${(e as Error).message}`);
+  }
+  p.throwIfAny();
+  return image!;
 }
 
 /**
