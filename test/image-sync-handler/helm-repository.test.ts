@@ -229,7 +229,7 @@ describe('Helm repository source', () => {
   test.each([
     ['a link-local host', 'http://169.254.169.254/charts', /HelmRepositoryUrl "http:\/\/169\.254\.169\.254\/charts" is refused/],
     ['plain HTTP to a remote host', 'http://charts.example.com', /plain HTTP is allowed for a loopback host only/],
-  ])('refuses a hand-written template naming %s ', async (_name, url, message) => {
+  ])('refuses a hand-written template naming %s', async (_name, url, message) => {
     const properties = { ...synth(() => ImageSource.fromHelmRepository(repo.url, 'nginx', '15.4.2')), [Props.HELM_REPOSITORY_URL]: url };
 
     await expect(run(event(properties, `install/web${++seq}`))).rejects.toThrow(message);
