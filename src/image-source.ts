@@ -1,10 +1,16 @@
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3_assets from 'aws-cdk-lib/aws-s3-assets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { chartTag } from './artifacts/chart';
 import { parseImageReference } from './image-reference';
 import { Props, SourceKind, SourceKinds } from './image-sync-contract';
 import type { ImageSyncProvider } from './image-sync-provider';
+import { ArchiveSource, stageArchive } from './private/archive-sync';
 import { ecrRepositoryUri, parseEcrRepositoryArn } from './private/ecr-names';
+import { chartNameProblem, chartVersionProblem, HELM_REPOSITORY_URL_RULE, helmRepositoryUrlProblem } from './private/helm-source';
+import { readLayoutSource } from './private/image-archive';
 import { STS_ASSUME_ROLE_ACTIONS } from './private/perms';
 import { checkDigest, checkExternalId, checkImageTag, checkRoleArn, isToken, ValidationProblems } from './private/validation';
 
@@ -57,6 +63,44 @@ export interface RegistryImageOptions {
    * @default - anonymous pull
    */
   readonly credentials?: secretsmanager.ISecret;
+}
+
+/**
+ * How to read a chart from a classic Helm repository.
+ */
+export interface HelmRepositoryChartOptions {
+  /**
+   * A Secrets Manager secret whose value is JSON `{ "username": "...", "password": "..." }`, sent
+   * as Basic credentials to the repository's own origin only (never to an archive elsewhere).
+   *
+   * The function may read only this secret; the password never leaves its memory.
+   *
+   * @default - anonymous
+   */
+  readonly credentials?: secretsmanager.ISecret;
+
+  /**
+   * The digest (`sha256:...`) the chart's OCI manifest must have, as `cdk-byoc-artifacts chart
+   * import` prints it: when the repository serves another archive (or another `created` time) for
+   * the version, the release fails and nothing is pushed.
+   *
+   * @default - any archive that matches the index's sha256
+   */
+  readonly expectedDigest?: string;
+}
+
+/**
+ * Which image of an OCI image layout to sync.
+ */
+export interface OciLayoutImageOptions {
+  /**
+   * The image's name in the layout's `index.json` (its `org.opencontainers.image.ref.name`
+   * annotation, e.g. `1.27` as `docker save` writes it, or `v1.2.3` as `skopeo copy ...
+   * oci:DIR:v1.2.3` does). Also the default destination tag, when it is a valid tag.
+   *
+   * @default - the only image of the layout; synth fails when it has several
+   */
+  readonly ref?: string;
 }
 
 /**
@@ -154,6 +198,82 @@ export class ImageSource {
     return new ImageSource({ kind: SourceKinds.REGISTRY, image: reference, tag, digest, secret: options.credentials });
   }
 
+  /**
+   * A chart version of a classic Helm repository (the `index.yaml` kind, as in `helm repo add`),
+   * pushed as Helm's OCI chart artifact. At deploy time the sync function reads the index (at most
+   * 64 MiB), downloads the version's archive (at most 32 MiB), checks it against the index's
+   * sha256 and pushes the archive's bytes unchanged, with `created` from the index entry: the
+   * digest is the one `cdk-byoc-artifacts chart import` gives. A mismatch pushes nothing.
+   *
+   * The default destination tag is the version with `+` as `_` (Helm's rule).
+   *
+   * @param repositoryUrl `https://...` (plain `http://` only for a loopback host); never a
+   * link-local or metadata address
+   * @param chart the chart's name in the index
+   * @param version the chart version, exactly as the index lists it (a semantic version)
+   */
+  public static fromHelmRepository(repositoryUrl: string, chart: string, version: string, options: HelmRepositoryChartOptions = {}): ImageSource {
+    const p = new ValidationProblems('ImageSource.fromHelmRepository');
+    const literal = (value: unknown): value is string => typeof value === 'string' && !isToken(value);
+    const urlProblem = literal(repositoryUrl) ? helmRepositoryUrlProblem(repositoryUrl) : undefined;
+    if (repositoryUrl === undefined || urlProblem !== undefined) {
+      p.add('repositoryUrl', repositoryUrl, `${HELM_REPOSITORY_URL_RULE}${urlProblem ? ` (${urlProblem})` : ''}`);
+    }
+    const chartProblem = literal(chart) ? chartNameProblem(chart) : undefined;
+    if (chart === undefined || chartProblem !== undefined) {
+      p.add('chart', chart, chartProblem ?? 'the chart\'s name in the index');
+    }
+    const versionProblem = literal(version) ? chartVersionProblem(version) : undefined;
+    if (version === undefined || versionProblem !== undefined) {
+      p.add('version', version, versionProblem ?? 'the chart version');
+    }
+    if (options.expectedDigest !== undefined) {
+      checkDigest(p, 'expectedDigest', options.expectedDigest);
+    }
+    p.throwIfAny();
+    return new ImageSource({
+      kind: SourceKinds.HELM_REPOSITORY,
+      tag: literal(version) ? chartTag(version) : undefined,
+      helm: { repositoryUrl, chart, version },
+      expectedDigest: options.expectedDigest,
+      secret: options.credentials,
+    });
+  }
+
+  /**
+   * An image from an OCI image layout directory, for installs that cannot reach the tenant
+   * registry. At synth the layout's `index.json` is read, the image chosen, and every manifest
+   * and blob checked; the image alone becomes a file asset (an `oci-archive`, at most 256 MiB,
+   * published with the stack's other assets, e.g. by `CustomerReadySynthesizer`) and its manifest
+   * digest is recorded. At deploy the sync function reads that one object, checks every digest
+   * against the recorded one and pushes the image: a tampered asset pushes nothing.
+   *
+   * Single images and multi-platform indexes (OCI or Docker schema 2) are pushed as they are, with
+   * the layout's digest; choose the platforms when the layout is made. `docker save` of Docker 25
+   * or later writes such a layout (as a tar: use `fromOciArchive`).
+   *
+   * @param directory the layout directory (`oci-layout`, `index.json`, `blobs/sha256/`)
+   */
+  public static fromOciLayout(directory: string, options: OciLayoutImageOptions = {}): ImageSource {
+    return ImageSource.fromLayout('ImageSource.fromOciLayout', 'directory', directory, options);
+  }
+
+  /**
+   * An image from an `oci-archive`: an OCI image layout as one tar file (optionally gzipped),
+   * as `skopeo copy ... oci-archive:FILE`, `docker save` (Docker 25 or later) or `buildx
+   * --output type=oci` write it. Read, checked and shipped as `fromOciLayout` does.
+   *
+   * @param file the archive
+   */
+  public static fromOciArchive(file: string, options: OciLayoutImageOptions = {}): ImageSource {
+    return ImageSource.fromLayout('ImageSource.fromOciArchive', 'archive', file, options);
+  }
+
+  private static fromLayout(factory: string, kind: 'directory' | 'archive', where: string, options: OciLayoutImageOptions): ImageSource {
+    const image = readLayoutSource(factory, kind, where, options.ref);
+    return new ImageSource({ kind: SourceKinds.OCI_ARCHIVE, tag: image.tag, expectedDigest: image.artifact.digest, archive: image.archive });
+  }
+
   private constructor(private readonly config: SourceConfig) {}
 
   /**
@@ -171,7 +291,16 @@ export class ImageSource {
    * @internal
    */
   public get _byDigest(): boolean {
-    return this.config.digest !== undefined;
+    return this.config.digest !== undefined || this.config.expectedDigest !== undefined;
+  }
+
+  /**
+   * What kind of source this is, for the checks of the constructs that take one.
+   *
+   * @internal
+   */
+  public get _kind(): SourceKind {
+    return this.config.kind;
   }
 
   /**
@@ -180,10 +309,21 @@ export class ImageSource {
    *
    * @internal
    */
-  public _bind(provider: ImageSyncProvider): { [key: string]: string } {
+  public _bind(provider: ImageSyncProvider, scope: Construct): { [key: string]: string } {
     const c = this.config;
+    if (c.archive !== undefined) {
+      // The image alone, as a file asset of the stack: the function may read that object only.
+      const asset = new s3_assets.Asset(scope, 'Archive', { path: stageArchive(c.archive) });
+      return { ...new ArchiveSource(asset)._bind(provider), [Props.EXPECTED_SOURCE_DIGEST]: c.expectedDigest! };
+    }
     const fn = provider.function;
-    const properties: { [key: string]: string } = { [Props.SOURCE_KIND]: c.kind, [Props.SOURCE_IMAGE]: c.image };
+    const properties: { [key: string]: string } = { [Props.SOURCE_KIND]: c.kind };
+    if (c.image !== undefined) {
+      properties[Props.SOURCE_IMAGE] = c.image;
+    }
+    if (c.expectedDigest !== undefined) {
+      properties[Props.EXPECTED_SOURCE_DIGEST] = c.expectedDigest;
+    }
     switch (c.kind) {
       case SourceKinds.TENANT_ECR:
         // The session policy (passed on AssumeRole) narrows the role to pull on this repository;
@@ -195,6 +335,16 @@ export class ImageSource {
         break;
       case SourceKinds.ECR:
         c.repository!.grantPull(fn);
+        break;
+      case SourceKinds.HELM_REPOSITORY:
+        properties[Props.HELM_REPOSITORY_URL] = c.helm!.repositoryUrl;
+        properties[Props.HELM_CHART] = c.helm!.chart;
+        properties[Props.HELM_CHART_VERSION] = c.helm!.version;
+        if (c.secret) {
+          c.secret.grantRead(fn);
+          properties[Props.CREDENTIALS_SECRET_ARN] = c.secret.secretArn;
+          provider._useSecretsManager();
+        }
         break;
       case SourceKinds.REGISTRY:
         if (c.secret) {
@@ -210,7 +360,14 @@ export class ImageSource {
 
 interface SourceConfig {
   readonly kind: SourceKind;
-  readonly image: string;
+  /** The source reference; absent for sources that are not in a registry. */
+  readonly image?: string;
+  /** Helm repository: where the chart is. */
+  readonly helm?: { readonly repositoryUrl: string; readonly chart: string; readonly version: string };
+  /** The digest the source's artifact must have (a pin the handler checks). */
+  readonly expectedDigest?: string;
+  /** OCI layout: the image alone as an `oci-archive`, shipped as a file asset. */
+  readonly archive?: Buffer;
   readonly tag?: string;
   /** The digest the reference pins, when it names one. */
   readonly digest?: string;

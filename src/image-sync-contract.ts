@@ -29,6 +29,11 @@ export const SourceKinds = {
    * (its OCI image layout as one tar file) in S3, pushed with its expected manifest digest.
    */
   OCI_ARCHIVE: 'OciArchive',
+  /**
+   * A chart version of a classic Helm repository (`index.yaml`): the archive is downloaded,
+   * checked against the index's sha256 and pushed unchanged as Helm's OCI chart artifact.
+   */
+  HELM_REPOSITORY: 'HelmRepository',
 } as const;
 
 export type SourceKind = typeof SourceKinds[keyof typeof SourceKinds];
@@ -38,20 +43,27 @@ export const Props = {
   SOURCE_KIND: 'SourceKind',
   /**
    * `host/repository:tag` or `host/repository@sha256:...` (digest wins when both are given).
-   * Absent for an OCI archive, whose `ExpectedSourceDigest` names the artifact.
+   * Absent for an OCI archive, whose `ExpectedSourceDigest` names the artifact, and for a Helm
+   * repository, whose `HelmRepositoryUrl`, `HelmChart` and `HelmChartVersion` name the chart.
    */
   SOURCE_IMAGE: 'SourceImage',
   /** OCI archive only: the S3 bucket of the archive (a file asset). */
   SOURCE_BUCKET: 'SourceBucket',
   /** OCI archive only: the archive's object key; the function may read this object only. */
   SOURCE_OBJECT_KEY: 'SourceObjectKey',
+  /** Helm repository only: the repository URL (`https://...`), as in `helm repo add NAME URL`. */
+  HELM_REPOSITORY_URL: 'HelmRepositoryUrl',
+  /** Helm repository only: the chart's name in the index. */
+  HELM_CHART: 'HelmChart',
+  /** Helm repository only: the chart version, exactly as the index lists it. */
+  HELM_CHART_VERSION: 'HelmChartVersion',
   /** Tenant ECR only: the source repository ARN, the only resource the pull session may read. */
   SOURCE_REPOSITORY_ARN: 'SourceRepositoryArn',
   /** Tenant ECR only: the access role to assume. */
   ACCESS_ROLE_ARN: 'AccessRoleArn',
   /** Tenant ECR only: the external id the access role's trust policy requires. */
   EXTERNAL_ID: 'ExternalId',
-  /** Registry only: a Secrets Manager secret holding `{ "username": ..., "password": ... }`. */
+  /** Registry and Helm repository only: a Secrets Manager secret holding `{ "username": ..., "password": ... }`. */
   CREDENTIALS_SECRET_ARN: 'CredentialsSecretArn',
   /** The destination repository URI (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`). */
   DESTINATION_REPOSITORY_URI: 'DestinationRepositoryUri',
@@ -105,6 +117,9 @@ export interface ImageSyncResourceProperties {
   readonly SourceImage?: string;
   readonly SourceBucket?: string;
   readonly SourceObjectKey?: string;
+  readonly HelmRepositoryUrl?: string;
+  readonly HelmChart?: string;
+  readonly HelmChartVersion?: string;
   readonly SourceRepositoryArn?: string;
   readonly AccessRoleArn?: string;
   readonly ExternalId?: string;

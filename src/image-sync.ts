@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { ImageSource } from './image-source';
-import { Attributes, DEFAULT_TOTAL_TIMEOUT_SECONDS } from './image-sync-contract';
+import { Attributes, DEFAULT_TOTAL_TIMEOUT_SECONDS, SourceKinds } from './image-sync-contract';
 import { ImageSyncDestination } from './image-sync-destination';
 import { ImageSyncProvider } from './image-sync-provider';
 import { platformProblem } from './platform';
@@ -203,6 +203,16 @@ export class ImageSync extends Construct {
     }
     if (props.platforms !== undefined && !isToken(props.platforms) && props.platforms.length === 0) {
       p.add('platforms', props.platforms, 'at least one platform, or leave platforms out to copy all of them');
+    }
+    const pushed = props.source?._kind === SourceKinds.HELM_REPOSITORY || props.source?._kind === SourceKinds.OCI_ARCHIVE;
+    if (pushed && props.platforms !== undefined) {
+      p.add('platforms', props.platforms.map((x) => x.platform),
+        'no platforms with a Helm repository or archive source: its artifact is pushed as it is (choose the platforms when the archive is made)');
+    }
+    if (pushed && props.verification !== undefined) {
+      p.add('verification', '<SignatureVerification>',
+        'no verification with a Helm repository or archive source: only a registry source carries signatures '
+        + '(a Helm repository source is checked against its index, an archive against the digest recorded at synth)');
     }
     if (props.releaseId !== undefined && !isToken(props.releaseId) && !RELEASE_ID.test(props.releaseId)) {
       p.add('releaseId', props.releaseId, '1-64 characters of letters, digits and _+=,.@- (it becomes part of the STS session name)');

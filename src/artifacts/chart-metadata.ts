@@ -39,7 +39,7 @@ export interface ChartMetadata {
 }
 
 /** Masterminds semver's loose version (what Helm's `isValidSemver` takes). */
-const SEMVER = /^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*))?(\+([0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*))?$/;
+export const SEMVER = /^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*))?(\+([0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*))?$/;
 
 /**
  * Chart.yaml's metadata as Helm's loader reads it: unquoted numbers and booleans in string fields

@@ -3,7 +3,8 @@
  * skopeo's `oci-archive:` transport reads), written deterministically, and read back with every
  * limit and every digest checked. Pure: no network, no CDK.
  */
-import { ANNOTATION_REF_NAME, OCI_MANIFEST, OciArtifact, ociLayoutFiles, sha256 } from './oci';
+import { OciArtifact, ociLayoutFiles } from './oci';
+import { OciLayoutError, readLayoutImage } from './oci-image';
 import { ArchiveError, readTarArchive, writeTar } from './tar';
 
 /**
@@ -12,7 +13,6 @@ import { ArchiveError, readTarArchive, writeTar } from './tar';
  */
 export const MAX_OCI_ARCHIVE_BYTES = 256 * 1024 * 1024;
 const MAX_OCI_ARCHIVE_ENTRIES = 10_000;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /** An archive that is not the artifact it should be. */
 export class OciArchiveError extends Error {}
@@ -28,8 +28,9 @@ export interface ReadOciArchiveOptions {
 }
 
 /**
- * The artifact whose manifest has `expectedDigest`, read from an `oci-archive`: the manifest and
- * every blob it names are checked against their digests and sizes before anything is returned.
+ * The artifact whose manifest has `expectedDigest`, read from an `oci-archive`: the manifest, the
+ * manifests below it (an index's) and every blob they name are checked against their digests and
+ * sizes before anything is returned.
  *
  * @throws OciArchiveError naming what is wrong
  */
@@ -41,10 +42,12 @@ export function readOciArchive(archive: Buffer, expectedDigest: string, options:
       if (entry.type !== 'file') {
         continue;
       }
-      if (files.has(entry.name)) {
-        throw new OciArchiveError(`${entry.name} is in the archive twice`);
+      // Tools that archive a layout directory as `.` write `./oci-layout`.
+      const name = entry.name.replace(/^(\.\/)+/, '');
+      if (files.has(name)) {
+        throw new OciArchiveError(`${name} is in the archive twice`);
       }
-      files.set(entry.name, entry.data);
+      files.set(name, entry.data);
     }
   } catch (err) {
     if (err instanceof ArchiveError) {
@@ -52,73 +55,12 @@ export function readOciArchive(archive: Buffer, expectedDigest: string, options:
     }
     throw err;
   }
-  const layout = json(files, 'oci-layout') as { imageLayoutVersion?: unknown };
-  if (layout?.imageLayoutVersion !== '1.0.0') {
-    throw new OciArchiveError(`oci-layout names imageLayoutVersion ${JSON.stringify(layout?.imageLayoutVersion)}, not "1.0.0"`);
-  }
-  const index = json(files, 'index.json') as { manifests?: Descriptor[] };
-  const manifests = Array.isArray(index?.manifests) ? index.manifests : [];
-  const named = manifests.find(d => d?.digest === expectedDigest);
-  if (!named) {
-    const found = manifests.map(d => String(d?.digest)).join(', ') || 'none';
-    throw new OciArchiveError(`index.json does not name the manifest ${expectedDigest} (it names ${found})`);
-  }
-  if (named.mediaType !== OCI_MANIFEST) {
-    throw new OciArchiveError(`the manifest ${expectedDigest} is a ${JSON.stringify(named.mediaType)}, not an ${OCI_MANIFEST}`);
-  }
-  const manifest = blob(files, named, 'the manifest');
-  let parsed: { config?: Descriptor; layers?: Descriptor[] };
   try {
-    parsed = JSON.parse(manifest.toString('utf8'));
-  } catch {
-    throw new OciArchiveError(`the manifest ${expectedDigest} is not JSON`);
+    return readLayoutImage((name) => files.get(name), { digest: expectedDigest, maxBytes });
+  } catch (err) {
+    if (err instanceof OciLayoutError) {
+      throw new OciArchiveError(err.message);
+    }
+    throw err;
   }
-  if (!parsed?.config || !Array.isArray(parsed.layers)) {
-    throw new OciArchiveError(`the manifest ${expectedDigest} has no config or no layers`);
-  }
-  const blobs = new Map<string, Buffer>();
-  for (const [k, d] of [parsed.config, ...parsed.layers].entries()) {
-    blobs.set(String(d?.digest), blob(files, d, k === 0 ? 'the config' : `layer ${k}`));
-  }
-  const tag = named.annotations?.[ANNOTATION_REF_NAME];
-  return { manifest, mediaType: OCI_MANIFEST, digest: expectedDigest, blobs, tag: typeof tag === 'string' ? tag : '' };
-}
-
-interface Descriptor {
-  readonly mediaType?: unknown;
-  readonly digest?: unknown;
-  readonly size?: unknown;
-  readonly annotations?: { readonly [key: string]: unknown };
-}
-
-function json(files: ReadonlyMap<string, Buffer>, name: string): unknown {
-  const bytes = files.get(name);
-  if (!bytes) {
-    throw new OciArchiveError(`${name} is missing; an oci-archive holds oci-layout, index.json and blobs/sha256/`);
-  }
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new OciArchiveError(`${name} is not JSON`);
-  }
-}
-
-/** A blob's bytes, checked against its descriptor's digest and size. */
-function blob(files: ReadonlyMap<string, Buffer>, d: Descriptor | undefined, what: string): Buffer {
-  const digest = d?.digest;
-  if (typeof digest !== 'string' || !DIGEST.test(digest)) {
-    throw new OciArchiveError(`${what} has the digest ${JSON.stringify(digest)}, not a sha256 digest`);
-  }
-  const bytes = files.get(`blobs/sha256/${digest.slice('sha256:'.length)}`);
-  if (!bytes) {
-    throw new OciArchiveError(`${what} ${digest} is missing from blobs/sha256/`);
-  }
-  if (d?.size !== bytes.length) {
-    throw new OciArchiveError(`${what} ${digest} is ${bytes.length} bytes, its descriptor says ${JSON.stringify(d?.size)}`);
-  }
-  const actual = sha256(bytes);
-  if (actual !== digest) {
-    throw new OciArchiveError(`${what} ${digest} does not match its bytes, which hash to ${actual}`);
-  }
-  return bytes;
 }

@@ -24,14 +24,27 @@ export interface OciDescriptor {
   readonly annotations?: { readonly [key: string]: string };
 }
 
+/** A manifest below the top one (a platform's manifest of an index), by digest. */
+export interface OciManifestBlob {
+  readonly digest: string;
+  readonly mediaType: string;
+  /** The manifest's exact bytes. */
+  readonly manifest: Buffer;
+}
+
 /** A manifest and everything it names. */
 export interface OciArtifact {
   /** The manifest's exact bytes: its digest is the artifact's digest. */
   readonly manifest: Buffer;
   readonly mediaType: string;
   readonly digest: string;
-  /** The config and the layers, by digest. */
+  /** The config and the layers (of every manifest), by digest. */
   readonly blobs: ReadonlyMap<string, Buffer>;
+  /**
+   * For an index: the manifests below it, children before their parents (the order they are pushed in).
+   * @default - none: a single manifest
+   */
+  readonly children?: readonly OciManifestBlob[];
   /** The tag it is pushed under. */
   readonly tag: string;
 }
@@ -88,7 +101,8 @@ export interface OciLayoutFile {
 
 /**
  * The files of the artifact's OCI image layout: `oci-layout`, `index.json` naming it with its
- * tag, then `blobs/sha256/...` (blobs by digest, the manifest last). The same artifact gives
+ * tag, then `blobs/sha256/...` (blobs by digest, then the manifests below the top one, the top
+ * manifest last). The same artifact gives
  * the same files in the same order.
  */
 export function ociLayoutFiles(artifact: OciArtifact): OciLayoutFile[] {
@@ -107,6 +121,7 @@ export function ociLayoutFiles(artifact: OciArtifact): OciLayoutFile[] {
     { name: 'oci-layout', data: Buffer.from(OCI_LAYOUT) },
     { name: 'index.json', data: goJson(index) },
     ...[...artifact.blobs].sort(([a], [b]) => compareBytes(a, b)).map(([digest, data]) => blob(digest, data)),
+    ...(artifact.children ?? []).map(child => blob(child.digest, child.manifest)),
     blob(artifact.digest, artifact.manifest),
   ];
 }

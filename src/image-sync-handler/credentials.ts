@@ -36,7 +36,8 @@ export async function sourceCredentials(
     }
     case SourceKinds.ECR:
       return ecrLogin(request.source.registry, deps);
-    case SourceKinds.REGISTRY: {
+    case SourceKinds.REGISTRY:
+    case SourceKinds.HELM_REPOSITORY: {
       if (!request.credentialsSecretArn) {
         return undefined;
       }

@@ -4,6 +4,7 @@
  * aws-sdk-client-mock, through the same functions.
  */
 import { AssumeRole, AwsCredentials, CopyProgressEvent, EcrAuthorizationData, Redactor } from '../sync';
+import { RegistryRoutes } from '../sync/registry-connection';
 
 /** An ECR repository, and the region whose API serves it. */
 export interface EcrRepository {
@@ -138,4 +139,28 @@ export function invocationOf(deps: HandlerDependencies): Invocation {
   const out: Log = deps.log ?? ((message, fields) => console.log(JSON.stringify({ message, ...fields })));
   const log: Log = (message, fields) => out(redactor.text(message), fields && redactor.fields(fields) as { [key: string]: unknown });
   return { deps, log, redactor };
+}
+
+/** The engine options every copy and push of an invocation shares. */
+export interface EngineOptions extends RegistryRoutes {
+  readonly concurrency?: number;
+  readonly deadline: number;
+  readonly onProgress?: (event: CopyProgressEvent) => void;
+  readonly redactor: Redactor;
+}
+
+/**
+ * What the engine needs of the invocation for one copy or push: the parallelism, the deadline,
+ * where to dial and which hosts speak plain HTTP, the progress callback and the redactor. One
+ * place, so a copy, a push and a tag written from the destination run under the same rules.
+ */
+export function engineOptions({ deps, redactor }: Invocation, deadline: number): EngineOptions {
+  return {
+    concurrency: deps.concurrency,
+    deadline,
+    dial: deps.dial,
+    plainHttp: deps.plainHttp,
+    onProgress: deps.onProgress,
+    redactor,
+  };
 }

@@ -20,7 +20,7 @@ import { isDigest } from '../image-reference';
 import { parseEcrRegistry } from '../private/ecr-names';
 import { CopyResult, ManifestInfo, StoppedError, copyImage, inspectManifest } from '../sync';
 import { destinationCredentials, regionOf } from './credentials';
-import { Invocation, TagMutability } from './dependencies';
+import { Invocation, TagMutability, engineOptions } from './dependencies';
 import { awsErrorText } from './failures';
 import { CopyRequest } from './request';
 
@@ -84,11 +84,7 @@ async function byDigest(request: CopyRequest, inv: Invocation, digest: string, d
     destination: { ...destination, tag: sync.destination.tag },
     sourceCredentials: credentials,
     destinationCredentials: credentials,
-    deadline,
-    dial: inv.deps.dial,
-    plainHttp: inv.deps.plainHttp,
-    onProgress: inv.deps.onProgress,
-    redactor: inv.redactor,
+    ...engineOptions(inv, deadline),
   });
   if (!result.complete) {
     return 'stopped';

@@ -8,9 +8,10 @@ import { isDigest } from '../image-reference';
 import { Attributes } from '../image-sync-contract';
 import { CopyResult, StoppedError, copyImage } from '../sync';
 import { destinationCredentials, sourceCredentials } from './credentials';
-import { HandlerDependencies, Invocation, invocationOf } from './dependencies';
+import { HandlerDependencies, Invocation, engineOptions, invocationOf } from './dependencies';
 import { DestinationAnswer, fromDestination } from './destination-first';
 import { TransientFailure, budgetExhausted, copyAttemptFailure, layerTooLarge } from './failures';
+import { pushFromHelmRepository } from './helm-repository';
 import { pushFromArchive } from './oci-archive';
 import { parsePhysicalId, physicalId } from './physical-id';
 import { removeOnDelete } from './remove-on-delete';
@@ -255,6 +256,9 @@ async function runCopy(request: CopyRequest, inv: Invocation, deadline: number):
     if (sync.archive) {
       return await pushFromArchive(sync, inv, deadline);
     }
+    if (sync.helm) {
+      return await pushFromHelmRepository(sync, inv, deadline, source);
+    }
     return await copyImage({
       source: sync.source,
       destination: sync.destination,
@@ -267,12 +271,7 @@ async function runCopy(request: CopyRequest, inv: Invocation, deadline: number):
       verifyIdentities: sync.verificationSigstore?.identities,
       trustedRoot: sync.verificationSigstore?.trustedRoot,
       bundleVerifier: () => createBundleVerifier,
-      concurrency: deps.concurrency,
-      deadline,
-      dial: deps.dial,
-      plainHttp: deps.plainHttp,
-      onProgress: deps.onProgress,
-      redactor: inv.redactor,
+      ...engineOptions(inv, deadline),
     });
   } catch (e) {
     if (e instanceof StoppedError) {

@@ -7,10 +7,10 @@
 import { MAX_OCI_ARCHIVE_BYTES, OciArchiveError, readOciArchive } from '../artifacts/oci-archive';
 import { CopyResult } from '../sync';
 import { destinationCredentials } from './credentials';
-import { Invocation, ObjectTooLargeError } from './dependencies';
+import { Invocation, ObjectTooLargeError, engineOptions } from './dependencies';
 import { awsErrorText } from './failures';
 import { SyncRequest, sourceName } from './request';
-import { pushArtifact } from '../sync/push';
+import { PushableArtifact, PushArtifactResult, pushArtifact } from '../sync/push';
 
 /**
  * Pushes the archive's artifact to the destination tag; `complete: false` when the deadline
@@ -51,14 +51,16 @@ export async function pushFromArchive(sync: SyncRequest, inv: Invocation, deadli
     artifact,
     destination: sync.destination,
     credentials: destinationCredentials(sync, deps),
-    concurrency: deps.concurrency,
-    deadline,
-    dial: deps.dial,
-    plainHttp: deps.plainHttp,
-    onProgress: deps.onProgress,
-    redactor: inv.redactor,
+    ...engineOptions(inv, deadline),
   });
-  const size = artifact.manifest.length + [...artifact.blobs.values()].reduce((n, b) => n + b.length, 0);
+  return pushResult(artifact, pushed);
+}
+
+/** A push's result as the handler reports a copy's. */
+export function pushResult(artifact: PushableArtifact, pushed: PushArtifactResult): CopyResult {
+  const children = artifact.children ?? [];
+  const manifests = 1 + children.length;
+  const size = [artifact.manifest, ...children.map((c) => c.manifest), ...artifact.blobs.values()].reduce((n, b) => n + b.length, 0);
   return {
     complete: pushed.complete,
     digest: pushed.digest,
@@ -71,8 +73,8 @@ export async function pushFromArchive(sync: SyncRequest, inv: Invocation, deadli
     blobsCopied: pushed.blobsPushed,
     blobsSkipped: pushed.blobsSkipped,
     blobsMounted: 0,
-    manifestsCopied: pushed.complete && !pushed.alreadyPresent ? 1 : 0,
-    manifestsSkipped: pushed.alreadyPresent ? 1 : 0,
+    manifestsCopied: pushed.complete && !pushed.alreadyPresent ? manifests : 0,
+    manifestsSkipped: pushed.alreadyPresent ? manifests : 0,
     alreadyPresent: pushed.alreadyPresent,
     bytesTransferred: pushed.bytesPushed,
     interrupted: [],

@@ -3,6 +3,7 @@
  * parsed resource properties (image references, not strings), the logical and physical ids and
  * the time budget. Everything after the entry works on the typed request.
  */
+import { chartTag } from '../artifacts/chart';
 import { ImageReference, formatImageReference, isDigest, isTag, parseImageReference } from '../image-reference';
 import {
   DEFAULT_TOTAL_TIMEOUT_SECONDS,
@@ -13,10 +14,13 @@ import {
   SourceKinds,
 } from '../image-sync-contract';
 import { CopiedImage, parsePhysicalId } from './physical-id';
+import { chartNameProblem, chartVersionProblem, helmRepositoryUrlProblem, HELM_REPOSITORY_URL_RULE } from '../private/helm-source';
 import { SigstoreIdentity, identityProblem, trustedRootProblem } from '../private/sigstore-policy';
 
 /** The registry name of an archive's source reference: never dialled, only named. */
 const ARCHIVE_REGISTRY = 's3';
+/** The registry name of a Helm repository chart's source reference: never dialled, only named. */
+const HELM_REGISTRY = 'helm';
 
 /** Marks the event `onEvent` hands to `isComplete`: one function serves both phases. */
 export const PHASE_KEY = 'ImageSyncPhase';
@@ -54,6 +58,8 @@ export interface SyncRequest {
   readonly source: ImageReference;
   /** OCI archive only: where the archive lies in S3. */
   readonly archive?: { readonly bucket: string; readonly key: string };
+  /** Helm repository only: the repository URL, the chart and its version. */
+  readonly helm?: { readonly repoUrl: string; readonly chart: string; readonly version: string };
   readonly sourceRepositoryArn?: string;
   readonly accessRoleArn?: string;
   readonly externalId?: string;
@@ -197,7 +203,11 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
     problems.push(`${Props.SOURCE_KIND} ${JSON.stringify(kind)} is not one of ${Object.values(SourceKinds).join(', ')}`);
   }
   const archive = kind === SourceKinds.OCI_ARCHIVE;
-  const sourceImage = str(Props.SOURCE_IMAGE, !archive);
+  const helmKind = kind === SourceKinds.HELM_REPOSITORY;
+  const sourceImage = str(Props.SOURCE_IMAGE, !archive && !helmKind);
+  const helmUrl = str(Props.HELM_REPOSITORY_URL, helmKind);
+  const helmChart = str(Props.HELM_CHART, helmKind);
+  const helmVersion = str(Props.HELM_CHART_VERSION, helmKind);
   const sourceBucket = str(Props.SOURCE_BUCKET, archive);
   const sourceObjectKey = str(Props.SOURCE_OBJECT_KEY, archive);
   let source: ImageReference | undefined;
@@ -208,6 +218,25 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
     if (props[Props.EXPECTED_SOURCE_DIGEST] === undefined) {
       problems.push(`${Props.EXPECTED_SOURCE_DIGEST} is missing (required with ${Props.SOURCE_KIND} ${kind})`);
     }
+  } else if (helmKind) {
+    if (sourceImage !== undefined) {
+      problems.push(`${Props.SOURCE_IMAGE} is not allowed with ${Props.SOURCE_KIND} ${kind}: the repository, chart and version name the chart`);
+    }
+    const urlProblem = helmUrl === undefined ? undefined : helmRepositoryUrlProblem(helmUrl);
+    if (urlProblem) {
+      problems.push(`${Props.HELM_REPOSITORY_URL} ${JSON.stringify(helmUrl)} is refused (${urlProblem}): give ${HELM_REPOSITORY_URL_RULE}`);
+    }
+    const chartProblem = helmChart === undefined ? undefined : chartNameProblem(helmChart);
+    if (chartProblem) {
+      problems.push(`${Props.HELM_CHART} ${JSON.stringify(helmChart)} is not ${chartProblem}`);
+    }
+    const versionProblem = helmVersion === undefined ? undefined : chartVersionProblem(helmVersion);
+    if (versionProblem) {
+      problems.push(`${Props.HELM_CHART_VERSION} ${JSON.stringify(helmVersion)} is not ${versionProblem}`);
+    }
+    if (helmChart !== undefined && helmVersion !== undefined && !chartProblem && !versionProblem) {
+      source = { registry: HELM_REGISTRY, repository: helmChart.toLowerCase(), tag: chartTag(helmVersion) };
+    }
   } else if (sourceImage !== undefined) {
     try {
       source = parseImageReference(sourceImage);
@@ -216,6 +245,11 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
       }
     } catch (e) {
       problems.push(`${Props.SOURCE_IMAGE}: ${(e as Error).message}`);
+    }
+  }
+  for (const key of [Props.VERIFICATION_PUBLIC_KEYS, Props.VERIFICATION_SIGSTORE]) {
+    if ((archive || helmKind) && props[key] !== undefined) {
+      problems.push(`${key} is not allowed with ${Props.SOURCE_KIND} ${kind}: only a registry source carries signatures`);
     }
   }
   const sourceRepositoryArn = str(Props.SOURCE_REPOSITORY_ARN, kind === SourceKinds.TENANT_ECR);
@@ -247,6 +281,10 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
     } else if (rawPlatforms.length > 0) {
       platforms = rawPlatforms as string[];
     }
+  }
+
+  if ((archive || helmKind) && platforms !== undefined) {
+    problems.push(`${Props.PLATFORMS} is not allowed with ${Props.SOURCE_KIND} ${kind}: the artifact is pushed as it is`);
   }
 
   const removeOnDelete = str(Props.REMOVE_ON_DELETE, false) ?? 'false';
@@ -294,6 +332,7 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
     kind: kind!,
     source: source!,
     archive: archive ? { bucket: sourceBucket!, key: sourceObjectKey! } : undefined,
+    helm: helmKind ? { repoUrl: helmUrl!, chart: helmChart!, version: helmVersion! } : undefined,
     sourceRepositoryArn,
     accessRoleArn,
     externalId,
@@ -349,6 +388,9 @@ function readSigstorePolicy(raw: unknown, problems: string[]): { identities: Sig
 export function sourceName(request: SyncRequest): string {
   if (request.archive) {
     return `s3://${request.archive.bucket}/${request.archive.key}`;
+  }
+  if (request.helm) {
+    return `chart ${request.helm.chart} ${request.helm.version} of ${request.helm.repoUrl}`;
   }
   return formatImageReference(request.source);
 }

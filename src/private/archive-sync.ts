@@ -84,7 +84,7 @@ export function createArchiveSync(
 }
 
 /** The archive asset as a sync source: the function may read that one object, nothing else of the bucket. */
-class ArchiveSource implements SyncSource {
+export class ArchiveSource implements SyncSource {
   constructor(private readonly asset: s3_assets.Asset) {}
 
   public _bind(provider: ImageSyncProvider): { [key: string]: string } {
@@ -105,7 +105,7 @@ class ArchiveSource implements SyncSource {
  * staged from there into the cloud assembly) and returns its path. The same bytes, the same
  * file: a second synth finds it in place.
  */
-function stageArchive(archive: Buffer): string {
+export function stageArchive(archive: Buffer): string {
   const dir = path.join(os.tmpdir(), 'cdk-byoc-artifacts-oci-archives');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${sha256(archive).slice('sha256:'.length)}.tar`);

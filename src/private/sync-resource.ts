@@ -10,7 +10,8 @@ import { SigstoreIdentity } from './sigstore-policy';
  * the source's resource properties. An `ImageSource`, or an archive asset of `addChart` / `addBundle`.
  */
 export interface SyncSource {
-  _bind(provider: ImageSyncProvider): { [key: string]: string };
+  /** @param scope the construct the resource belongs to (where a source's own asset goes) */
+  _bind(provider: ImageSyncProvider, scope: Construct): { [key: string]: string };
 }
 
 /** What one `Custom::ImageSync` resource copies, already validated by its construct. */
@@ -41,7 +42,7 @@ export interface SyncResourceOptions {
  */
 export function createSyncResource(scope: Construct, options: SyncResourceOptions): CustomResource {
   const { provider, destination } = options;
-  const sourceProperties = options.source._bind(provider);
+  const sourceProperties = options.source._bind(provider, scope);
   destination._bind(provider, options.removeOnDelete);
 
   const repository = destination.repository;

@@ -1,11 +1,13 @@
 import * as dns from 'dns';
 import * as http from 'http';
 import * as https from 'https';
-import * as net from 'net';
 import { Readable, pipeline } from 'stream';
 import * as tls from 'tls';
 import { hostWithoutPort, isLoopbackHost } from '../image-reference';
 import { CopyError, stoppedFrom } from './errors';
+import { isLocalAddress } from '../private/local-address';
+
+export { isLocalAddress };
 
 /** Resolves a host name, as `dns.lookup` does (and as `net.connect` calls it). */
 export type LookupFunction = typeof dns.lookup;
@@ -275,27 +277,6 @@ export function discard(res: HttpResponse): void {
 /** Same scheme, host and port (`URL.host` leaves out the scheme's default port, so `:443` and none are one). */
 export function sameOrigin(a: URL, b: URL): boolean {
   return a.protocol === b.protocol && a.host === b.host;
-}
-
-/** Addresses a redirect from a registry that is not on loopback must never reach. */
-const LOCAL_ADDRESSES = (() => {
-  const list = new net.BlockList();
-  list.addSubnet('127.0.0.0', 8, 'ipv4');
-  list.addSubnet('169.254.0.0', 16, 'ipv4');
-  list.addSubnet('0.0.0.0', 8, 'ipv4');
-  list.addAddress('::1', 'ipv6');
-  list.addAddress('::', 'ipv6');
-  list.addSubnet('fe80::', 10, 'ipv6');
-  // EC2's instance metadata service over IPv6.
-  list.addAddress('fd00:ec2::254', 'ipv6');
-  return list;
-})();
-
-/** Whether an address (IPv4, IPv6, IPv4-mapped IPv6) is loopback, link-local, unspecified or the metadata service. */
-export function isLocalAddress(address: string): boolean {
-  const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
-  const family = net.isIP(bare);
-  return family !== 0 && LOCAL_ADDRESSES.check(bare, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 /** A host name or address literal that is local by itself, before any resolution. */

@@ -23,6 +23,8 @@ export interface PushableArtifact {
   readonly mediaType: string;
   readonly digest: string;
   readonly blobs: ReadonlyMap<string, Buffer>;
+  /** For an index: the manifests below it, children before their parents; pushed by digest before the tag. */
+  readonly children?: readonly { readonly digest: string; readonly mediaType: string; readonly manifest: Buffer }[];
   /** The tag to push under when the destination names none. */
   readonly tag: string;
 }
@@ -71,7 +73,8 @@ class MemoryBlobs implements BlobSource {
 }
 
 /**
- * Uploads the artifact's blobs the destination lacks, then its manifest under the tag.
+ * Uploads the artifact's blobs the destination lacks, then the manifests below its top one (by
+ * digest, children first), then its manifest under the tag.
  *
  * @throws CopyError naming the registry and what failed
  */
@@ -157,8 +160,13 @@ export async function pushArtifact(options: PushArtifactOptions): Promise<PushAr
         blobsSkipped++;
       }
     });
+    for (const child of artifact.children ?? []) {
+      stop.check();
+      await client.putManifest(repo, child.digest, child.manifest, child.mediaType, scopes);
+      emit({ kind: 'manifest', digest: child.digest, message: `${formatImageReference({ registry: destination.registry, repository: repo, digest: child.digest })}` });
+    }
     stop.check();
-    // The tag moves last, once every blob it names is there.
+    // The tag moves last, once every blob and manifest it names is there.
     await client.putManifest(repo, tag, artifact.manifest, artifact.mediaType, scopes);
     emit({ kind: 'tag', digest: artifact.digest, message: `${target} -> ${artifact.digest}` });
     return result(true, false);

@@ -84,7 +84,7 @@ describe('parseEvent', () => {
   });
 
   test('reads an OCI archive source as its S3 object, pinned to the expected digest', () => {
-    const { [Props.SOURCE_IMAGE]: _, ...rest } = PROPERTIES;
+    const { [Props.SOURCE_IMAGE]: _, [Props.PLATFORMS]: __, ...rest } = PROPERTIES;
     const properties = {
       ...rest,
       [Props.SOURCE_KIND]: SourceKinds.OCI_ARCHIVE,
@@ -115,5 +115,39 @@ describe('describeEvent', () => {
 
     expect(text).not.toMatch(/X-Amz-Signature|ServiceToken|install-acme-0042/);
     expect(JSON.parse(text)).toMatchObject({ requestType: 'Create', logicalResourceId: 'AppImage', properties: { [Props.EXTERNAL_ID]: '***' } });
+  });
+
+  test('reads a Helm repository source as its repository, chart and version, the tag as Helm writes the version', () => {
+    const { [Props.SOURCE_IMAGE]: _, [Props.PLATFORMS]: __, ...rest } = PROPERTIES;
+    const properties = {
+      ...rest,
+      [Props.SOURCE_KIND]: SourceKinds.HELM_REPOSITORY,
+      [Props.HELM_REPOSITORY_URL]: 'https://charts.example.com/stable',
+      [Props.HELM_CHART]: 'web',
+      [Props.HELM_CHART_VERSION]: '1.2.3+build.7',
+    };
+    const request = parseEvent(event('Create', { ResourceProperties: properties }));
+
+    expect(request.step === 'start' && request.sync.helm).toEqual({ repoUrl: 'https://charts.example.com/stable', chart: 'web', version: '1.2.3+build.7' });
+    expect(request.step === 'start' && request.sync.source).toEqual({ registry: 'helm', repository: 'web', tag: '1.2.3_build.7' });
+  });
+
+  test('fails on a Helm repository source with a bad URL, chart or version, a source image, platforms or verification keys', () => {
+    const properties = {
+      ...PROPERTIES,
+      [Props.SOURCE_KIND]: SourceKinds.HELM_REPOSITORY,
+      [Props.HELM_REPOSITORY_URL]: 'http://[fe80::1]/charts',
+      [Props.HELM_CHART]: '../web',
+      [Props.HELM_CHART_VERSION]: 'latest',
+      [Props.VERIFICATION_PUBLIC_KEYS]: ['-----BEGIN PUBLIC KEY-----'],
+    };
+    expect(() => parseEvent(event('Create', { ResourceProperties: properties }))).toThrow(new RegExp([
+      `${Props.SOURCE_IMAGE} is not allowed with ${Props.SOURCE_KIND} HelmRepository`,
+      `${Props.HELM_REPOSITORY_URL} "http://\\[fe80::1\\]/charts" is refused \\(plain HTTP is allowed for a loopback host only\\)`,
+      `${Props.HELM_CHART} "\\.\\./web" is not a chart name`,
+      `${Props.HELM_CHART_VERSION} "latest" is not a semantic version`,
+      `${Props.VERIFICATION_PUBLIC_KEYS} is not allowed with ${Props.SOURCE_KIND} HelmRepository`,
+      `${Props.PLATFORMS} is not allowed with ${Props.SOURCE_KIND} HelmRepository`,
+    ].join('.*')));
   });
 });
