@@ -126,7 +126,9 @@ describe('copyImage under faults', () => {
   /** The destination's upload sessions, by id: the requests of each (POST answer, PUT, DELETE). */
   function sessions(): Map<string, { method: string; status: number }[]> {
     const byId = new Map<string, { method: string; status: number }[]>();
-    dst.requests.filter(r => r.uploadId).forEach(r => byId.set(r.uploadId!, [...(byId.get(r.uploadId!) ?? []), { method: r.method, status: r.status }]));
+    for (const r of dst.requests.filter(q => q.uploadId)) {
+      byId.set(r.uploadId!, [...(byId.get(r.uploadId!) ?? []), { method: r.method, status: r.status }]);
+    }
     return byId;
   }
   const posts = () => dst.requests.filter(r => r.method === 'POST');
