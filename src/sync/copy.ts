@@ -201,7 +201,7 @@ class Copier {
       });
     }
     const tree = await readManifestTree({ client: this.dst, repository, concurrency: this.concurrency, limits: this.plan.limits }, top, undefined);
-    await this.beforeTag.carryReferrers(tree);
+    await this.beforeTag.carryReferrers(tree, tree.root.digest);
     return this.beforeTag.referrers!;
   }
 
@@ -244,7 +244,7 @@ class Copier {
       this.emit({ kind: 'manifest', digest: root.digest, message: `${this.destRef()} already holds ${root.digest}` });
       try {
         // Signatures may have been added since the image was copied: they still travel.
-        await this.beforeTag.carryReferrers(tree);
+        await this.beforeTag.carryReferrers(tree, top.digest);
       } catch (err) {
         if (err instanceof StoppedError) {
           return result(false, true);
@@ -259,7 +259,7 @@ class Copier {
 
     try {
       await this.copyBlobs([...tree.blobs.values()]);
-      await this.copyManifests(tree);
+      await this.copyManifests(tree, top.digest);
     } catch (err) {
       if (err instanceof StoppedError) {
         return result(false, false);
@@ -306,11 +306,11 @@ class Copier {
     }
   }
 
-  private async copyManifests(tree: ManifestTree): Promise<void> {
+  private async copyManifests(tree: ManifestTree, sourceDigest: string): Promise<void> {
     const repo = this.destination.repository;
     await this.copyLevels(tree);
     this.stop.check();
-    await this.beforeTag.carryReferrers(tree);
+    await this.beforeTag.carryReferrers(tree, sourceDigest);
     const root = tree.root;
     if (this.tag) {
       // The tag moves last, in one request, once everything under it exists.
