@@ -66,7 +66,7 @@ async function main(): Promise<number> {
   }
   const err = (line: string) => process.stderr.write(`${line}\n`);
   err(`release: ${RELEASE_MANIFESTS - 1}-platform OCI index (${RELEASE.platforms.join(', ')}), ${RELEASE.layerBytes.length} layers and a config per platform: ` +
-    `${RELEASE_MANIFESTS} manifests, ${RELEASE_BLOBS} blobs; no SBOM or attestation`);
+    `${RELEASE_MANIFESTS} manifests, ${RELEASE_BLOBS} blobs; no SBOM or attestation; referrers on, the tenant with the referrers API`);
   err(`installs: ${args.installs} in ${args.waves} wave(s)${args.waves > 1 ? `, ${args.waveInterval} s apart` : ''}; ` +
     `each its own handler, pull session and repository on one destination registry; isComplete every ${args.pollInterval} s`);
   const result = await runFanout({

@@ -7,7 +7,7 @@ import { Io, UsageError, lastValue, parseArgs } from './args';
 import { Closeable, DESTINATION_SIDE, SOURCE_SIDE, SideCredentials } from './credentials';
 import { DockerConfig, defaultDockerConfigPath } from './docker-config';
 import { CommandFailure, reportFailure } from './failure';
-import { ProgressDisplay, summary } from './progress';
+import { ProgressDisplay, indexReferrersLine, summary } from './progress';
 import { parseCliReference } from './reference';
 import { loadBundleVerifier } from './side-bundle';
 import { TLS_OPTIONS, TlsSettings, normalizeTlsWords, readTlsSettings } from './tls';
@@ -134,6 +134,10 @@ export async function copyCommand(argv: string[], io: Io): Promise<number> {
     }
     // The summary goes to stderr with --json too: stdout holds the JSON alone.
     io.stderr.write(summary(result, progress.elapsedSeconds) + '\n');
+    const leftBehind = indexReferrersLine(result);
+    if (leftBehind) {
+      io.stderr.write(redactor.text(leftBehind) + '\n');
+    }
     io.stdout.write(a.json
       ? JSON.stringify(result, null, 2) + '\n'
       : `${formatImageReference({ registry: dst.registry, repository: dst.repository, digest: result.digest })}\n`);

@@ -15,6 +15,19 @@ export function summary(r: CopyResult, seconds?: number): string {
     + `${r.blobsMounted ? `, ${r.blobsMounted} mounted` : ''}; ${r.manifestsCopied} manifests written`;
 }
 
+/**
+ * A line saying the source index's referrers stayed behind (a platform subset, whose index they
+ * do not sign), or undefined when none did.
+ */
+export function indexReferrersLine(r: CopyResult): string | undefined {
+  const left = r.referrers?.indexLeftBehind;
+  if (!left || left.referrers === 0) {
+    return undefined;
+  }
+  return `referrers: ${left.referrers} of the source index ${left.digest} not carried: they sign the whole index, `
+    + `and ${r.digest} holds a platform subset of it (the platform manifests' own referrers were carried)`;
+}
+
 /** Bytes in binary units: `1.5 MiB`. */
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -15,11 +15,16 @@
  *   immutable. No copy could then change the destination: it would end with this digest or fail.
  *
  * Anything else, or any failure to tell, goes to the source as before.
+ *
+ * With referrers on, an answer from the destination is followed by the source's referrers of the
+ * image (signatures or SBOMs added since the first copy), best effort: the image's manifests are
+ * read from the destination's copy, only the referrers from the source. A source that cannot be
+ * reached (the reason to ask the destination first) is logged, not a failure.
  */
 import { isDigest } from '../image-reference';
 import { parseEcrRegistry } from '../private/ecr-names';
-import { CopyResult, ManifestInfo, StoppedError, copyImage, inspectManifest } from '../sync';
-import { destinationCredentials, regionOf } from './credentials';
+import { CopyResult, ManifestInfo, StoppedError, copyImage, copyReferrersOf, inspectManifest } from '../sync';
+import { destinationCredentials, regionOf, sourceCredentials } from './credentials';
 import { Invocation, TagMutability, engineOptions } from './dependencies';
 import { awsErrorText } from './failures';
 import { CopyRequest } from './request';
@@ -32,6 +37,15 @@ export type DestinationAnswer = Pick<CopyResult, 'digest' | 'mediaType' | 'bytes
  * tag, or undefined when only the source can answer.
  */
 export async function fromDestination(request: CopyRequest, inv: Invocation, deadline: number): Promise<DestinationAnswer | 'stopped' | undefined> {
+  const answer = await ask(request, inv, deadline);
+  // An archive's source is S3: its referrers, if any, came with the archive.
+  if (answer && answer !== 'stopped' && request.sync.copyReferrers && !request.sync.archive) {
+    await carryReferrers(request, inv, deadline, answer.digest);
+  }
+  return answer;
+}
+
+async function ask(request: CopyRequest, inv: Invocation, deadline: number): Promise<DestinationAnswer | 'stopped' | undefined> {
   const { sync } = request;
   // An expected digest pins the release like a source digest does: the destination holding it
   // under the tag is the release, whatever the source tag names now.
@@ -119,6 +133,32 @@ async function byImmutableTag(request: CopyRequest, inv: Invocation): Promise<De
   }
   inv.log('destination first: the immutable tag is in place; the source was not asked', { tag: sync.destination.tag, digest: tagged.digest });
   return present(tagged);
+}
+
+/** The source's referrers of the image the destination holds, best effort within the deadline. */
+async function carryReferrers(request: CopyRequest, inv: Invocation, deadline: number, digest: string): Promise<void> {
+  const { sync } = request;
+  const { deps } = inv;
+  try {
+    const referrers = await copyReferrersOf({
+      source: sync.source,
+      destination: sync.destination,
+      sourceCredentials: await sourceCredentials(sync, request.logicalId, inv),
+      destinationCredentials: destinationCredentials(sync, deps),
+      ...engineOptions(inv, deadline),
+    }, digest);
+    if (!referrers) {
+      inv.log('destination first: the deadline came before the source\'s referrers were carried; the next sync carries them', { digest });
+      return;
+    }
+    inv.log('destination first: carried the source\'s referrers of the image', {
+      digest, referrersCopied: referrers.copied, referrersFound: referrers.found,
+    });
+  } catch (e) {
+    inv.log('destination first: could not carry the source\'s referrers; the image is in place, the sync goes on', {
+      digest, reason: (e as Error)?.message ?? String(e),
+    });
+  }
 }
 
 /** Whether a repository keeps `tag` from moving, by its mutability setting and exclusion filters. */

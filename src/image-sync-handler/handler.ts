@@ -173,6 +173,7 @@ async function copy(request: CopyRequest, inv: Invocation, remainingTimeMs: () =
     blobsCopied: result.blobsCopied,
     blobsSkipped: result.blobsSkipped,
     ...(result.referrers ? { referrersCopied: result.referrers.copied, referrersFound: result.referrers.found } : {}),
+    ...(result.referrers?.indexLeftBehind ? { indexReferrersNotCarried: result.referrers.indexLeftBehind.referrers } : {}),
     ...(result.signatures?.signature ? { signatureVerified: result.signatures.signature } : {}),
     seconds: (clock() - started) / 1000,
   });

@@ -6,7 +6,7 @@
 import { ImageReference } from '../image-reference';
 import type { CopyProgressEvent } from './copy-options';
 import { ManifestLimits, ManifestTree } from './manifest-tree';
-import { ReferrersResult, copyReferrers } from './referrers';
+import { ReferrersResult, copyReferrers, countReferrers } from './referrers';
 import { RegistryClient } from './registry-client';
 import { VerificationOutcome, VerificationPolicy, unverifiedError, verifySignatures } from './signatures';
 
@@ -54,8 +54,12 @@ export class BeforeTag {
     this.options.emit({ kind: 'manifest', digest, message: `signature ${manifest} verified: ${key}` });
   }
 
-  /** The referrers of every manifest of the image, written to the destination (see referrers.ts). */
-  public async carryReferrers(tree: ManifestTree): Promise<void> {
+  /**
+   * The referrers of every manifest of the image, written to the destination (see referrers.ts).
+   * A platform subset (a root other than `sourceDigest`) leaves the source index's behind: they
+   * are counted for the result.
+   */
+  public async carryReferrers(tree: ManifestTree, sourceDigest: string): Promise<void> {
     const o = this.options;
     if (!o.referrers) {
       return;
@@ -72,5 +76,10 @@ export class BeforeTag {
       checkStop: o.checkStop,
       emit: o.emit,
     }, tree.manifests.map(m => m.digest));
+    if (sourceDigest !== tree.root.digest) {
+      const referrers = await countReferrers(o.source, o.sourceImage.repository, sourceDigest, o.maxReferrers);
+      this.referrers = { ...this.referrers, indexLeftBehind: { digest: sourceDigest, referrers } };
+      o.emit({ kind: 'manifest', digest: sourceDigest, message: `${referrers} referrers of the source index not carried: they sign the whole index, not the platform subset` });
+    }
   }
 }

@@ -2,6 +2,11 @@
  * One verified blob transfer: mounted from another repository of the same registry when it can
  * be, otherwise streamed from the source GET through a verifier into the destination upload
  * (one PUT with the body, or PATCH chunks), and tried again as a whole when it fails on the way.
+ *
+ * An upload session is not left behind by a retry: one that received no byte (the download failed
+ * first) is written to by the next attempt instead of opening another, and one that received part
+ * of the blob is cancelled (DELETE) before the next attempt opens a new one, as is a session still
+ * open when the blob's copy gives up.
  */
 import { Readable, pipeline } from 'stream';
 import type { CopyProgressEvent } from './copy';
@@ -65,6 +70,8 @@ export class BlobTransfer {
   private chunked: boolean;
   private mountWorks: boolean;
   private readonly inFlight = new Map<string, { size: number; bytes: number }>();
+  /** Upload sessions opened for a blob that received no byte: the blob's next attempt writes to it. */
+  private readonly unused = new Map<string, URL>();
 
   constructor(private readonly options: BlobTransferOptions) {
     this.chunked = options.uploadMode === 'chunked';
@@ -93,6 +100,7 @@ export class BlobTransfer {
         // A stop leaves the blob listed: the copy reports it as cut short.
         this.inFlight.delete(d.digest);
       }
+      await this.cancelUnused(d.digest);
       if (err instanceof CopyError || err instanceof StoppedError) {
         throw err;
       }
@@ -112,11 +120,14 @@ export class BlobTransfer {
     this.options.checkStop();
     // After a failed attempt the blob may have been committed after all: look again.
     if (check && await destination.headBlob(repo, d.digest, scopes) !== undefined) {
+      await this.cancelUnused(d.digest);
       emit({ kind: 'blob-skipped', digest: d.digest, total: d.size, message: 'already at the destination' });
       return 'present';
     }
-    let location: URL | undefined;
-    if (this.mountWorks) {
+    let location = this.unused.get(d.digest);
+    this.unused.delete(d.digest);
+    const reused = location !== undefined;
+    if (!location && this.mountWorks) {
       try {
         const started = await destination.startUpload(repo, scopes, { digest: d.digest, from: sourceRepository });
         if (started.mounted) {
@@ -135,7 +146,12 @@ export class BlobTransfer {
     emit({ kind: 'blob-start', digest: d.digest, total: d.size });
     let res: { readonly body: Readable };
     if (location) {
-      res = await source.getBlob(sourceRepository, d.digest);
+      try {
+        res = await source.getBlob(sourceRepository, d.digest);
+      } catch (err) {
+        this.unused.set(d.digest, location);
+        throw err;
+      }
     } else {
       // Open the upload and the download at once: one round trip less per blob.
       const [started, fetched] = await Promise.allSettled([
@@ -149,6 +165,7 @@ export class BlobTransfer {
         throw started.reason;
       }
       if (fetched.status === 'rejected') {
+        this.unused.set(d.digest, started.value.location!);
         throw fetched.reason;
       }
       location = started.value.location!;
@@ -173,12 +190,25 @@ export class BlobTransfer {
       },
     });
     const body = pipeline(res.body, verifier, () => undefined) as unknown as Readable;
+    const session = { location };
     try {
       if (this.chunked) {
-        await this.uploadChunked(location, d, body);
+        await this.uploadChunked(session, d, body);
       } else {
         await this.uploadMonolithic(location, d, body);
       }
+    } catch (err) {
+      if (reused && err instanceof CopyError && [400, 404, 416].includes(err.status ?? 0)) {
+        // The registry no longer knows the session it opened (expired, or not reusable): a new one, now.
+        throw new CopyError(err.code, `${err.message}; opening a new upload`, { registry: err.registry, status: err.status, retryable: true });
+      }
+      if (moved === 0) {
+        // No byte reached the session (the verifier holds bytes back until they passed it).
+        this.unused.set(d.digest, session.location);
+      } else {
+        await this.cancel(session.location);
+      }
+      throw err;
     } finally {
       if (!res.body.readableEnded) {
         res.body.destroy();
@@ -202,9 +232,31 @@ export class BlobTransfer {
     }
   }
 
-  private async uploadChunked(start: URL, d: Descriptor, body: Readable): Promise<void> {
+  /** Cancels the blob's session that received no byte, if there is one (a copy that gave up). */
+  private async cancelUnused(digest: string): Promise<void> {
+    const location = this.unused.get(digest);
+    this.unused.delete(digest);
+    if (location) {
+      await this.cancel(location);
+    }
+  }
+
+  /**
+   * Cancels an abandoned upload session, best effort: a registry that does not support it (or a
+   * stop) leaves it to expire, as it would have anyway.
+   */
+  private async cancel(location: URL): Promise<void> {
+    try {
+      await this.options.destination.cancelUpload(this.options.destinationRepository, location, this.options.scopes);
+    } catch {
+      // Best effort.
+    }
+  }
+
+  /** PATCH chunks then the closing PUT; `session.location` follows the registry's answers (for a cancel). */
+  private async uploadChunked(session: { location: URL }, d: Descriptor, body: Readable): Promise<void> {
     const { destination, destinationRepository: repo, scopes, chunkSize } = this.options;
-    let location = start;
+    let location = session.location;
     let offset = 0;
     let parts: Buffer[] = [];
     let buffered = 0;
@@ -213,6 +265,7 @@ export class BlobTransfer {
       parts = [];
       buffered = 0;
       location = await destination.patchUpload(repo, location, chunk, offset, scopes);
+      session.location = location;
       offset += chunk.length;
     };
     for await (const piece of body) {

@@ -64,6 +64,8 @@ export interface CopyImageOptions extends RegistryRoutes {
   readonly maxManifestBytes?: number;
   /** The size one blob's descriptor may declare. Default 10 GiB. */
   readonly maxBlobSize?: number;
+  /** Distinct blobs (configs and layers) an image may have, all its manifests together. Default 4096. */
+  readonly maxBlobs?: number;
   /**
    * The digest the source must have (`sha256:...`): when its tag names another image, the copy
    * fails with CopyError UNEXPECTED_DIGEST before writing anything. The check is made on the
@@ -201,6 +203,7 @@ export function planCopy(options: CopyImageOptions): CopyPlan {
     maxManifestDepth: options.maxManifestDepth ?? DEFAULT_MANIFEST_LIMITS.maxManifestDepth,
     maxManifestBytes: options.maxManifestBytes ?? DEFAULT_MANIFEST_LIMITS.maxManifestBytes,
     maxBlobSize: options.maxBlobSize ?? DEFAULT_MANIFEST_LIMITS.maxBlobSize,
+    maxBlobs: options.maxBlobs ?? DEFAULT_MANIFEST_LIMITS.maxBlobs,
   };
   const maxReferrers = options.maxReferrers ?? DEFAULT_MAX_REFERRERS;
   for (const [name, value] of Object.entries({ ...limits, maxReferrers })) {

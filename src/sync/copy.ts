@@ -9,6 +9,7 @@ import { HttpPool } from './http';
 import { Descriptor } from './manifest-format';
 import { ManifestTree, levelsBelowRoot, readManifestTree } from './manifest-tree';
 import { Redactor } from './redact';
+import { ReferrersResult } from './referrers';
 import { RegistryClient } from './registry-client';
 import { routeOf } from './registry-connection';
 import { StopSignal } from './stop-signal';
@@ -32,6 +33,26 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
   try {
     return await copier.run();
   } catch (err) {
+    throw copier.scrub(err);
+  } finally {
+    copier.close();
+  }
+}
+
+/**
+ * Carries the source's referrers of an image the destination already holds as `digest`: the
+ * image's manifests are read from the destination's own copy (the source's copy is never asked
+ * for), and only the referrers are read from the source and written, as a copy writes them.
+ * Undefined when the deadline (or the signal) stopped it; a referrer written before stays.
+ */
+export async function copyReferrersOf(options: CopyImageOptions, digest: string): Promise<ReferrersResult | undefined> {
+  const copier = new Copier({ ...options, referrers: true }, planCopy(options));
+  try {
+    return await copier.referrersOf(digest);
+  } catch (err) {
+    if (err instanceof StoppedError) {
+      return undefined;
+    }
     throw copier.scrub(err);
   } finally {
     copier.close();
@@ -169,6 +190,21 @@ class Copier {
     };
   }
 
+  /** The referrers of the image the destination holds as `digest`, its manifests read there. */
+  public async referrersOf(digest: string): Promise<ReferrersResult> {
+    const repository = this.destination.repository;
+    const top = await this.dst.getManifest(repository, digest, this.dstScopes);
+    if (!top) {
+      const reference = `${this.destination.registry}/${repository}@${digest}`;
+      throw new CopyError('NOT_FOUND', `${reference} does not exist; its referrers are carried only with the image`, {
+        registry: this.destination.registry, reference, status: 404,
+      });
+    }
+    const tree = await readManifestTree({ client: this.dst, repository, concurrency: this.concurrency, limits: this.plan.limits }, top, undefined);
+    await this.beforeTag.carryReferrers(tree, tree.root.digest);
+    return this.beforeTag.referrers!;
+  }
+
   private async copy(): Promise<CopyResult> {
     const srcRef = this.source.digest ?? this.source.tag ?? 'latest';
     const [top, tagged] = await Promise.all([
@@ -208,7 +244,7 @@ class Copier {
       this.emit({ kind: 'manifest', digest: root.digest, message: `${this.destRef()} already holds ${root.digest}` });
       try {
         // Signatures may have been added since the image was copied: they still travel.
-        await this.beforeTag.carryReferrers(tree);
+        await this.beforeTag.carryReferrers(tree, top.digest);
       } catch (err) {
         if (err instanceof StoppedError) {
           return result(false, true);
@@ -223,7 +259,7 @@ class Copier {
 
     try {
       await this.copyBlobs([...tree.blobs.values()]);
-      await this.copyManifests(tree);
+      await this.copyManifests(tree, top.digest);
     } catch (err) {
       if (err instanceof StoppedError) {
         return result(false, false);
@@ -270,11 +306,11 @@ class Copier {
     }
   }
 
-  private async copyManifests(tree: ManifestTree): Promise<void> {
+  private async copyManifests(tree: ManifestTree, sourceDigest: string): Promise<void> {
     const repo = this.destination.repository;
     await this.copyLevels(tree);
     this.stop.check();
-    await this.beforeTag.carryReferrers(tree);
+    await this.beforeTag.carryReferrers(tree, sourceDigest);
     const root = tree.root;
     if (this.tag) {
       // The tag moves last, in one request, once everything under it exists.

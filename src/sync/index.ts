@@ -3,7 +3,7 @@
  * only: nothing here is part of the package's API.
  */
 export type { CredentialSource, RegistryCredentials } from './auth';
-export { copyImage } from './copy';
+export { copyImage, copyReferrersOf } from './copy';
 export type { CopyImageOptions, CopyProgressEvent, CopyResult } from './copy';
 export { assumePullSession, ecrCredentialSource } from './ecr-credentials';
 export type { AssumeRole, AssumeRoleRequest, AwsCredentials, EcrAuthorizationData, GetEcrAuthorizationToken, PullSessionOptions } from './ecr-credentials';

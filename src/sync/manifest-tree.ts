@@ -46,6 +46,8 @@ export interface ManifestLimits {
   readonly maxManifestBytes: number;
   /** The size a blob's descriptor may declare. */
   readonly maxBlobSize: number;
+  /** Distinct blobs (configs and layers) of all the image's manifests together. */
+  readonly maxBlobs: number;
 }
 
 export const DEFAULT_MANIFEST_LIMITS: ManifestLimits = {
@@ -53,6 +55,9 @@ export const DEFAULT_MANIFEST_LIMITS: ManifestLimits = {
   maxManifestDepth: 4,
   maxManifestBytes: 32 * 1024 * 1024,
   maxBlobSize: 10 * 1024 * 1024 * 1024,
+  // A real image stays far below: overlayfs stacks at most 128 layers, so even 30 platforms of
+  // the deepest images fit. A source listing more makes the copy do a request round per blob.
+  maxBlobs: 4096,
 };
 
 /** Where a tree is read from. */
@@ -325,7 +330,8 @@ function postOrder(root: ManifestNode): ManifestNode[] {
 
 /**
  * Unique blobs (configs and layers) of all image manifests; foreign layers stay where their URLs
- * point. A blob declared larger than the cap is refused before anything is copied.
+ * point. A blob declared larger than the cap, or more distinct blobs than the cap, are refused
+ * before anything is copied.
  */
 function collectBlobs(manifests: ManifestNode[], limits: ManifestLimits, image: string): Map<string, Descriptor> {
   const blobs = new Map<string, Descriptor>();
@@ -343,6 +349,10 @@ function collectBlobs(manifests: ManifestNode[], limits: ManifestLimits, image: 
       }
       const first = blobs.get(d.digest);
       if (!first) {
+        if (blobs.size >= limits.maxBlobs) {
+          throw new CopyError('LIMIT', `the image ${image} has more than ${limits.maxBlobs} distinct blobs: the maxBlobs cap refuses it. `
+            + 'A genuine image this large needs a higher cap; a registry serving it unasked is hostile.', { reference: image });
+        }
         blobs.set(d.digest, d);
       } else if (first.size !== d.size) {
         throw new CopyError('DIGEST_MISMATCH', `the image ${image} declares blob ${d.digest} with sizes ${first.size} and ${d.size}`, { reference: image });

@@ -142,6 +142,24 @@ export interface ReferrersResult {
   readonly cosignTags: string[];
   /** Artifact types of the referrers found (signatures, SBOMs, attestations), each once. */
   readonly artifactTypes: string[];
+  /**
+   * With a platform subset (a new index, with a digest of its own): the source index and how many
+   * referrers it has, which were not carried. A signature of the whole index does not vouch for a
+   * subset of it; the referrers of the copied platform manifests travel.
+   */
+  readonly indexLeftBehind?: { readonly digest: string; readonly referrers: number };
+}
+
+/**
+ * How many referrers `subject` has at the source (its referrers list, and cosign's tags), read
+ * and counted, not copied.
+ */
+export async function countReferrers(client: RegistryClient, repository: string, subject: string, max: number): Promise<number> {
+  const [list, tags] = await Promise.all([
+    listReferrers(client, repository, subject, { max }),
+    Promise.all(COSIGN_TAG_SUFFIXES.map(suffix => client.headManifest(repository, cosignTag(subject, suffix)))),
+  ]);
+  return list.descriptors.length + tags.filter(t => t !== undefined).length;
 }
 
 /** What the referrers copy needs from the image copy it is part of. */

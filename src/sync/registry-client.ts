@@ -314,6 +314,11 @@ export class RegistryClient {
     discard(res);
   }
 
+  /** Cancels an upload session (DELETE its location); whether the registry agreed is not checked. */
+  public async cancelUpload(repository: string, location: URL, scopes: readonly string[]): Promise<void> {
+    discard(await this.connection.call({ method: 'DELETE', target: location, scopes, what: `upload to ${repository}` }));
+  }
+
   private location(res: HttpResponse, repository: string, previous?: URL): URL {
     const value = headerValue(res.headers.location);
     if (!value) {

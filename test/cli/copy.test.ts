@@ -5,7 +5,7 @@ import { copyCommand } from '../../src/cli/copy';
 import { CommandRun, runCommand } from '../support/cli';
 import { startFaultProxy } from '../support/fault-proxy';
 import { startFakeRegistry } from '../support/hostile';
-import { buildImage, buildIndex, expectImage, pushImage, readManifest } from '../support/images';
+import { MEDIA_TYPES, buildArtifact, buildImage, buildIndex, expectImage, pushImage, putManifest, readManifest } from '../support/images';
 import { registriesForSuite } from '../support/suite-registries';
 
 const [plain, basic] = registriesForSuite({}, { auth: 'basic' });
@@ -64,6 +64,22 @@ describe('copy command', () => {
     const result = JSON.parse(r.stdout);
     expect(result.sourceDigest).toBe(img.digest);
     expect(result.platforms).toEqual(['linux/arm64']);
+  });
+
+  test('says the source index\'s referrers were not carried when --platform copies a subset', async () => {
+    const { img, repo } = await pushed(buildIndex({ platforms: ['linux/amd64', 'linux/arm64'], layers: [1024] }));
+    const sbom = buildArtifact({ kind: 'sbom', subject: img });
+    await pushImage(plain, repo, undefined, sbom);
+    await putManifest(plain, repo, `sha256-${img.digest.slice('sha256:'.length)}`, MEDIA_TYPES.ociIndex, Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.ociIndex,
+      manifests: [{ mediaType: sbom.mediaType, digest: sbom.digest, size: sbom.manifest.length, artifactType: sbom.artifactType }],
+    })));
+    const r = await run([`${plain.host}/${repo}:v1`, `${plain.host}/${repo}-arm`, '--platform', 'linux/arm64', '--referrers', '--json']);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.referrers.indexLeftBehind).toEqual({ digest: img.digest, referrers: 1 });
+    expect(r.stderr).toContain(`referrers: 1 of the source index ${img.digest} not carried: they sign the whole index, and ${result.digest} holds a platform subset`);
   });
 
   test('fails with exit 1 and the registry\'s answer on wrong credentials, never printing them', async () => {

@@ -1,8 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { FanoutResult, modelMismatches, runFanout } from '../support/fanout';
-import { REQUESTS_PER_SYNC, renderInstallTable, renderTenantTable } from '../support/fanout-model';
-import { stopAll } from '../support/registry';
+import { REQUESTS_PER_SYNC, RESYNC_CASES, renderInstallTable, renderResyncTable, renderTenantTable } from '../support/fanout-model';
+import { measureResyncRequests } from '../support/referrer-requests';
+import { startRegistry, stopAll } from '../support/registry';
 import { Apis, apiOf, RateLimiter } from '../support/throttling-front';
 
 const SCALING_DOC = path.join(__dirname, '..', '..', 'docs', 'scaling.md');
@@ -11,8 +12,9 @@ describe('scripts/simulate (the fan-out simulation)', () => {
   let result: FanoutResult;
 
   beforeAll(async () => {
-    // Quotas over 400 with one-second buckets: 8 installs are enough to be throttled on the front.
-    result = await runFanout({ installs: 8, scale: 400, burstSeconds: 1, pollIntervalMs: 2000, syncTimeoutSeconds: 60 });
+    // Quotas over 200 with one-second buckets: 8 installs are enough to be throttled on the front
+    // (BatchGetImage first: 15 per sync with referrers on), and few enough to get through it.
+    result = await runFanout({ installs: 8, scale: 200, burstSeconds: 1, pollIntervalMs: 2000, syncTimeoutSeconds: 60 });
   }, 90_000);
 
   afterAll(async () => {
@@ -23,7 +25,7 @@ describe('scripts/simulate (the fan-out simulation)', () => {
     expect(result.syncs.filter((s) => !s.ok).map((s) => `${s.install}: ${s.error}`)).toEqual([]);
     expect(result.succeeded).toBe(8);
     expect(result.failed).toBe(0);
-    expect(result.throttledByApi[Apis.GET_DOWNLOAD_URL_FOR_LAYER] ?? 0).toBeGreaterThan(0);
+    expect(result.throttledByApi[Apis.BATCH_GET_IMAGE] ?? 0).toBeGreaterThan(0);
     expect(result.throttled).toBe(Object.values(result.throttledByApi).reduce((a, b) => a + b, 0));
   });
 
@@ -49,7 +51,20 @@ describe('scripts/simulate (the fan-out simulation)', () => {
     const doc = fs.readFileSync(SCALING_DOC, 'utf8');
     expect(doc).toContain(renderTenantTable());
     expect(doc).toContain(renderInstallTable());
+    expect(doc).toContain(renderResyncTable());
   });
+});
+
+describe('what referrers cost a re-sync', () => {
+  afterAll(async () => {
+    await stopAll();
+  });
+
+  test('a re-sync of the release makes the source requests the model states, with and without the referrers API', async () => {
+    const [source, destination] = await Promise.all([startRegistry(), startRegistry()]);
+    const measured = await measureResyncRequests(source, destination);
+    expect(measured).toEqual(Object.fromEntries(RESYNC_CASES.map((c) => [c.name, { withApi: c.withApi, withoutApi: c.withoutApi }])));
+  }, 60_000);
 });
 
 describe('throttling front', () => {
@@ -62,6 +77,7 @@ describe('throttling front', () => {
     ['POST', '/v2/acme/app/blobs/uploads/', Apis.INITIATE_LAYER_UPLOAD],
     ['PATCH', '/v2/acme/app/blobs/uploads/0b5e6f1c-3a3e-4c1f-9d55-0c8f7d6a1b2c', Apis.UPLOAD_LAYER_PART],
     ['PUT', '/v2/acme/app/blobs/uploads/0b5e6f1c-3a3e-4c1f-9d55-0c8f7d6a1b2c?digest=sha256:' + 'b'.repeat(64), Apis.COMPLETE_LAYER_UPLOAD],
+    ['GET', '/v2/acme/app/referrers/sha256:' + 'a'.repeat(64), Apis.BATCH_GET_IMAGE],
     ['GET', '/v2/', undefined],
   ])('names %s %s as the ECR API it stands for', (method, requestPath, api) => {
     expect(apiOf(method, requestPath)).toBe(api);

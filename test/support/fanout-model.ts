@@ -7,7 +7,11 @@ import { Api, Apis } from './throttling-front';
  * simulation and the docs cannot drift apart.
  */
 
-/** The typical release: a 2-platform OCI index, three gzip'd layers and a config per platform, no SBOM or attestation. */
+/**
+ * The typical release: a 2-platform OCI index, three gzip'd layers and a config per platform, no
+ * SBOM or attestation. It syncs as ImageSync does by default, referrers on, from a tenant
+ * registry with the OCI referrers API (as ECR has).
+ */
 export const RELEASE = {
   platforms: ['linux/amd64', 'linux/arm64'],
   /** Each layer's content before gzip (random bytes: gzip keeps the size). */
@@ -76,6 +80,13 @@ export const INSTALL_APIS: readonly Api[] = [
 ];
 
 /**
+ * Referrer lookups one sync makes of the tenant, counted as BatchGetImage: for each of
+ * the release's manifests, one referrers API request and a GET of each of cosign's three tags
+ * (`.sig`, `.att`, `.sbom`), whether or not anything is attached.
+ */
+export const REFERRER_LOOKUPS_PER_MANIFEST = 4;
+
+/**
  * Requests one sync of the release makes, by API, when no request of it is throttled and it
  * completes in its first isComplete poll: what `npm run simulate -- --installs 1` measures.
  * Install-side APIs carry the `install:` prefix.
@@ -83,7 +94,7 @@ export const INSTALL_APIS: readonly Api[] = [
 export const REQUESTS_PER_SYNC: { readonly [api: string]: number } = {
   [Apis.ASSUME_ROLE]: 1,
   [Apis.GET_AUTHORIZATION_TOKEN]: 1,
-  [Apis.BATCH_GET_IMAGE]: 3,
+  [Apis.BATCH_GET_IMAGE]: RELEASE_MANIFESTS * (1 + REFERRER_LOOKUPS_PER_MANIFEST),
   [Apis.BATCH_CHECK_LAYER_AVAILABILITY]: 0,
   [Apis.GET_DOWNLOAD_URL_FOR_LAYER]: 8,
   [`install:${Apis.GET_AUTHORIZATION_TOKEN}`]: 1,
@@ -94,6 +105,37 @@ export const REQUESTS_PER_SYNC: { readonly [api: string]: number } = {
   [`install:${Apis.COMPLETE_LAYER_UPLOAD}`]: 8,
   [`install:${Apis.PUT_IMAGE}`]: 3,
 };
+
+/** One case of what a re-sync costs the source, by referrers setting and what is attached. */
+export interface ResyncCase {
+  readonly name: string;
+  readonly referrers: boolean;
+  /** A cosign signature (tag) and an SBOM (referrer) attached to the index. */
+  readonly attached: boolean;
+  /** A verification policy (the signature's key). */
+  readonly verify: boolean;
+  /** Requests the source answers, with the OCI referrers API (ECR) and without (distribution 2.8: the tag schema). */
+  readonly withApi: number;
+  readonly withoutApi: number;
+}
+
+/**
+ * Source requests of a re-sync of the unchanged release (the destination holds it under the
+ * tag): what `measureResyncRequests` counts, and the test checks. A first sync adds one blob
+ * download per blob.
+ */
+export const RESYNC_CASES: readonly ResyncCase[] = [
+  { name: 'referrers off', referrers: false, attached: false, verify: false, withApi: 3, withoutApi: 3 },
+  { name: 'referrers on, nothing attached', referrers: true, attached: false, verify: false, withApi: 15, withoutApi: 18 },
+  { name: 'referrers on, a signature and an SBOM attached', referrers: true, attached: true, verify: false, withApi: 16, withoutApi: 20 },
+  { name: 'the same, with a verification policy', referrers: true, attached: true, verify: true, withApi: 19, withoutApi: 24 },
+];
+
+/** The re-sync table of docs/scaling.md. */
+export function renderResyncTable(): string {
+  const rows = RESYNC_CASES.map((c) => `| ${c.name} | ${c.withApi} | ${c.withoutApi} |`);
+  return ['| re-sync of the release | source requests, referrers API (ECR) | without the API (tag schema) |', '|---|---:|---:|', ...rows].join('\n');
+}
 
 /** Installs per second one tenant account and Region can start before `api`'s quota bites. */
 export function installsPerSecond(api: Api): number {

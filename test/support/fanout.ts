@@ -3,6 +3,7 @@ import {
   ASSUME_ROLE_QUOTA, BURST_SECONDS, ECR_PULL_QUOTAS, INSTALL_APIS, RELEASE, REQUESTS_PER_SYNC, TENANT_APIS, TenantApi,
 } from './fanout-model';
 import { BuiltImage, buildIndex, expectImage, pushImage } from './images';
+import { ReferrersFront, startReferrersFront } from './referrers-front';
 import { startRegistry, TestRegistry } from './registry';
 import { Apis, RateLimit, RateLimiter, startThrottlingFront, ThrottlingFront } from './throttling-front';
 import { IMAGE_SYNC_RESOURCE_TYPE, Props, SourceKinds } from '../../src/image-sync-contract';
@@ -120,6 +121,7 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
 
   const [tenant, destination] = await Promise.all([startRegistry({ auth: 'basic' }), startRegistry({ auth: 'basic' })]);
   const fronts: ThrottlingFront[] = [];
+  let referrersApi: ReferrersFront | undefined;
   try {
     const release = buildRelease();
     await pushImage(tenant, TENANT_REPO, TAG, release);
@@ -129,7 +131,9 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
     // Each install's own account: counted, not limited (its quotas are its own, one sync each).
     const installLimiter = new RateLimiter({});
     const tokens = new Map<string, string>();
-    const tenantFront = await startThrottlingFront({ target: tenant, limiter: tenantLimiter, caller: (t) => tokens.get(`tenant:${t}`) });
+    // ECR has the OCI referrers API: the tenant registry gets one, behind the throttling front.
+    referrersApi = await startReferrersFront(tenant);
+    const tenantFront = await startThrottlingFront({ target: referrersApi, limiter: tenantLimiter, caller: (t) => tokens.get(`tenant:${t}`) });
     fronts.push(tenantFront);
     const installFront = await startThrottlingFront({ target: destination, limiter: installLimiter, caller: (t) => tokens.get(`install:${t}`) });
     fronts.push(installFront);
@@ -179,6 +183,7 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
     };
   } finally {
     await Promise.all(fronts.map((f) => f.stop()));
+    await referrersApi?.stop();
     await Promise.all([tenant.stop(), destination.stop()]);
   }
 }
@@ -220,6 +225,8 @@ async function syncOne(ctx: SyncContext): Promise<SyncOutcome> {
       [Props.RELEASE_ID]: 'r-1',
       [Props.REMOVE_ON_DELETE]: 'false',
       [Props.TOTAL_TIMEOUT_SECONDS]: '3600',
+      // ImageSync's default: the release's signatures and SBOMs travel with it.
+      [Props.COPY_REFERRERS]: 'true',
     },
   };
   let polls = 0;

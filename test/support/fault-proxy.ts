@@ -82,7 +82,7 @@ export interface FaultProxy extends RegistryTarget {
   /** 'localhost:PORT2', where redirected blob GETs go. */
   readonly redirectHost: string;
   /** In front of a TLS registry: the bed's CA. */
-  readonly tls?: { readonly ca: string; readonly certDir: string };
+  readonly tls?: { readonly ca: string; readonly certDir?: string };
   readonly requests: ProxyRequestRecord[];
   /** Replaces the faults (an empty list makes the proxy a plain pass-through). */
   setFaults(f: Fault[]): void;
@@ -95,7 +95,8 @@ export interface FaultProxy extends RegistryTarget {
 }
 
 interface ProxyTarget extends RegistryTarget {
-  readonly tls?: { readonly ca: string; readonly certDir: string };
+  /** A TLS target: the proxy trusts its CA and passes on its cert dir. */
+  readonly tls?: { readonly ca: string; readonly certDir?: string };
   credentials?(): (registry: string) => Promise<RegistryCredentials | undefined>;
 }
 

@@ -40,6 +40,11 @@ export function apiOf(method: string, path: string): Api | undefined {
   if (/\/manifests\/[^/]+$/.test(p)) {
     return method === 'PUT' ? Apis.PUT_IMAGE : Apis.BATCH_GET_IMAGE;
   }
+  if (/\/referrers\/sha256:[a-f0-9]{64}$/.test(p)) {
+    // ECR authorizes its referrers API with ecr:BatchGetImage; its rate quota is not documented
+    // apart: the model counts it against BatchGetImage's.
+    return Apis.BATCH_GET_IMAGE;
+  }
   if (/\/blobs\/uploads\/?$/.test(p) && method === 'POST') {
     return Apis.INITIATE_LAYER_UPLOAD;
   }

@@ -123,6 +123,68 @@ describe('copyImage under faults', () => {
     expectNoSecrets(f.recorder.texts(error), secrets());
   });
 
+  /** The destination's upload sessions, by id: the requests of each (POST answer, PUT, DELETE). */
+  function sessions(): Map<string, { method: string; status: number }[]> {
+    const byId = new Map<string, { method: string; status: number }[]>();
+    for (const r of dst.requests.filter(q => q.uploadId)) {
+      byId.set(r.uploadId!, [...(byId.get(r.uploadId!) ?? []), { method: r.method, status: r.status }]);
+    }
+    return byId;
+  }
+  const posts = () => dst.requests.filter(r => r.method === 'POST');
+
+  test('writes the retry of a download that failed before any byte into the upload session it already opened', async () => {
+    const f = await fixture();
+    src.setFaults([{ match: { method: 'GET', path: new RegExp(f.layer) }, kind: 'truncate', afterBytes: 0, times: 1 }]);
+
+    const result = await copyImage(f.options);
+
+    expect(result.complete).toBe(true);
+    expect(f.recorder.of('retry').some(e => e.digest === f.layer)).toBe(true);
+    // One session per blob: the retry reused the layer's.
+    expect(posts()).toHaveLength(f.img.blobs.size);
+    expect([...sessions().values()]).toEqual(Array(f.img.blobs.size).fill([{ method: 'POST', status: 202 }, { method: 'PUT', status: 201 }]));
+    // The retry looked for the layer again, then wrote it into the session of the first attempt.
+    expect(dst.requests.filter(r => r.method === 'HEAD' && r.path.endsWith(f.layer))).toHaveLength(2);
+    expect(dst.requests.filter(r => r.method === 'DELETE')).toEqual([]);
+    await expectImage(destination, f.repo, 'v1', f.img);
+  });
+
+  test('cancels the session a download cut mid-body had written to before the retry opens a new one', async () => {
+    const f = await fixture();
+    // A clean close after 100,000 bytes: part of the layer has gone into the upload (a reset could discard it all).
+    src.setFaults([{ match: { method: 'GET', path: new RegExp(f.layer) }, kind: 'truncate', afterBytes: 100_000, times: 1 }]);
+
+    const result = await copyImage(f.options);
+
+    expect(result.complete).toBe(true);
+    expect(posts()).toHaveLength(f.img.blobs.size + 1);
+    // Every session opened was either completed or cancelled. Distribution itself drops a session
+    // whose PUT was cut (its DELETE answers 404); a registry that keeps it has it cancelled.
+    const opened = [...sessions().values()];
+    expect(opened.filter(reqs => reqs.some(r => r.method === 'PUT' && r.status === 201))).toHaveLength(f.img.blobs.size);
+    const cut = opened.filter(reqs => !reqs.some(r => r.method === 'PUT' && r.status === 201));
+    expect(cut).toHaveLength(1);
+    expect(cut[0].map(r => r.method)).toEqual(['POST', 'PUT', 'DELETE']);
+    expect([204, 404]).toContain(cut[0][2].status);
+    await expectImage(destination, f.repo, 'v1', f.img);
+  });
+
+  test('cancels the layer\'s open session when its download keeps being throttled and the copy fails', async () => {
+    const f = await fixture();
+    src.setFaults([{ match: { method: 'GET', path: new RegExp(f.layer) }, kind: 'status', status: 429, retryAfterSeconds: 0 }]);
+
+    const error = await copyImage(f.options).catch(e => e);
+
+    expect(error).toBeInstanceOf(CopyError);
+    expect(error.message).toContain('429');
+    const cancelled = dst.requests.filter(r => r.method === 'DELETE');
+    expect(cancelled).toHaveLength(1);
+    expect(cancelled[0].status).toBe(204);
+    expect(sessions().get(cancelled[0].uploadId!)!.some(r => r.method === 'PUT')).toBe(false);
+    expect(await readManifest(destination, f.repo, 'v1')).toBeUndefined();
+  });
+
   test('follows blob redirects to another host without sending it the registry credentials', async () => {
     const f = await fixture();
     src.setFaults([{ match: {}, kind: 'redirect-blobs' }]);

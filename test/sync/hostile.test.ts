@@ -274,6 +274,40 @@ describe('hostile registries: manifest graphs are read once per digest, within c
     const allowed = await copyImage({ source: `${src.host}/app:v1`, destination: `${src.host}/copy:v1`, maxBlobSize: 12 * 1024 ** 3 }).catch((e) => e);
     expect(allowed.code).toBe('NOT_FOUND');
   });
+
+  test('fails with LIMIT naming maxBlobs on an image of 5,000 small distinct layers, before any blob request or write', async () => {
+    const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
+    const layers = Array.from({ length: 5000 }, (_, i) => ({ mediaType: MEDIA_TYPES.ociLayer, digest: sha256(`layer ${i}`), size: 10 }));
+    const manifest = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.ociManifest,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
+      layers,
+    }));
+    const src = await track(startFakeRegistry());
+    const dst = await track(startFakeRegistry());
+    src.putBlob(config);
+    src.putManifest('app', 'v1', MEDIA_TYPES.ociManifest, manifest);
+    const error = await copyImage({ source: `${src.host}/app:v1`, destination: `${dst.host}/app:v1` }).catch((e) => e);
+    expect(error).toBeInstanceOf(CopyError);
+    expect(error.code).toBe('LIMIT');
+    expect(error.message).toContain(`the image ${src.host}/app@${sha256(manifest)} has more than 4096 distinct blobs: the maxBlobs cap refuses it`);
+    // The config is read for the platform; no layer is asked for, nothing is written.
+    expect(src.requests.filter((r) => r.path.includes('/blobs/') && !r.path.endsWith(sha256(config)))).toEqual([]);
+    expect(dst.requests.filter((r) => r.method !== 'HEAD')).toEqual([]);
+
+    const lower = await copyImage({ source: `${src.host}/app:v1`, destination: `${dst.host}/app:v1`, maxBlobs: 100 }).catch((e) => e);
+    expect(lower.message).toContain('has more than 100 distinct blobs');
+    const allowed = await copyImage({ source: `${src.host}/app:v1`, destination: `${dst.host}/app:v1`, maxBlobs: 6000 }).catch((e) => e);
+    // Past the cap the copy asks for the layers, which this source does not hold.
+    expect(allowed.code).toBe('NOT_FOUND');
+  });
+
+  test('fails with INVALID naming maxBlobs when it is not a positive integer', async () => {
+    const error = await copyImage({ source: '127.0.0.1:1/app:v1', destination: '127.0.0.1:1/copy:v1', maxBlobs: 0 }).catch((e) => e);
+    expect(error.code).toBe('INVALID');
+    expect(error.message).toBe('maxBlobs 0 is not allowed: a positive integer');
+  });
 });
 
 describe('hostile registries: what leaves the engine', () => {

@@ -144,6 +144,35 @@ describe('copyImage: referrers through the tag schemes (a registry without the r
     expect((await readManifest(dst, to, referrersTag(arm.digest)))?.digest).toBe(sha256(schemaIndex([sbom])));
   });
 
+  test('with a platform subset, carries the platform manifests\' referrers and reports the source index\'s as left behind', async () => {
+    const img = buildIndex({ platforms: ['linux/amd64', 'linux/arm64'], layers: [1024] });
+    const from = repo('subset/src');
+    const to = repo('subset/dst');
+    await pushImage(src, from, 'v1', img);
+    const arm = img.children[1];
+    const armSbom = buildArtifact({ kind: 'sbom', subject: arm });
+    await pushImage(src, from, undefined, armSbom);
+    await putManifest(src, from, referrersTag(arm.digest), MEDIA_TYPES.ociIndex, schemaIndex([armSbom]));
+    const indexSbom = buildArtifact({ kind: 'sbom', subject: img });
+    await pushImage(src, from, undefined, indexSbom);
+    await putManifest(src, from, referrersTag(img.digest), MEDIA_TYPES.ociIndex, schemaIndex([indexSbom]));
+    const sig = cosignSignature({ digest: img.digest, dockerReference: `${src.host}/${from}`, key: key.privateKey });
+    await pushImage(src, from, signatureTag(img.digest), sig);
+
+    const result = await copyImage({ source: `${src.host}/${from}:v1`, destination: `${dst.host}/${to}`, referrers: true, platforms: ['linux/arm64'] });
+
+    expect(result.digest).not.toBe(img.digest);
+    expect(result.referrers).toMatchObject({ found: 1, copied: 1, indexLeftBehind: { digest: img.digest, referrers: 2 } });
+    await expectImage(dst, to, armSbom.digest, armSbom);
+    // A signature of the whole index does not sign the subset: neither it nor the index's SBOM is written.
+    expect(await listTags(dst, to)).toEqual([referrersTag(arm.digest), 'v1'].sort());
+    expect(await readManifest(dst, to, indexSbom.digest)).toBeUndefined();
+
+    const all = await copyImage({ source: `${src.host}/${from}:v1`, destination: `${dst.host}/${repo('subset/all')}`, referrers: true });
+    expect(all.referrers?.indexLeftBehind).toBeUndefined();
+    expect(all.referrers).toMatchObject({ found: 3, copied: 3 });
+  });
+
   test('a re-sync of a copied image carries a signature added since, and leaves the tag in place', async () => {
     const img = buildImage();
     const from = repo('later/src');
