@@ -1,21 +1,20 @@
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Attributes, IMAGE_SYNC_RESOURCE_TYPE, Props, SourceKinds } from '../../src/image-sync-contract';
-import { handleEvent, IsCompleteResponse, OnEventResponse } from '../../src/image-sync-handler/handler';
+import { Attributes, Props, SourceKinds } from '../../src/image-sync-contract';
+import { IsCompleteResponse } from '../../src/image-sync-handler/handler';
 import { ImageSyncEvent } from '../../src/image-sync-handler/request';
-import { createDependencies } from '../../src/image-sync.lambda';
 import { referrersTag } from '../../src/sync/referrers';
 import { cosignKeyPair, cosignSignature, signatureTag } from '../support/cosign';
 import { FaultProxy, startFaultProxy } from '../support/fault-proxy';
+import {
+  INSTALL_HOST, VENDOR_HOST, createEvent, destinationProps, fakeEcrLogin, handlerDependencies, runProvider, useFunctionRoleCredentials,
+} from '../support/handler-bed';
 import { BuiltImage, MEDIA_TYPES, buildArtifact, buildIndex, expectImage, pushImage, putManifest, readManifest } from '../support/images';
 import { freePort, startRegistry, stopAll, TestRegistry } from '../support/registry';
 
 // The handler with a vendor registry as source (anonymous, behind a proxy that records its
 // requests) and an ECR-like install registry; the releases are pinned by digest, so a re-sync
 // is answered by the install repository first.
-const INSTALL_HOST = '444455556666.dkr.ecr.eu-west-1.amazonaws.com';
-const VENDOR_HOST = 'registry.vendor.example';
-
 const ecrMock = mockClient(ECRClient);
 let vendorRegistry: TestRegistry;
 let vendor: FaultProxy;
@@ -24,8 +23,7 @@ let seq = 0;
 let logs: string[] = [];
 
 beforeAll(async () => {
-  process.env.AWS_ACCESS_KEY_ID = 'AKIAFUNCTIONROLE0000';
-  process.env.AWS_SECRET_ACCESS_KEY = 'function-secret';
+  useFunctionRoleCredentials();
   [vendorRegistry, install] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' })]);
   vendor = await startFaultProxy(vendorRegistry);
 });
@@ -38,39 +36,23 @@ afterAll(async () => {
 beforeEach(() => {
   logs = [];
   ecrMock.reset();
-  const token = Buffer.from(`${install.username}:${install.password}`).toString('base64');
-  const expiresAt = new Date(Date.now() + 3600_000);
-  ecrMock.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: token, expiresAt }] });
+  fakeEcrLogin(ecrMock, install);
 });
 
 const vendorKey = cosignKeyPair();
 
 function pinned(source: string, dst: string, digest: string, referrers: boolean): ImageSyncEvent {
-  return {
-    RequestType: 'Create',
-    RequestId: `req-${++seq}`,
-    StackId: 'arn:aws:cloudformation:eu-west-1:444455556666:stack/Install/1',
-    LogicalResourceId: 'ApiImage',
-    ResourceType: IMAGE_SYNC_RESOURCE_TYPE,
-    ResourceProperties: {
-      [Props.SOURCE_KIND]: SourceKinds.REGISTRY,
-      [Props.SOURCE_IMAGE]: `${VENDOR_HOST}/${source}@${digest}`,
-      [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
-      [Props.DESTINATION_REPOSITORY_NAME]: dst,
-      [Props.DESTINATION_TAG]: 'api-v1',
-      [Props.COPY_REFERRERS]: String(referrers),
-    },
-  };
+  return createEvent({
+    [Props.SOURCE_KIND]: SourceKinds.REGISTRY,
+    [Props.SOURCE_IMAGE]: `${VENDOR_HOST}/${source}@${digest}`,
+    ...destinationProps(INSTALL_HOST, dst, 'api-v1'),
+    [Props.COPY_REFERRERS]: String(referrers),
+  });
 }
 
 /** One sync through onEvent and isComplete; `vendorHost` is where the vendor's name is dialled. */
 async function run(e: ImageSyncEvent, vendorHost = vendor.host): Promise<IsCompleteResponse> {
-  const hosts: { [host: string]: string } = { [INSTALL_HOST]: install.host, [VENDOR_HOST]: vendorHost };
-  const d = createDependencies({
-    region: 'eu-west-1', dial: (registry) => hosts[registry] ?? registry, log: (message, fields) => logs.push(JSON.stringify({ message, ...fields })),
-  });
-  const first = await handleEvent(e, d, () => 600_000) as OnEventResponse;
-  return await handleEvent({ ...e, ...first }, d, () => 600_000) as IsCompleteResponse;
+  return runProvider(e, handlerDependencies({ [INSTALL_HOST]: install.host, [VENDOR_HOST]: vendorHost }, logs));
 }
 
 /** A signed 2-platform release at the vendor, synced once into the install. */

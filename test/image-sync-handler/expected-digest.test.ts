@@ -3,14 +3,13 @@
  * anonymous loopback registry is copied into the tenant's "ECR" (a basic-auth loopback registry
  * behind a faked GetAuthorizationToken), and an upstream tag that moved fails before any tag is written.
  */
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Attributes, IMAGE_SYNC_RESOURCE_TYPE, Props, SourceKinds } from '../../src/image-sync-contract';
-import { HandlerDependencies } from '../../src/image-sync-handler/dependencies';
-import { handleEvent, IsCompleteResponse, OnEventResponse } from '../../src/image-sync-handler/handler';
+import { Attributes, Props, SourceKinds } from '../../src/image-sync-contract';
+import { IsCompleteResponse } from '../../src/image-sync-handler/handler';
 import { ImageSyncEvent } from '../../src/image-sync-handler/request';
-import { createDependencies } from '../../src/image-sync.lambda';
+import { createEvent, destinationProps, fakeEcrLogin, handlerDependencies, runProvider, useFunctionRoleCredentials } from '../support/handler-bed';
 import { buildImage, expectImage, listTags, pushImage, readManifest } from '../support/images';
 import { startRegistry, stopAll, TestRegistry } from '../support/registry';
 
@@ -25,8 +24,7 @@ let upstream: TestRegistry;
 let seq = 0;
 
 beforeAll(async () => {
-  process.env.AWS_ACCESS_KEY_ID = 'AKIAFUNCTIONROLE0000';
-  process.env.AWS_SECRET_ACCESS_KEY = 'function-secret';
+  useFunctionRoleCredentials();
   [tenant, upstream] = await Promise.all([startRegistry({ auth: 'basic' }), startRegistry({ auth: 'none' })]);
 });
 
@@ -37,45 +35,22 @@ afterAll(async () => {
 beforeEach(() => {
   ecrMock.reset();
   secretsMock.reset();
-  ecrMock.on(GetAuthorizationTokenCommand).resolves({
-    authorizationData: [{
-      authorizationToken: Buffer.from(`${tenant.username}:${tenant.password}`).toString('base64'),
-      expiresAt: new Date(Date.now() + 12 * 3600_000),
-    }],
-  });
+  fakeEcrLogin(ecrMock, tenant, 12 * 3600_000);
 });
 
-function deps(overrides: Partial<HandlerDependencies> = {}): HandlerDependencies {
-  const hosts: { [host: string]: string } = { [TENANT_HOST]: tenant.host, [UPSTREAM_HOST]: upstream.host };
-  return createDependencies({ region: 'eu-west-1', dial: (registry) => hosts[registry] ?? registry, log: () => undefined, ...overrides });
-}
-
 function importEvent(upstreamRepo: string, tenantRepo: string, tag: string, expected?: string): ImageSyncEvent {
-  return {
-    RequestType: 'Create',
-    RequestId: `req-${++seq}`,
-    StackId: 'arn:aws:cloudformation:eu-west-1:111122223333:stack/Tenant/1',
-    LogicalResourceId: 'NginxImport',
-    ResourceType: IMAGE_SYNC_RESOURCE_TYPE,
-    ResourceProperties: {
-      [Props.SOURCE_KIND]: SourceKinds.REGISTRY,
-      [Props.SOURCE_IMAGE]: `${UPSTREAM_HOST}/${upstreamRepo}:${tag}`,
-      [Props.DESTINATION_REPOSITORY_URI]: `${TENANT_HOST}/${tenantRepo}`,
-      [Props.DESTINATION_REPOSITORY_NAME]: tenantRepo,
-      [Props.DESTINATION_TAG]: tag,
-      ...(expected === undefined ? {} : { [Props.EXPECTED_SOURCE_DIGEST]: expected }),
-    },
-  };
+  return createEvent({
+    [Props.SOURCE_KIND]: SourceKinds.REGISTRY,
+    [Props.SOURCE_IMAGE]: `${UPSTREAM_HOST}/${upstreamRepo}:${tag}`,
+    ...destinationProps(TENANT_HOST, tenantRepo, tag),
+    ...(expected === undefined ? {} : { [Props.EXPECTED_SOURCE_DIGEST]: expected }),
+  }, { logicalId: 'NginxImport', stackId: 'arn:aws:cloudformation:eu-west-1:111122223333:stack/Tenant/1' });
 }
 
-/** onEvent, then isComplete with onEvent's answer merged in, as the provider framework does. */
-async function runProvider(event: ImageSyncEvent, d = deps()): Promise<IsCompleteResponse> {
-  const first = await handleEvent(event, d, () => 14 * 60_000) as OnEventResponse;
-  for (let poll = 0; poll < 5; poll++) {
-    const result = await handleEvent({ ...event, ...first }, d, () => 14 * 60_000) as IsCompleteResponse;
-    if (result.IsComplete) return result;
-  }
-  throw new Error('still incomplete after 5 polls');
+/** A sync through the provider's calls, polled until complete (at most 5 polls). */
+async function sync(event: ImageSyncEvent): Promise<IsCompleteResponse> {
+  const deps = handlerDependencies({ [TENANT_HOST]: tenant.host, [UPSTREAM_HOST]: upstream.host });
+  return runProvider(event, deps, { polls: 5, remainingMs: 14 * 60_000 });
 }
 
 function names(): { upstreamRepo: string; tenantRepo: string } {
@@ -89,7 +64,7 @@ describe('image-sync handler: pinned imports', () => {
     const img = buildImage();
     await pushImage(upstream, upstreamRepo, '1.27', img);
 
-    const result = await runProvider(importEvent(upstreamRepo, tenantRepo, '1.27', img.digest));
+    const result = await sync(importEvent(upstreamRepo, tenantRepo, '1.27', img.digest));
 
     expect(result.Data![Attributes.IMAGE_DIGEST]).toBe(img.digest);
     expect(result.Data![Attributes.IMAGE_URI]).toBe(`${TENANT_HOST}/${tenantRepo}@${img.digest}`);
@@ -102,7 +77,7 @@ describe('image-sync handler: pinned imports', () => {
     const img = buildImage();
     await pushImage(upstream, upstreamRepo, '1.27', img);
 
-    const result = await runProvider(importEvent(upstreamRepo, tenantRepo, '1.27'));
+    const result = await sync(importEvent(upstreamRepo, tenantRepo, '1.27'));
 
     expect(result.Data![Attributes.IMAGE_DIGEST]).toBe(img.digest);
     await expectImage(tenant, tenantRepo, '1.27', img);
@@ -114,7 +89,7 @@ describe('image-sync handler: pinned imports', () => {
     const moved = buildImage();
     await pushImage(upstream, upstreamRepo, '1.27', moved);
 
-    await expect(runProvider(importEvent(upstreamRepo, tenantRepo, '1.27', vetted.digest))).rejects.toThrow(
+    await expect(sync(importEvent(upstreamRepo, tenantRepo, '1.27', vetted.digest))).rejects.toThrow(
       `Copying ${UPSTREAM_HOST}/${upstreamRepo}:1.27 to ${TENANT_HOST}/${tenantRepo}:1.27 failed: `
       + `${UPSTREAM_HOST}/${upstreamRepo}:1.27 is ${moved.digest}, not the expected ${vetted.digest}; nothing was written `
       + 'The source tag has moved since the release was pinned',
@@ -127,10 +102,10 @@ describe('image-sync handler: pinned imports', () => {
     const { upstreamRepo, tenantRepo } = names();
     const vetted = buildImage();
     await pushImage(upstream, upstreamRepo, '1.27', vetted);
-    await runProvider(importEvent(upstreamRepo, tenantRepo, '1.27', vetted.digest));
+    await sync(importEvent(upstreamRepo, tenantRepo, '1.27', vetted.digest));
     await pushImage(upstream, upstreamRepo, '1.27', buildImage());
 
-    const result = await runProvider(importEvent(upstreamRepo, tenantRepo, '1.27', vetted.digest));
+    const result = await sync(importEvent(upstreamRepo, tenantRepo, '1.27', vetted.digest));
 
     expect(result.Data![Attributes.IMAGE_DIGEST]).toBe(vetted.digest);
     expect(result.Data![Attributes.BLOBS_COPIED]).toBe('0');

@@ -8,7 +8,7 @@
 import * as crypto from 'crypto';
 import { PassThrough } from 'stream';
 import * as zlib from 'zlib';
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
@@ -20,9 +20,9 @@ import { ImageSync } from '../../src/image-sync';
 import { Attributes, IMAGE_SYNC_RESOURCE_TYPE, Props } from '../../src/image-sync-contract';
 import { ImageSyncDestination } from '../../src/image-sync-destination';
 import { HandlerDependencies } from '../../src/image-sync-handler/dependencies';
-import { handleEvent, IsCompleteResponse, OnEventResponse } from '../../src/image-sync-handler/handler';
+import { IsCompleteResponse } from '../../src/image-sync-handler/handler';
 import { ImageSyncEvent } from '../../src/image-sync-handler/request';
-import { createDependencies } from '../../src/image-sync.lambda';
+import { fakeEcrLogin, handlerDependencies, runProvider, useFunctionRoleCredentials } from '../support/handler-bed';
 import { ClassicRepo, pullChartLikeHelm, startClassicRepo } from '../support/helm';
 import { newStack } from '../support/image-sync';
 import { listTags, makeTar, readBlob, readManifest } from '../support/images';
@@ -51,8 +51,7 @@ function archive(name: string, version: string): Buffer {
 }
 
 beforeAll(async () => {
-  process.env.AWS_ACCESS_KEY_ID = 'AKIAFUNCTIONROLE0000';
-  process.env.AWS_SECRET_ACCESS_KEY = 'function-secret';
+  useFunctionRoleCredentials();
   install = await startRegistry({ auth: 'basic' });
   repo = await startClassicRepo([
     { name: 'nginx', version: '15.4.2', archive: archive('nginx', '15.4.2'), created: CREATED },
@@ -72,20 +71,11 @@ afterAll(async () => {
 beforeEach(() => {
   ecrMock.reset();
   secretsMock.reset();
-  ecrMock.on(GetAuthorizationTokenCommand).resolves({
-    authorizationData: [{
-      authorizationToken: Buffer.from(`${install.username}:${install.password}`).toString('base64'),
-      expiresAt: new Date(Date.now() + 12 * 3600_000),
-    }],
-  });
+  fakeEcrLogin(ecrMock, install, 12 * 3600_000);
 });
 
 function deps(log: string[] = []): HandlerDependencies {
-  return createDependencies({
-    region: 'eu-west-1',
-    dial: (registry) => (registry === INSTALL_HOST ? install.host : registry),
-    log: (message, fields) => log.push(`${message} ${JSON.stringify(fields ?? {})}`),
-  });
+  return handlerDependencies({ [INSTALL_HOST]: install.host }, log);
 }
 
 /** The resource properties the install stack synthesizes for the source. */
@@ -113,8 +103,7 @@ function event(properties: { [key: string]: any }, repository: string, requestTy
 }
 
 async function run(e: ImageSyncEvent, d = deps()): Promise<IsCompleteResponse> {
-  const first = await handleEvent(e, d, () => 14 * 60_000) as OnEventResponse;
-  return await handleEvent({ ...e, ...first }, d, () => 14 * 60_000) as IsCompleteResponse;
+  return runProvider(e, d, { remainingMs: 14 * 60_000 });
 }
 
 /** What `chart import` pushes for the same chart (into a repository of its own). */

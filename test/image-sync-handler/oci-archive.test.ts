@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Readable } from 'stream';
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -16,10 +16,10 @@ import { MAX_OCI_ARCHIVE_BYTES } from '../../src/artifacts/oci-archive';
 import { readTarArchive, writeTar } from '../../src/artifacts/tar';
 import { Attributes, IMAGE_SYNC_RESOURCE_TYPE, Props } from '../../src/image-sync-contract';
 import { HandlerDependencies, objectReader } from '../../src/image-sync-handler/dependencies';
-import { handleEvent, IsCompleteResponse, OnEventResponse } from '../../src/image-sync-handler/handler';
+import { IsCompleteResponse } from '../../src/image-sync-handler/handler';
 import { ImageSyncEvent } from '../../src/image-sync-handler/request';
-import { createDependencies } from '../../src/image-sync.lambda';
 import { TenantRepository } from '../../src/tenant-repository';
+import { fakeEcrLogin, handlerDependencies, runProvider, useFunctionRoleCredentials } from '../support/handler-bed';
 import { pullChartLikeHelm } from '../support/helm';
 import { listTags, readManifest } from '../support/images';
 import { startRegistry, stopAll, TestRegistry } from '../support/registry';
@@ -36,8 +36,7 @@ let tenant: TestRegistry;
 let seq = 0;
 
 beforeAll(async () => {
-  process.env.AWS_ACCESS_KEY_ID = 'AKIAFUNCTIONROLE0000';
-  process.env.AWS_SECRET_ACCESS_KEY = 'function-secret';
+  useFunctionRoleCredentials();
   tenant = await startRegistry({ auth: 'basic' });
 });
 
@@ -48,16 +47,11 @@ afterAll(async () => {
 beforeEach(() => {
   ecrMock.reset();
   s3Mock.reset();
-  ecrMock.on(GetAuthorizationTokenCommand).resolves({
-    authorizationData: [{
-      authorizationToken: Buffer.from(`${tenant.username}:${tenant.password}`).toString('base64'),
-      expiresAt: new Date(Date.now() + 12 * 3600_000),
-    }],
-  });
+  fakeEcrLogin(ecrMock, tenant, 12 * 3600_000);
 });
 
 function deps(overrides: Partial<HandlerDependencies> = {}): HandlerDependencies {
-  return createDependencies({ region: 'eu-west-1', dial: (registry) => (registry === TENANT_HOST ? tenant.host : registry), log: () => undefined, ...overrides });
+  return handlerDependencies({ [TENANT_HOST]: tenant.host }, undefined, overrides);
 }
 
 /** What synth wrote: the resource's properties and the archive file asset's bytes. */
@@ -103,8 +97,7 @@ function serve(archive: Buffer, contentLength = archive.length): void {
 }
 
 async function run(e: ImageSyncEvent, d = deps()): Promise<IsCompleteResponse> {
-  const first = await handleEvent(e, d, () => 14 * 60_000) as OnEventResponse;
-  return await handleEvent({ ...e, ...first }, d, () => 14 * 60_000) as IsCompleteResponse;
+  return runProvider(e, d, { remainingMs: 14 * 60_000 });
 }
 
 /** The archive with one blob's bytes changed (same length, same name): its digest no longer matches. */

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Readable } from 'stream';
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -21,9 +21,9 @@ import { ImageSource } from '../../src/image-source';
 import { ImageSync } from '../../src/image-sync';
 import { Attributes, IMAGE_SYNC_RESOURCE_TYPE, Props } from '../../src/image-sync-contract';
 import { ImageSyncDestination } from '../../src/image-sync-destination';
-import { handleEvent, IsCompleteResponse, OnEventResponse } from '../../src/image-sync-handler/handler';
+import { IsCompleteResponse } from '../../src/image-sync-handler/handler';
 import { ImageSyncEvent } from '../../src/image-sync-handler/request';
-import { createDependencies } from '../../src/image-sync.lambda';
+import { fakeEcrLogin, handlerDependencies, runProvider, useFunctionRoleCredentials } from '../support/handler-bed';
 import { BuiltImage, buildImage, buildIndex, expectImage, listTags, pushImage, readManifest } from '../support/images';
 import { requireTool, startRegistry, stopAll, TestRegistry } from '../support/registry';
 
@@ -58,8 +58,7 @@ async function skopeoLayout(img: BuiltImage, transport: 'oci' | 'oci-archive', r
 
 beforeAll(async () => {
   requireTool('skopeo');
-  process.env.AWS_ACCESS_KEY_ID = 'AKIAFUNCTIONROLE0000';
-  process.env.AWS_SECRET_ACCESS_KEY = 'function-secret';
+  useFunctionRoleCredentials();
   [vendor, install] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' })]);
 });
 
@@ -71,15 +70,10 @@ afterAll(async () => {
 beforeEach(() => {
   ecrMock.reset();
   s3Mock.reset();
-  ecrMock.on(GetAuthorizationTokenCommand).resolves({
-    authorizationData: [{
-      authorizationToken: Buffer.from(`${install.username}:${install.password}`).toString('base64'),
-      expiresAt: new Date(Date.now() + 12 * 3600_000),
-    }],
-  });
+  fakeEcrLogin(ecrMock, install, 12 * 3600_000);
 });
 
-const deps = () => createDependencies({ region: 'eu-west-1', dial: (registry) => (registry === INSTALL_HOST ? install.host : registry), log: () => undefined });
+const deps = () => handlerDependencies({ [INSTALL_HOST]: install.host });
 
 interface Synthesized {
   readonly properties: { [key: string]: any };
@@ -120,9 +114,7 @@ function serve(archive: Buffer): void {
 }
 
 async function run(e: ImageSyncEvent): Promise<IsCompleteResponse> {
-  const d = deps();
-  const first = await handleEvent(e, d, () => 14 * 60_000) as OnEventResponse;
-  return await handleEvent({ ...e, ...first }, d, () => 14 * 60_000) as IsCompleteResponse;
+  return runProvider(e, deps(), { remainingMs: 14 * 60_000 });
 }
 
 const layoutDigest = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')).manifests[0].digest;

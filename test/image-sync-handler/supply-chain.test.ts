@@ -1,26 +1,25 @@
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Attributes, IMAGE_SYNC_RESOURCE_TYPE, Props, SourceKinds } from '../../src/image-sync-contract';
-import { handleEvent, IsCompleteResponse, OnEventResponse } from '../../src/image-sync-handler/handler';
+import { Attributes, Props, SourceKinds } from '../../src/image-sync-contract';
+import { handleEvent, IsCompleteResponse } from '../../src/image-sync-handler/handler';
 import { ImageSyncEvent } from '../../src/image-sync-handler/request';
-import { createDependencies } from '../../src/image-sync.lambda';
 import { cosignKeyPair, cosignSignature, signatureTag } from '../support/cosign';
 import { startFaultProxy } from '../support/fault-proxy';
+import {
+  INSTALL_HOST, VENDOR_HOST, createEvent, destinationProps, fakeEcrLogin, handlerDependencies, runProvider, useFunctionRoleCredentials,
+} from '../support/handler-bed';
 import { BuiltImage, buildImage, expectImage, listTags, pushImage } from '../support/images';
 import { startRegistry, stopAll, TestRegistry } from '../support/registry';
 
 // The handler with a vendor registry as source (anonymous) and an ECR-like install registry.
-const INSTALL_HOST = '444455556666.dkr.ecr.eu-west-1.amazonaws.com';
-const VENDOR_HOST = 'registry.vendor.example';
-
 const ecrMock = mockClient(ECRClient);
 let vendorRegistry: TestRegistry;
 let install: TestRegistry;
 let seq = 0;
+let logs: string[] = [];
 
 beforeAll(async () => {
-  process.env.AWS_ACCESS_KEY_ID = 'AKIAFUNCTIONROLE0000';
-  process.env.AWS_SECRET_ACCESS_KEY = 'function-secret';
+  useFunctionRoleCredentials();
   [vendorRegistry, install] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' })]);
 });
 
@@ -31,45 +30,27 @@ afterAll(async () => {
 beforeEach(() => {
   logs = [];
   ecrMock.reset();
-  const token = Buffer.from(`${install.username}:${install.password}`).toString('base64');
-  const expiresAt = new Date(Date.now() + 3600_000);
-  ecrMock.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: token, expiresAt }] });
+  fakeEcrLogin(ecrMock, install);
 });
 
 const vendorKey = cosignKeyPair();
 const otherKey = cosignKeyPair();
 
-let logs: string[] = [];
-
 function deps(installHost?: string) {
-  const hosts: { [host: string]: string } = { [INSTALL_HOST]: installHost ?? install.host, [VENDOR_HOST]: vendorRegistry.host };
-  return createDependencies({
-    region: 'eu-west-1', dial: (registry) => hosts[registry] ?? registry, log: (message, fields) => logs.push(JSON.stringify({ message, ...fields })),
-  });
+  return handlerDependencies({ [INSTALL_HOST]: installHost ?? install.host, [VENDOR_HOST]: vendorRegistry.host }, logs);
 }
 
 function event(source: string, dst: string, extra: { [key: string]: unknown }): ImageSyncEvent {
-  return {
-    RequestType: 'Create',
-    RequestId: `req-${++seq}`,
-    StackId: 'arn:aws:cloudformation:eu-west-1:444455556666:stack/Install/1',
-    LogicalResourceId: 'ApiImage',
-    ResourceType: IMAGE_SYNC_RESOURCE_TYPE,
-    ResourceProperties: {
-      [Props.SOURCE_KIND]: SourceKinds.REGISTRY,
-      [Props.SOURCE_IMAGE]: `${VENDOR_HOST}/${source}:v1`,
-      [Props.DESTINATION_REPOSITORY_URI]: `${INSTALL_HOST}/${dst}`,
-      [Props.DESTINATION_REPOSITORY_NAME]: dst,
-      [Props.DESTINATION_TAG]: 'api-v1',
-      ...extra,
-    },
-  };
+  return createEvent({
+    [Props.SOURCE_KIND]: SourceKinds.REGISTRY,
+    [Props.SOURCE_IMAGE]: `${VENDOR_HOST}/${source}:v1`,
+    ...destinationProps(INSTALL_HOST, dst, 'api-v1'),
+    ...extra,
+  });
 }
 
 async function run(e: ImageSyncEvent, installHost?: string): Promise<IsCompleteResponse> {
-  const d = deps(installHost);
-  const first = await handleEvent(e, d, () => 600_000) as OnEventResponse;
-  return await handleEvent({ ...e, ...first }, d, () => 600_000) as IsCompleteResponse;
+  return runProvider(e, deps(installHost));
 }
 
 async function signedRelease(): Promise<{ img: BuiltImage; source: string; sig: BuiltImage }> {
