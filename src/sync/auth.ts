@@ -274,7 +274,8 @@ export class Authenticator {
     }
     const tokenHost = url.host;
     let connectFailures = 0;
-    return withRetries({ attempts: TOKEN_ATTEMPTS, signal: this.signal, waitForQuotaUntil: this.waitForQuotaUntil }, async ({ last, waitsForQuota }) => {
+    const retries = { attempts: TOKEN_ATTEMPTS, signal: this.signal, waitForQuotaUntil: this.waitForQuotaUntil };
+    return withRetries(retries, async ({ last, waitsForQuota }) => {
       const started = Date.now();
       let res;
       try {

@@ -6,7 +6,8 @@ import { CopyError, CopyErrorCode, describeNetworkError, stoppedFrom } from './e
 import { HttpPool, HttpResponse, LookupFunction, RequestRegistry, discard, readBody, sameOrigin } from './http';
 import { Redactor } from './redact';
 import {
-  CONNECT_ATTEMPTS, REQUEST_ATTEMPTS, Retry, RetryNotice, isConnectError, isRetryable, isRetryableNetworkError, isRetryableStatus, isThrottlingError, withRetries,
+  CONNECT_ATTEMPTS, REQUEST_ATTEMPTS, Retry, RetryNotice, isConnectError, isRetryable, isRetryableNetworkError, isRetryableStatus,
+  isThrottlingError, withRetries,
 } from './retry';
 
 /** Where the engine connects for each registry, and how. */
@@ -129,7 +130,12 @@ export class RegistryConnection {
     this.redactor = options.redactor ?? new Redactor();
     this.home = { origin: this.base, loopback: isLoopbackHost(this.base.host) };
     this.auth = new Authenticator({
-      registry: options.registry, source: options.credentials, pool: options.pool, signal: options.signal, home: this.home, redactor: this.redactor,
+      registry: options.registry,
+      source: options.credentials,
+      pool: options.pool,
+      signal: options.signal,
+      home: this.home,
+      redactor: this.redactor,
       waitForQuotaUntil: options.waitForQuotaUntil,
     });
   }
@@ -180,7 +186,9 @@ export class RegistryConnection {
     const own = sameOrigin(url, this.base);
     let authRetries = 0;
     let connectFailures = 0;
-    const retries = { attempts: this.maxAttempts, signal: this.signal, waitForQuotaUntil: this.waitForQuotaUntil, onRetry: this.notify(retryMessage) };
+    const retries = {
+      attempts: this.maxAttempts, signal: this.signal, waitForQuotaUntil: this.waitForQuotaUntil, onRetry: this.notify(retryMessage),
+    };
     return withRetries(retries, async ({ last, waitsForQuota }) => {
       for (;;) {
         this.throwIfStopped();

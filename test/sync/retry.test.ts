@@ -53,7 +53,9 @@ describe('withRetries', () => {
     });
     expect(value).toBe('done');
     expect(seen).toEqual([
-      { index: 0, last: false, waitsForQuota: false }, { index: 1, last: false, waitsForQuota: false }, { index: 2, last: true, waitsForQuota: false },
+      { index: 0, last: false, waitsForQuota: false },
+      { index: 1, last: false, waitsForQuota: false },
+      { index: 2, last: true, waitsForQuota: false },
     ]);
     expect(notices).toEqual([
       { reason: 'busy 0', attempt: 2, attempts: 3, waitingForQuota: false }, { reason: 'busy 1', attempt: 3, attempts: 3, waitingForQuota: false },
@@ -121,7 +123,8 @@ describe('withRetries: waiting for quota', () => {
     const seen: { last: boolean; waitsForQuota: boolean }[] = [];
     const notices: RetryNotice[] = [];
     const started = Date.now();
-    const value = await withRetries({ attempts: 2, waitForQuotaUntil: Date.now() + 30_000, onRetry: n => notices.push(n) }, async ({ index, last, waitsForQuota }) => {
+    const options = { attempts: 2, waitForQuotaUntil: Date.now() + 30_000, onRetry: (n: RetryNotice) => notices.push(n) };
+    const value = await withRetries(options, async ({ index, last, waitsForQuota }) => {
       seen.push({ last, waitsForQuota });
       return index < 4 ? new Retry(`HTTP 429 (${index})`, index === 0 ? '1' : undefined, true) : 'admitted';
     });
