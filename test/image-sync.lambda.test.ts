@@ -490,7 +490,7 @@ describe('image-sync handler', () => {
     await expect(failure).rejects.not.toThrow(EXTERNAL_ID);
   });
 
-  test('tries again on the next poll when STS is throttled, and completes', async () => {
+  test('waits for STS\'s quota within the poll when STS is still throttled after the SDK\'s retries, and completes', async () => {
     const src = repoName('tenant');
     const dst = repoName('install');
     const img = buildImage();
@@ -501,9 +501,28 @@ describe('image-sync handler', () => {
 
     const { result, polls } = await runProvider(cfnEvent('Create', tenantProps(src, dst)));
 
-    expect(polls).toBe(2);
+    expect(polls).toBe(1);
+    expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(2);
     expect(result.Data![Attributes.IMAGE_DIGEST]).toBe(img.digest);
-    expect(logs.some((l) => l.includes('transient failure, will retry on the next poll'))).toBe(true);
+    expect(logs.some((l) => l.includes('transient failure'))).toBe(false);
+  });
+
+  test('answers not complete, without counting a failure, when STS stays throttled until the invocation\'s deadline', async () => {
+    const src = repoName('tenant');
+    const dst = repoName('install');
+    stsMock.on(AssumeRoleCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }));
+    // Two seconds to copy in this invocation (the handler keeps 45 s of margin).
+    const shortInvocation = () => 47_000;
+    const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), deps(), shortInvocation) as OnEventResponse;
+    const merged = { ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent };
+    const started = Date.now();
+
+    expect(await handleEvent(merged, deps(), shortInvocation)).toEqual({ IsComplete: false });
+
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect(stsMock.commandCalls(AssumeRoleCommand).length).toBeGreaterThan(1);
+    expect(logs.some((l) => l.includes('copy stopped at the deadline before it was planned, will resume'))).toBe(true);
+    expect(logs.some((l) => l.includes('transient failure'))).toBe(false);
   });
 
   test('tries again on the next poll when a registry keeps failing past the engine\'s own retries', async () => {
@@ -557,7 +576,8 @@ describe('image-sync handler', () => {
   test('fails saying STS could not be reached or throttled, not that access was denied, once the retry window has passed', async () => {
     const src = repoName('tenant');
     const dst = repoName('install');
-    stsMock.on(AssumeRoleCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }));
+    // Unavailable, not throttled: a throttled call waits for the quota within the poll (above).
+    stsMock.on(AssumeRoleCommand).rejects(Object.assign(new Error('Service unavailable'), { name: 'ServiceUnavailable' }));
     let now = Date.now();
     const onEvent = await handleEvent(cfnEvent('Create', tenantProps(src, dst)), deps({ now: () => now }), longInvocation) as OnEventResponse;
     const merged = { ...cfnEvent('Create', tenantProps(src, dst)), ...onEvent };
@@ -565,7 +585,7 @@ describe('image-sync handler', () => {
     expect(await handleEvent(merged, deps({ now: () => now }), longInvocation)).toEqual({ IsComplete: false });
     now += 11 * 60_000;
     await expect(handleEvent(merged, deps({ now: () => now }), longInvocation)).rejects.toThrow(
-      new RegExp(`^Could not assume role ${ROLE_ARN} to pull .*Throttling.*If STS was unreachable or throttled, deploy again`),
+      new RegExp(`^Could not assume role ${ROLE_ARN} to pull .*ServiceUnavailable.*If STS was unreachable or throttled, deploy again`),
     );
   });
 

@@ -5,16 +5,21 @@
  */
 import { SourceKinds } from '../image-sync-contract';
 import { parseEcrRegistry } from '../private/ecr-names';
-import { AwsCredentials, CredentialSource, RegistryCredentials, assumePullSession, ecrCredentialSource } from '../sync';
+import { AwsCredentials, CredentialSource, RegistryCredentials, StoppedError, assumePullSession, ecrCredentialSource } from '../sync';
 import { HandlerDependencies, Invocation } from './dependencies';
 import { assumeRoleFailure, awsErrorText } from './failures';
 import { SyncRequest, sourceName } from './request';
 
 const PULL_SESSION_SECONDS = 900;
 
-/** Credentials for the source, by kind; undefined for an anonymous registry. */
+/**
+ * Credentials for the source, by kind; undefined for an anonymous registry.
+ *
+ * @param deadline the copy's deadline: until then a throttled AssumeRole or ECR login waits for the
+ * quota (a StoppedError at the deadline), as the engine's registry requests do
+ */
 export async function sourceCredentials(
-  request: SyncRequest, logicalId: string | undefined, { deps, redactor }: Invocation,
+  request: SyncRequest, logicalId: string | undefined, { deps, redactor }: Invocation, deadline?: number,
 ): Promise<CredentialSource | undefined> {
   switch (request.kind) {
     case SourceKinds.TENANT_ECR: {
@@ -28,14 +33,18 @@ export async function sourceCredentials(
           sessionName: sessionName(request.releaseId, logicalId),
           sessionTags: sessionTags(request.releaseId),
           durationSeconds: PULL_SESSION_SECONDS,
+          waitForQuotaUntil: deadline,
         });
       } catch (e) {
+        if (e instanceof StoppedError) {
+          throw e;
+        }
         throw assumeRoleFailure(e, request);
       }
-      return ecrLogin(request.source.registry, deps, session);
+      return ecrLogin(request.source.registry, deps, deadline, session);
     }
     case SourceKinds.ECR:
-      return ecrLogin(request.source.registry, deps);
+      return ecrLogin(request.source.registry, deps, deadline);
     case SourceKinds.REGISTRY:
     case SourceKinds.HELM_REPOSITORY: {
       if (!request.credentialsSecretArn) {
@@ -51,9 +60,13 @@ export async function sourceCredentials(
   }
 }
 
-/** Credentials for the destination: the function's own ECR login. */
-export function destinationCredentials(request: SyncRequest, deps: HandlerDependencies): CredentialSource {
-  return ecrLogin(request.destination.registry, deps);
+/**
+ * Credentials for the destination: the function's own ECR login.
+ *
+ * @param deadline until then, a throttled login waits for the quota (see `sourceCredentials`)
+ */
+export function destinationCredentials(request: SyncRequest, deps: HandlerDependencies, deadline?: number): CredentialSource {
+  return ecrLogin(request.destination.registry, deps, deadline);
 }
 
 /** The region of an ECR registry host, or the function's own region for any other host. */
@@ -79,9 +92,9 @@ export function sessionTags(releaseId: string | undefined): { key: string; value
 }
 
 /** ECR login (GetAuthorizationToken in the registry's region) as the function, or as the given session. */
-function ecrLogin(registry: string, deps: HandlerDependencies, session?: AwsCredentials): CredentialSource {
+function ecrLogin(registry: string, deps: HandlerDependencies, deadline: number | undefined, session?: AwsCredentials): CredentialSource {
   const region = regionOf(registry, deps);
-  return ecrCredentialSource(() => deps.ecrAuthorizationToken(region, session));
+  return ecrCredentialSource(() => deps.ecrAuthorizationToken(region, session), { waitForQuotaUntil: deadline });
 }
 
 async function readRegistrySecret(request: SyncRequest, deps: HandlerDependencies): Promise<RegistryCredentials> {

@@ -91,7 +91,7 @@ async function byDigest(request: CopyRequest, inv: Invocation, digest: string, d
     return undefined;
   }
   // The repository holds the image: the tag is written from its own copy, children checked first.
-  const credentials = destinationCredentials(sync, inv.deps);
+  const credentials = destinationCredentials(sync, inv.deps, deadline);
   const destination = { registry: sync.destination.registry, repository: sync.destination.repository };
   const result = await copyImage({
     source: { ...destination, digest },
@@ -143,8 +143,8 @@ async function carryReferrers(request: CopyRequest, inv: Invocation, deadline: n
     const referrers = await copyReferrersOf({
       source: sync.source,
       destination: sync.destination,
-      sourceCredentials: await sourceCredentials(sync, request.logicalId, inv),
-      destinationCredentials: destinationCredentials(sync, deps),
+      sourceCredentials: await sourceCredentials(sync, request.logicalId, inv, deadline),
+      destinationCredentials: destinationCredentials(sync, deps, deadline),
       ...engineOptions(inv, deadline),
     }, digest);
     if (!referrers) {

@@ -252,7 +252,16 @@ function wroteTag(request: CopyRequest, result: DestinationAnswer): boolean {
 async function runCopy(request: CopyRequest, inv: Invocation, deadline: number): Promise<CopyResult | undefined> {
   const { sync } = request;
   const { deps } = inv;
-  const source = await sourceCredentials(sync, request.logicalId, inv);
+  let source: Awaited<ReturnType<typeof sourceCredentials>>;
+  try {
+    source = await sourceCredentials(sync, request.logicalId, inv, deadline);
+  } catch (e) {
+    if (e instanceof StoppedError) {
+      // The pull session waited for STS's quota until the deadline: resumed on the next poll.
+      return undefined;
+    }
+    throw e;
+  }
   try {
     if (sync.archive) {
       return await pushFromArchive(sync, inv, deadline);
@@ -264,7 +273,7 @@ async function runCopy(request: CopyRequest, inv: Invocation, deadline: number):
       source: sync.source,
       destination: sync.destination,
       sourceCredentials: source,
-      destinationCredentials: destinationCredentials(sync, deps),
+      destinationCredentials: destinationCredentials(sync, deps, deadline),
       platforms: sync.platforms,
       expectedSourceDigest: sync.expectedSourceDigest,
       referrers: sync.copyReferrers,

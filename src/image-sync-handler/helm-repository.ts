@@ -63,7 +63,7 @@ export async function pushFromHelmRepository(
   const pushed = await pushArtifact({
     artifact,
     destination: sync.destination,
-    credentials: destinationCredentials(sync, inv.deps),
+    credentials: destinationCredentials(sync, inv.deps, deadline),
     ...engine,
   });
   return pushResult(artifact, pushed);

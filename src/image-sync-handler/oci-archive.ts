@@ -50,7 +50,7 @@ export async function pushFromArchive(sync: SyncRequest, inv: Invocation, deadli
   const pushed = await pushArtifact({
     artifact,
     destination: sync.destination,
-    credentials: destinationCredentials(sync, deps),
+    credentials: destinationCredentials(sync, deps, deadline),
     ...engineOptions(inv, deadline),
   });
   return pushResult(artifact, pushed);

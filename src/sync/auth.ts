@@ -1,4 +1,4 @@
-import { CopyError, describeNetworkError } from './errors';
+import { CopyError, StoppedError, describeNetworkError } from './errors';
 import { HttpPool, RequestRegistry, discard, readBody } from './http';
 import { Redactor } from './redact';
 import { CONNECT_ATTEMPTS, Retry, TOKEN_ATTEMPTS, isConnectError, isRetryableNetworkError, isRetryableStatus, withRetries } from './retry';
@@ -100,6 +100,11 @@ export interface AuthenticatorOptions {
   readonly source?: CredentialSource;
   readonly pool: HttpPool;
   readonly signal?: AbortSignal;
+  /**
+   * Until when (epoch ms) a throttled token request (HTTP 429) waits for the quota beyond its attempts.
+   * @default - a 429 counts against the attempts
+   */
+  readonly waitForQuotaUntil?: number;
   /** The registry's own origin: token realms are checked against it (HTTPS, no local address). */
   readonly home: RequestRegistry;
   /** Learns every password, Basic encoding and token handled here. */
@@ -127,6 +132,7 @@ export class Authenticator {
   private readonly source?: CredentialSource;
   private readonly pool: HttpPool;
   private readonly signal?: AbortSignal;
+  private readonly waitForQuotaUntil?: number;
   private readonly home: RequestRegistry;
   private readonly redactor: Redactor;
 
@@ -135,6 +141,7 @@ export class Authenticator {
     this.source = options.source;
     this.pool = options.pool;
     this.signal = options.signal;
+    this.waitForQuotaUntil = options.waitForQuotaUntil;
     this.home = options.home;
     this.redactor = options.redactor;
   }
@@ -207,6 +214,10 @@ export class Authenticator {
           credentials = await source(this.registry);
         } catch (err) {
           this.credentials = undefined;
+          if (err instanceof StoppedError) {
+            // The source waited for its quota until the deadline: the copy stops, nothing failed.
+            throw err;
+          }
           // An outage of the credential service (a throttled ECR login) stays worth another attempt.
           const retryable = err instanceof CopyError && err.retryable;
           throw new CopyError(retryable ? err.code : 'UNAUTHORIZED', `could not get credentials for ${this.registry}: ${(err as Error)?.message ?? String(err)}`, {
@@ -263,7 +274,8 @@ export class Authenticator {
     }
     const tokenHost = url.host;
     let connectFailures = 0;
-    return withRetries({ attempts: TOKEN_ATTEMPTS, signal: this.signal }, async ({ last }) => {
+    const retries = { attempts: TOKEN_ATTEMPTS, signal: this.signal, waitForQuotaUntil: this.waitForQuotaUntil };
+    return withRetries(retries, async ({ last, waitsForQuota }) => {
       const started = Date.now();
       let res;
       try {
@@ -297,8 +309,9 @@ export class Authenticator {
         return { token, expiresAt: started + seconds * 900 };
       }
       discard(res);
-      if (!last && isRetryableStatus(res.status)) {
-        return new Retry(`the token service ${tokenHost} for ${this.registry} answered HTTP ${res.status}`, res.headers['retry-after']);
+      const throttled = res.status === 429;
+      if (isRetryableStatus(res.status) && (!last || (throttled && waitsForQuota))) {
+        return new Retry(`the token service ${tokenHost} for ${this.registry} answered HTTP ${res.status}`, res.headers['retry-after'], throttled);
       }
       if (res.status === 401 || res.status === 403) {
         throw new CopyError('UNAUTHORIZED',

@@ -47,7 +47,10 @@ export interface CopyImageOptions extends RegistryRoutes {
   readonly platforms?: string[];
   /** Parallel blob copies, default 6. */
   readonly concurrency?: number;
-  /** Epoch ms: stop cleanly before it with `complete: false` (the tag is not moved). */
+  /**
+   * Epoch ms: stop cleanly before it with `complete: false` (the tag is not moved). Until then, a
+   * request the registry throttles (HTTP 429) waits for the quota beyond its attempts.
+   */
   readonly deadline?: number;
   /** Aborting stops the copy like the deadline does. */
   readonly signal?: AbortSignal;

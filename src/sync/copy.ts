@@ -98,7 +98,15 @@ class Copier {
     });
     const onRetry = (message: string) => this.emit({ kind: 'retry', message });
     const client = (registry: string, credentials: CredentialSource | undefined) => new RegistryClient({
-      registry, ...routeOf(registry, options), credentials, pool: this.pool, signal: this.stop.signal, onRetry, redactor: this.redactor,
+      registry,
+      ...routeOf(registry, options),
+      credentials,
+      pool: this.pool,
+      signal: this.stop.signal,
+      onRetry,
+      redactor: this.redactor,
+      // Within a deadline, a throttled request waits for the quota instead of failing the copy.
+      waitForQuotaUntil: options.deadline,
     });
     this.src = client(source.registry, options.sourceCredentials);
     this.dst = client(destination.registry, options.destinationCredentials);

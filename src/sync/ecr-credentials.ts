@@ -4,7 +4,8 @@
  * narrow functions the caller builds from its SDK clients.
  */
 import { CredentialSource, RegistryCredentials } from './auth';
-import { CopyError } from './errors';
+import { CopyError, StoppedError } from './errors';
+import { isThrottlingError, withRetries } from './retry';
 import { parseEcrRepositoryArn } from '../private/ecr-names';
 import { ECR_AUTH_ACTIONS, ECR_PULL_ACTIONS, ECR_PULL_THROUGH_ACTIONS } from '../private/perms';
 
@@ -39,6 +40,24 @@ export interface AssumeRoleRequest {
 /** Calls `sts:AssumeRole`: the session's credentials, as far as STS returned them. */
 export type AssumeRole = (request: AssumeRoleRequest) => Promise<Partial<AwsCredentials> | undefined>;
 
+/** How long an AWS call that is still throttled after the SDK's own retries waits for the quota. */
+export interface QuotaWaitOptions {
+  /**
+   * Epoch ms (the copy's deadline): until then a throttled call is made again, with backoff, and
+   * a wait that reaches it throws a StoppedError('deadline').
+   * @default - a throttled call fails as the SDK gives up (an outage: worth another attempt later)
+   */
+  readonly waitForQuotaUntil?: number;
+}
+
+/**
+ * Makes an AWS call; within `options.waitForQuotaUntil`, a call the service still throttles after
+ * the SDK's retries is made again until then (see {@link withRetries}).
+ */
+export function untilQuota<T>(call: () => Promise<T>, options: QuotaWaitOptions): Promise<T> {
+  return withRetries({ attempts: 1, waitForQuotaUntil: options.waitForQuotaUntil, throttled: isThrottlingError }, () => call());
+}
+
 /** Renew the cached ECR token this long before it expires (they last 12 hours). */
 const RENEW_BEFORE_MS = 5 * 60 * 1000;
 
@@ -48,7 +67,7 @@ const RENEW_BEFORE_MS = 5 * 60 * 1000;
  * identity may read, so one call serves cross-account pulls too; the call's region must be the
  * registry's region.
  */
-export function ecrCredentialSource(getToken: GetEcrAuthorizationToken): CredentialSource {
+export function ecrCredentialSource(getToken: GetEcrAuthorizationToken, options: QuotaWaitOptions = {}): CredentialSource {
   let cached: { credentials: Promise<RegistryCredentials>; expiresAt: number } | undefined;
   return async (registry: string) => {
     if (cached && Date.now() < cached.expiresAt) {
@@ -69,8 +88,11 @@ export function ecrCredentialSource(getToken: GetEcrAuthorizationToken): Credent
     async function fetchEcrCredentials(host: string): Promise<RegistryCredentials> {
       let data: EcrAuthorizationData | undefined;
       try {
-        data = await getToken();
+        data = await untilQuota(getToken, options);
       } catch (err) {
+        if (err instanceof StoppedError) {
+          throw err;
+        }
         if (isOutage(err)) {
           // Throttled (a fleet-wide release bursts this quota first) or unavailable: try again later.
           throw new CopyError('REGISTRY', `ecr:GetAuthorizationToken for ${host} is throttled or unavailable: ${sdkErrorText(err)}`, {
@@ -108,6 +130,8 @@ export interface PullSessionOptions {
   readonly sessionTags?: { key: string; value: string }[];
   /** Session length, default 900 (the minimum: a copy needs minutes, not hours). */
   readonly durationSeconds?: number;
+  /** See {@link QuotaWaitOptions}: a throttled AssumeRole waits for the quota until then. @default - it fails */
+  readonly waitForQuotaUntil?: number;
 }
 
 /**
@@ -139,15 +163,18 @@ export async function assumePullSession(options: PullSessionOptions): Promise<Aw
   const policy = pullSessionPolicy(options.repositoryArn);
   let c: Partial<AwsCredentials> | undefined;
   try {
-    c = await options.assumeRole({
+    c = await untilQuota(() => options.assumeRole({
       roleArn: options.roleArn,
       externalId: options.externalId,
       sessionName: options.sessionName,
       durationSeconds,
       policy,
       sessionTags: options.sessionTags,
-    });
+    }), options);
   } catch (err) {
+    if (err instanceof StoppedError) {
+      throw err;
+    }
     const e = err as { name?: string };
     throw new CopyError(e?.name === 'AccessDenied' || e?.name === 'AccessDeniedException' ? 'DENIED' : 'UNAUTHORIZED',
       `sts:AssumeRole of ${options.roleArn} failed: ${sdkErrorText(err)}; check the role's trust policy (principal, external id, sts:TagSession)`,

@@ -114,6 +114,7 @@ export async function pushArtifact(options: PushArtifactOptions): Promise<PushAr
     signal: stop.signal,
     onRetry: message => emit({ kind: 'retry', message }),
     redactor,
+    waitForQuotaUntil: options.deadline,
   });
   const { artifact } = options;
   const target = formatImageReference({ registry: destination.registry, repository: repo, tag });

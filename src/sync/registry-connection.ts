@@ -5,7 +5,10 @@ import { Authenticator, CredentialSource } from './auth';
 import { CopyError, CopyErrorCode, describeNetworkError, stoppedFrom } from './errors';
 import { HttpPool, HttpResponse, LookupFunction, RequestRegistry, discard, readBody, sameOrigin } from './http';
 import { Redactor } from './redact';
-import { CONNECT_ATTEMPTS, REQUEST_ATTEMPTS, Retry, RetryNotice, isConnectError, isRetryable, isRetryableNetworkError, isRetryableStatus, withRetries } from './retry';
+import {
+  CONNECT_ATTEMPTS, REQUEST_ATTEMPTS, Retry, RetryNotice, isConnectError, isRetryable, isRetryableNetworkError, isRetryableStatus,
+  isThrottlingError, withRetries,
+} from './retry';
 
 /** Where the engine connects for each registry, and how. */
 export interface RegistryRoutes {
@@ -68,6 +71,12 @@ export interface RegistryConnectionOptions {
   readonly onRetry?: (message: string) => void;
   /** Attempts for one request that can be replayed. Default {@link REQUEST_ATTEMPTS}. */
   readonly maxAttempts?: number;
+  /**
+   * The copy's deadline (epoch ms): until then, a request throttled (HTTP 429) waits for the quota
+   * beyond its attempts, and so does a token request; a wait that reaches it stops the copy.
+   * @default - a 429 counts against the attempts like a 5xx
+   */
+  readonly waitForQuotaUntil?: number;
   /** Learns every credential and token the connection handles. @default - a redactor of its own */
   readonly redactor?: Redactor;
 }
@@ -108,6 +117,7 @@ export class RegistryConnection {
   private readonly signal?: AbortSignal;
   private readonly onRetry?: (message: string) => void;
   private readonly maxAttempts: number;
+  private readonly waitForQuotaUntil?: number;
 
   constructor(options: RegistryConnectionOptions) {
     this.registry = options.registry;
@@ -116,10 +126,17 @@ export class RegistryConnection {
     this.signal = options.signal;
     this.onRetry = options.onRetry;
     this.maxAttempts = options.maxAttempts ?? REQUEST_ATTEMPTS;
+    this.waitForQuotaUntil = options.waitForQuotaUntil;
     this.redactor = options.redactor ?? new Redactor();
     this.home = { origin: this.base, loopback: isLoopbackHost(this.base.host) };
     this.auth = new Authenticator({
-      registry: options.registry, source: options.credentials, pool: options.pool, signal: options.signal, home: this.home, redactor: this.redactor,
+      registry: options.registry,
+      source: options.credentials,
+      pool: options.pool,
+      signal: options.signal,
+      home: this.home,
+      redactor: this.redactor,
+      waitForQuotaUntil: options.waitForQuotaUntil,
     });
   }
 
@@ -151,6 +168,8 @@ export class RegistryConnection {
       attempts: this.maxAttempts,
       signal: this.signal,
       retryable: isRetryable,
+      waitForQuotaUntil: this.waitForQuotaUntil,
+      throttled: isThrottlingError,
       onRetry: this.notify(n => `${what} on ${this.registry}: ${n.reason}; retrying`),
     }, fn);
   }
@@ -167,7 +186,10 @@ export class RegistryConnection {
     const own = sameOrigin(url, this.base);
     let authRetries = 0;
     let connectFailures = 0;
-    return withRetries({ attempts: this.maxAttempts, signal: this.signal, onRetry: this.notify(n => `${n.reason}; retrying`) }, async ({ last }) => {
+    const retries = {
+      attempts: this.maxAttempts, signal: this.signal, waitForQuotaUntil: this.waitForQuotaUntil, onRetry: this.notify(retryMessage),
+    };
+    return withRetries(retries, async ({ last, waitsForQuota }) => {
       for (;;) {
         this.throwIfStopped();
         const authorization = own ? await this.auth.authorization(c.scopes) : undefined;
@@ -211,9 +233,11 @@ export class RegistryConnection {
           return res;
         }
         if (isRetryableStatus(res.status) && replayable) {
-          if (!last) {
+          // A 429 is the registry's rate quota: within the copy's deadline it waits for the quota.
+          const throttled = res.status === 429;
+          if (!last || (throttled && waitsForQuota)) {
             discard(res);
-            return new Retry(`${c.method} ${c.what} on ${this.registry} answered HTTP ${res.status}`, res.headers['retry-after']);
+            return new Retry(`${c.method} ${c.what} on ${this.registry} answered HTTP ${res.status}`, res.headers['retry-after'], throttled);
           }
           spent.add(res);
         }
@@ -283,6 +307,11 @@ export class RegistryConnection {
       throw stoppedFrom(this.signal);
     }
   }
+}
+
+/** A retry notice of a request, saying when it waits for quota. */
+function retryMessage(n: RetryNotice): string {
+  return `${n.reason}; ${n.waitingForQuota ? 'waiting for the quota' : 'retrying'}`;
 }
 
 /** `{"errors":[{"code":"...","message":"..."}]}` → `CODE: message; ...` (or the text, shortened). */

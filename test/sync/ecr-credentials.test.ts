@@ -3,7 +3,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createDependencies } from '../../src/image-sync.lambda';
 import { assumePullSession, ecrCredentialSource, pullSessionPolicy } from '../../src/sync/ecr-credentials';
-import { CopyError } from '../../src/sync/errors';
+import { CopyError, StoppedError } from '../../src/sync/errors';
 
 const REGISTRY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
 const REPO_ARN = 'arn:aws:ecr:eu-west-1:123456789012:repository/vendor/app';
@@ -73,6 +73,30 @@ describe('ecrCredentialSource', () => {
     expect(error.retryable).toBe(true);
     expect(error.message).toContain('throttled or unavailable');
     expect((await source(REGISTRY))?.password).toBe('later');
+  });
+
+  test('within its deadline, makes a login that is still throttled after the SDK\'s retries again until it passes', async () => {
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    ecr.on(GetAuthorizationTokenCommand).rejectsOnce(throttled).rejectsOnce(throttled)
+      .resolves(token('AWS', 'admitted', new Date(Date.now() + 12 * 3600_000)));
+    const source = ecrCredentialSource(getToken, { waitForQuotaUntil: Date.now() + 30_000 });
+    expect((await source(REGISTRY))?.password).toBe('admitted');
+    expect(ecr.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(3);
+  });
+
+  test('stops with a StoppedError at its deadline when the login stays throttled, and fails at once when it is unavailable', async () => {
+    ecr.on(GetAuthorizationTokenCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const started = Date.now();
+    const error = await ecrCredentialSource(getToken, { waitForQuotaUntil: Date.now() + 1000 })(REGISTRY).catch(e => e);
+    expect(error).toBeInstanceOf(StoppedError);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(ecr.commandCalls(GetAuthorizationTokenCommand).length).toBeGreaterThan(1);
+
+    ecr.reset();
+    ecr.on(GetAuthorizationTokenCommand).rejects(Object.assign(new Error('down'), { name: 'ServiceUnavailableException' }));
+    const unavailable = await ecrCredentialSource(getToken, { waitForQuotaUntil: Date.now() + 30_000 })(REGISTRY).catch(e => e);
+    expect(unavailable).toMatchObject({ code: 'REGISTRY', retryable: true });
+    expect(ecr.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(1);
   });
 
   test('fails when the response carries no token', async () => {
@@ -149,6 +173,22 @@ describe('assumePullSession', () => {
     expect(error.code).toBe('DENIED');
     expect(error.message).toContain(ROLE_ARN);
     expect(error.message).toMatch(/external id/);
+  });
+
+  test('within its deadline, waits for STS\'s quota when AssumeRole is still throttled after the SDK\'s retries', async () => {
+    sts.on(AssumeRoleCommand).rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' })).resolves({
+      Credentials: { AccessKeyId: 'ASIAEXAMPLE', SecretAccessKey: 'secret', SessionToken: 'session', Expiration: expiration },
+    });
+    const options = { assumeRole: aws.assumeRole, roleArn: ROLE_ARN, externalId: 'x-1', repositoryArn: REPO_ARN, sessionName: 's' };
+    const creds = await assumePullSession({ ...options, waitForQuotaUntil: Date.now() + 30_000 });
+    expect(creds.accessKeyId).toBe('ASIAEXAMPLE');
+    expect(sts.commandCalls(AssumeRoleCommand)).toHaveLength(2);
+
+    sts.reset();
+    sts.on(AssumeRoleCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }));
+    await expect(assumePullSession({ ...options, waitForQuotaUntil: Date.now() + 500 })).rejects.toBeInstanceOf(StoppedError);
+    // Without a deadline, throttling fails as the SDK gave up.
+    await expect(assumePullSession(options)).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
   });
 
   test('fails before calling STS on a duration outside 900-43200', async () => {

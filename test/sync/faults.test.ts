@@ -1,9 +1,12 @@
+import * as crypto from 'crypto';
 import { Recorder, basicValue, expectNoSecrets } from './helpers';
 import { CopyImageOptions, copyImage } from '../../src/sync/copy';
 import { CopyError } from '../../src/sync/errors';
+import { REQUEST_ATTEMPTS } from '../../src/sync/retry';
 import { Fault, FaultProxy, startFaultProxy } from '../support/fault-proxy';
 import { BuiltImage, blobExists, buildImage, expectImage, pushImage, readManifest } from '../support/images';
 import { startRegistry, stopAll, TestRegistry } from '../support/registry';
+import { Apis, RateLimiter, startThrottlingFront, ThrottlingFront } from '../support/throttling-front';
 
 // Source: token auth (like Docker Hub), destination: Basic auth (like ECR), each behind a fault proxy.
 let source: TestRegistry;
@@ -198,4 +201,71 @@ describe('copyImage under faults', () => {
     });
     await expectImage(destination, f.repo, 'v1', f.img);
   });
+});
+
+describe('copyImage against a throttling front (ECR-style 429 on manifest reads)', () => {
+  let tenant: TestRegistry;
+  let install: TestRegistry;
+  const fronts: ThrottlingFront[] = [];
+
+  beforeAll(async () => {
+    [tenant, install] = await Promise.all([startRegistry({ auth: 'basic' }), startRegistry()]);
+  });
+
+  afterAll(async () => {
+    await Promise.all(fronts.map(f => f.stop()));
+  });
+
+  /**
+   * The tenant registry behind a throttling front whose BatchGetImage bucket holds one request,
+   * which another caller has just taken. The bucket's clock stands still, so no token comes back,
+   * until the front has refused `refusals` manifest reads; then it runs a thousand times faster:
+   * the quota no longer binds.
+   */
+  async function throttled(refusals: number) {
+    let limiter: RateLimiter | undefined;
+    const refused = () => limiter?.throttled()[Apis.BATCH_GET_IMAGE] ?? 0;
+    limiter = new RateLimiter({ [Apis.BATCH_GET_IMAGE]: { perSecond: 1, burst: 1 } }, () => (refused() >= refusals ? performance.now() * 1000 : 0));
+    expect(limiter.take(Apis.BATCH_GET_IMAGE, 'another install')).toEqual({ admitted: true });
+    const token = crypto.randomBytes(12).toString('hex');
+    const front = await startThrottlingFront({ target: tenant, limiter, caller: t => (t === token ? 'install' : undefined) });
+    fronts.push(front);
+    const img = buildImage({ layers: [4096, 2048] });
+    const repo = `throttled/app-${++counter}`;
+    await pushImage(tenant, repo, 'v1', img);
+    const options: CopyImageOptions = {
+      source: `${front.host}/${repo}:v1`,
+      destination: `${install.host}/${repo}`,
+      sourceCredentials: async () => ({ username: 'AWS', password: token }),
+    };
+    return { img, repo, options, refused };
+  }
+
+  test('waits for the quota past the request\'s attempts within the deadline, and completes', async () => {
+    const t = await throttled(REQUEST_ATTEMPTS + 2);
+    const result = await copyImage({ ...t.options, deadline: Date.now() + 60_000 });
+    expect(result.complete).toBe(true);
+    expect(t.refused()).toBeGreaterThanOrEqual(REQUEST_ATTEMPTS + 2);
+    await expectImage(install, t.repo, 'v1', t.img);
+  }, 30_000);
+
+  test('stops cleanly at the deadline while still throttled: not complete, no tag', async () => {
+    const t = await throttled(Number.POSITIVE_INFINITY);
+    const started = Date.now();
+    const result = await copyImage({ ...t.options, deadline: Date.now() + 3000 });
+    expect(result.complete).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
+    expect(Date.now() - started).toBeLessThan(6000);
+    expect(t.refused()).toBeGreaterThan(1);
+    expect(await readManifest(install, t.repo, 'v1')).toBeUndefined();
+  }, 30_000);
+
+  test('without a deadline, a 429 counts against the request\'s attempts as before', async () => {
+    const t = await throttled(Number.POSITIVE_INFINITY);
+    const error = await copyImage(t.options).catch(e => e);
+    expect(error).toBeInstanceOf(CopyError);
+    expect(error.message).toContain('429');
+    expect(t.refused()).toBe(REQUEST_ATTEMPTS);
+    expect(await readManifest(install, t.repo, 'v1')).toBeUndefined();
+  }, 30_000);
 });
