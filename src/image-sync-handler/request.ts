@@ -14,8 +14,9 @@ import {
   SourceKinds,
 } from '../image-sync-contract';
 import { CopiedImage, parsePhysicalId } from './physical-id';
+import { checkNoPolicy, readVerificationPolicy } from './verification-policy';
 import { chartNameProblem, chartVersionProblem, helmRepositoryUrlProblem, HELM_REPOSITORY_URL_RULE } from '../private/helm-source';
-import { SigstoreIdentity, identityProblem, trustedRootProblem } from '../private/sigstore-policy';
+import { SigstoreIdentity } from '../private/sigstore-policy';
 
 /** The registry name of an archive's source reference: never dialled, only named. */
 const ARCHIVE_REGISTRY = 's3';
@@ -247,10 +248,8 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
       problems.push(`${Props.SOURCE_IMAGE}: ${(e as Error).message}`);
     }
   }
-  for (const key of [Props.VERIFICATION_PUBLIC_KEYS, Props.VERIFICATION_SIGSTORE]) {
-    if ((archive || helmKind) && props[key] !== undefined) {
-      problems.push(`${key} is not allowed with ${Props.SOURCE_KIND} ${kind}: only a registry source carries signatures`);
-    }
+  if (archive || helmKind) {
+    checkNoPolicy(props, kind, problems);
   }
   const sourceRepositoryArn = str(Props.SOURCE_REPOSITORY_ARN, kind === SourceKinds.TENANT_ECR);
   const accessRoleArn = str(Props.ACCESS_ROLE_ARN, kind === SourceKinds.TENANT_ECR);
@@ -295,16 +294,7 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
   if (copyReferrers !== 'true' && copyReferrers !== 'false') {
     problems.push(`${Props.COPY_REFERRERS} must be "true" or "false"`);
   }
-  let verificationPublicKeys: string[] | undefined;
-  const rawKeys = props[Props.VERIFICATION_PUBLIC_KEYS];
-  if (rawKeys !== undefined) {
-    if (!Array.isArray(rawKeys) || rawKeys.length === 0 || rawKeys.some((x) => typeof x !== 'string')) {
-      problems.push(`${Props.VERIFICATION_PUBLIC_KEYS} must be a non-empty list of PEM public keys`);
-    } else {
-      verificationPublicKeys = rawKeys as string[];
-    }
-  }
-  const verificationSigstore = readSigstorePolicy(props[Props.VERIFICATION_SIGSTORE], problems);
+  const { verificationPublicKeys, verificationSigstore } = readVerificationPolicy(props, problems);
   const timeoutText = str(Props.TOTAL_TIMEOUT_SECONDS, false);
   const totalTimeoutSeconds = timeoutText === undefined ? DEFAULT_TOTAL_TIMEOUT_SECONDS : Number(timeoutText);
   if (!Number.isFinite(totalTimeoutSeconds) || totalTimeoutSeconds <= 0) {
@@ -349,39 +339,6 @@ export function parseSyncRequest(raw: unknown): SyncRequest {
     verificationPublicKeys,
     verificationSigstore,
   };
-}
-
-/** The Sigstore policy of the properties (JSON), checked as the construct checked it. */
-function readSigstorePolicy(raw: unknown, problems: string[]): { identities: SigstoreIdentity[]; trustedRoot?: string } | undefined {
-  if (raw === undefined) {
-    return undefined;
-  }
-  let policy: any;
-  try {
-    policy = typeof raw === 'string' ? JSON.parse(raw) : undefined;
-  } catch {
-    policy = undefined;
-  }
-  const identities: unknown = policy?.identities;
-  if (!Array.isArray(identities) || identities.length === 0 || (policy.trustedRoot !== undefined && typeof policy.trustedRoot !== 'string')) {
-    problems.push(`${Props.VERIFICATION_SIGSTORE} must be JSON {"identities":[{"issuer":...,"subject":...}],"trustedRoot"?:"..."}`);
-    return undefined;
-  }
-  const found = identities.map((i: any, n) => {
-    const identity: SigstoreIdentity = {
-      issuer: String(i?.issuer), subject: i?.subject ?? undefined, subjectPattern: i?.subjectPattern ?? undefined,
-    };
-    const problem = identityProblem(identity);
-    if (problem) {
-      problems.push(`${Props.VERIFICATION_SIGSTORE} identities[${n}] ${problem}`);
-    }
-    return identity;
-  });
-  const rootProblem = policy.trustedRoot === undefined ? undefined : trustedRootProblem(policy.trustedRoot);
-  if (rootProblem) {
-    problems.push(`${Props.VERIFICATION_SIGSTORE} trustedRoot ${rootProblem}`);
-  }
-  return { identities: found, trustedRoot: policy.trustedRoot };
 }
 
 /** The source image, for messages and logs. */
